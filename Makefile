@@ -1,0 +1,43 @@
+# Two commands for a new user: `make run` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Offline and quiet (../shared/ENVIRONMENT.md): no hub downloads, no telemetry, no update checks.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export FLWR_TELEMETRY_ENABLED := 0
+export FLWR_DISABLE_UPDATE_CHECK := 1
+export FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION := 1
+export RAY_USAGE_STATS_ENABLED := 0
+export ORT_DISABLE_TELEMETRY := 1
+export FLWR_HOME := $(CURDIR)/.flwr
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint install clean
+
+run: $(STAMP)
+	$(BIN)/fedpersona demo --out runs/store-tour
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+install: $(STAMP)
+
+# torch first, so the CPU build is the one installed; constraints.txt keeps it.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) runs .flwr .pytest_cache .mypy_cache .ruff_cache

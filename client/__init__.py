@@ -1,0 +1,1 @@
+"""The device: encrypted store, persona, memory tiers and the command line."""

@@ -1,0 +1,1 @@
+"""The `fedpersona` command line."""

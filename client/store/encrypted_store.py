@@ -1,0 +1,264 @@
+"""The encrypted store: one SQLite file per user profile, unlocked by a passphrase.
+
+Key hierarchy (docs/threat-model.md has the full picture):
+- passphrase --KDF (params in the header)--> key-encryption key (KEK), never stored;
+- KEK wraps a random index key (header), from which the digest key and the tag key derive;
+- KEK wraps one random data key per record; the data key seals the record.
+Changing the passphrase re-wraps the index key and the data keys; no record is re-encrypted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from client.store.database import RECORD_TABLES, SCHEMA_VERSION, Database
+from client.store.errors import (
+    StoreError,
+    StoreExistsError,
+    StoreNotFoundError,
+    TamperedRecordsError,
+    TamperedStoreError,
+    WrongPassphraseError,
+)
+from client.store.sealed_table import ScanResult, SealedTable
+from privacy import aead, integrity
+from privacy.envelope import RecordAddress, rewrap_data_key
+from privacy.kdf import KdfParams, default_params, derive_kek
+
+STORE_FORMAT = "fedpersona-store"
+_INDEX_KEY_ADDRESS = RecordAddress("header", "index-key", SCHEMA_VERSION)
+
+
+class KeyChangedError(StoreError):
+    """Another process changed the passphrase while this one had the store open."""
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    """Result of :meth:`EncryptedStore.verify`."""
+
+    sqlite_errors: list[str]
+    bad_ids: dict[str, list[str]]
+    digest_mismatch: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.sqlite_errors or any(self.bad_ids.values()) or self.digest_mismatch)
+
+
+class EncryptedStore:
+    """An unlocked store. Create with :meth:`create`, open with :meth:`open`; close when done."""
+
+    def __init__(self, db: Database, kdf: KdfParams, kek: bytes, index_key: bytes) -> None:
+        self._db = db
+        self.kdf = kdf
+        self._index_key = index_key
+        self.tables = {
+            name: SealedTable(
+                db,
+                name,
+                kek=kek,
+                digest_key=integrity.subkey(index_key, "digest"),
+                on_auth_failure=self._raise_if_key_changed,
+            )
+            for name in RECORD_TABLES
+        }
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    @classmethod
+    def create(cls, path: Path, passphrase: str, *, kdf: KdfParams | None = None) -> EncryptedStore:
+        """Create a new store at ``path``; refuses to overwrite anything."""
+        path = Path(path)
+        if path.exists():
+            raise StoreExistsError(f"{path} already exists; refusing to overwrite it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        params = kdf or default_params()
+        kek = derive_kek(passphrase, params)
+        # Build under a temporary name and rename: a killed `init` never leaves a half store.
+        staging = path.with_name(f".{path.name}.{os.getpid()}.creating")
+        os.close(os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            db = Database(staging, create=True)
+            with db.write():
+                db.set_header("format", STORE_FORMAT)
+                db.set_header("schema_version", str(SCHEMA_VERSION))
+                db.set_header("created_at", str(time.time()))
+                _write_key_header(db, params, kek, aead.new_key())
+            db.checkpoint_and_truncate_wal()
+            db.close()
+            for suffix in ("-wal", "-shm"):
+                Path(f"{staging}{suffix}").unlink(missing_ok=True)
+            os.replace(staging, path)
+        finally:
+            staging.unlink(missing_ok=True)
+        return cls.open(path, passphrase)
+
+    @classmethod
+    def open(cls, path: Path, passphrase: str) -> EncryptedStore:
+        """Unlock the store at ``path``. Wrong passphrases change nothing on disk."""
+        path = Path(path)
+        if not path.is_file():
+            raise StoreNotFoundError(f"no store at {path} (create one with `fedpersona store init`)")
+        db = Database(path, create=False)
+        try:
+            header = _read_key_header(db)
+            params = KdfParams.from_json(json.loads(header["kdf"]))
+            kek = derive_kek(passphrase, params)
+            try:
+                index_key = aead.unseal(
+                    kek, bytes.fromhex(header["wrapped_index_key"]), _index_key_ad(params)
+                )
+            except aead.AuthenticationError:
+                raise WrongPassphraseError("wrong passphrase for this store") from None
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, params, kek, index_key)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> EncryptedStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def tag(self, label: str, value: str) -> str:
+        """Keyed tag for an index column or a deterministic record id (reveals nothing without the key)."""
+        return integrity.keyed_tag(integrity.subkey(self._index_key, "tag"), label, value)
+
+    def transaction(self) -> Database:
+        """``with store.transaction().write():`` groups several changes into one atomic commit."""
+        return self._db
+
+    def change_passphrase(self, new_passphrase: str, *, kdf: KdfParams | None = None) -> None:
+        """Re-wrap every key under a KEK from ``new_passphrase`` (and new KDF params, if given).
+
+        KDF parameters can only be raised. The whole change is one transaction: a crash leaves
+        either the old passphrase or the new one working, never neither.
+        """
+        params = kdf or KdfParams(
+            algorithm=self.kdf.algorithm,
+            memory_kib=self.kdf.memory_kib,
+            iterations=self.kdf.iterations,
+            lanes=self.kdf.lanes,
+        )
+        if params.is_weaker_than(self.kdf):
+            raise ValueError(
+                f"KDF parameters can only be raised (now {self.kdf.memory_kib} KiB, "
+                f"{self.kdf.iterations} passes; asked for {params.memory_kib} KiB, "
+                f"{params.iterations} passes)."
+            )
+        new_kek = derive_kek(new_passphrase, params)
+        with self._db.write():
+            report = self.verify()
+            if not report.ok:
+                raise TamperedRecordsError(
+                    "refusing to re-wrap keys of a damaged store; export it with "
+                    "--skip-damaged and import into a new store",
+                    bad_ids=[i for ids in report.bad_ids.values() for i in ids],
+                    table_digest_mismatch=report.digest_mismatch,
+                )
+            old_kek = self.tables[RECORD_TABLES[0]]._kek  # same KEK for every table
+            for table in self.tables.values():
+                table.reseal_all(
+                    lambda address, wrapped: rewrap_data_key(old_kek, new_kek, address, wrapped)
+                )
+            _write_key_header(self._db, params, new_kek, self._index_key)
+        for table in self.tables.values():
+            table.rekey(kek=new_kek, digest_key=integrity.subkey(self._index_key, "digest"))
+        self.kdf = params
+        self.shred_residue()
+
+    def verify(self) -> IntegrityReport:
+        """Check the file's structure, every record's tag and every table's digest."""
+        sqlite_errors = self._db.integrity_errors()
+        scans: dict[str, ScanResult] = {}
+        with self._db.read():
+            for name, table in self.tables.items():
+                scans[name] = table.scan(strict=False)
+        return IntegrityReport(
+            sqlite_errors=sqlite_errors,
+            bad_ids={name: scan.bad_ids for name, scan in scans.items()},
+            digest_mismatch=[name for name, scan in scans.items() if not scan.digest_ok],
+        )
+
+    def shred_residue(self) -> bool:
+        """Flush deleted or replaced key material out of the WAL (see Database).
+
+        Returns False if another process's open read kept the WAL from being reset.
+        """
+        return self._db.checkpoint_and_truncate_wal()
+
+    def compact(self) -> None:
+        """Rebuild the file without free pages, then reset the WAL."""
+        self._db.vacuum()
+        self.shred_residue()
+
+    def header_info(self) -> dict[str, str]:
+        return self._db.header()
+
+    def _raise_if_key_changed(self) -> None:
+        current = json.loads(self._db.header()["kdf"])
+        if bytes.fromhex(current["salt"]) != self.kdf.salt:
+            raise KeyChangedError(
+                "the passphrase was changed by another process; unlock the store again"
+            )
+
+
+def _index_key_ad(params: KdfParams) -> bytes:
+    # The KDF parameters are authenticated with the index key, so editing them in the header
+    # cannot go unnoticed (it fails like a wrong passphrase would, or as a checksum error).
+    return _INDEX_KEY_ADDRESS.associated_data("index-key:" + json.dumps(params.to_json(), sort_keys=True))
+
+
+def _header_checksum(fmt: str, schema: str, kdf_json: str, wrapped_index_key: str) -> str:
+    return hashlib.sha256("\0".join((fmt, schema, kdf_json, wrapped_index_key)).encode()).hexdigest()
+
+
+def _write_key_header(db: Database, params: KdfParams, kek: bytes, index_key: bytes) -> None:
+    kdf_json = json.dumps(params.to_json(), sort_keys=True)
+    wrapped = aead.seal(kek, index_key, _index_key_ad(params)).hex()
+    db.set_header("kdf", kdf_json)
+    db.set_header("wrapped_index_key", wrapped)
+    db.set_header(
+        "header_checksum",
+        _header_checksum(STORE_FORMAT, str(SCHEMA_VERSION), kdf_json, wrapped),
+    )
+
+
+def _read_key_header(db: Database) -> dict[str, str]:
+    try:
+        header = db.header()
+    except TamperedStoreError:
+        raise
+    except Exception as error:  # a file that is SQLite but not ours
+        raise TamperedStoreError(f"{db.path} is not a fedpersona store: {error}") from error
+    if header.get("format") != STORE_FORMAT:
+        raise TamperedStoreError(f"{db.path} is not a fedpersona store")
+    version = header.get("schema_version", "")
+    if version != str(SCHEMA_VERSION):
+        raise TamperedStoreError(
+            f"{db.path} has schema version {version!r}; this fedpersona reads {SCHEMA_VERSION}"
+        )
+    needed = ("kdf", "wrapped_index_key", "header_checksum")
+    if any(name not in header for name in needed):
+        raise TamperedStoreError(f"{db.path}: the store header is incomplete")
+    expected = _header_checksum(
+        header["format"], version, header["kdf"], header["wrapped_index_key"]
+    )
+    if expected != header["header_checksum"]:
+        raise TamperedStoreError(f"{db.path}: the store header was altered or damaged")
+    return header
