@@ -41,8 +41,13 @@ class Turn:
     id: str = field(default_factory=new_record_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "session_id": self.session_id, "role": self.role,
-                "text": self.text, "at": self.at}
+        return {
+            "id": self.id,
+            "session_id": self.session_id,
+            "role": self.role,
+            "text": self.text,
+            "at": self.at,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "turn") -> Turn:
@@ -67,8 +72,13 @@ class SessionSummary:
     id: str = field(default_factory=new_record_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "session_id": self.session_id, "text": self.text,
-                "turn_count": self.turn_count, "created_at": self.created_at}
+        return {
+            "id": self.id,
+            "session_id": self.session_id,
+            "text": self.text,
+            "turn_count": self.turn_count,
+            "created_at": self.created_at,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "summary") -> SessionSummary:
@@ -95,10 +105,16 @@ class MemoryItem:
     id: str = field(default_factory=new_record_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "text": self.text, "kind": self.kind,
-                "source_session": self.source_session,
-                "embedding": encode_embedding(self.embedding), "links": list(self.links),
-                "created_at": self.created_at, "updated_at": self.updated_at}
+        return {
+            "id": self.id,
+            "text": self.text,
+            "kind": self.kind,
+            "source_session": self.source_session,
+            "embedding": encode_embedding(self.embedding),
+            "links": list(self.links),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "memory") -> MemoryItem:
@@ -120,7 +136,9 @@ class MemoryItem:
 class Memory:
     """The memory tiers of one unlocked store."""
 
-    def __init__(self, store: EncryptedStore, *, turn_capacity: int = DEFAULT_TURN_CAPACITY) -> None:
+    def __init__(
+        self, store: EncryptedStore, *, turn_capacity: int = DEFAULT_TURN_CAPACITY
+    ) -> None:
         if turn_capacity < 1:
             raise ValueError(f"turn_capacity must be positive, got {turn_capacity}")
         self._store = store
@@ -149,7 +167,9 @@ class Memory:
         return summary
 
     def summaries(self) -> list[SessionSummary]:
-        return [SessionSummary.from_json(from_payload(p)) for _, p in self._summaries.scan().records]
+        return [
+            SessionSummary.from_json(from_payload(p)) for _, p in self._summaries.scan().records
+        ]
 
     # --- long-term items --------------------------------------------------------------
     def remember(self, item: MemoryItem) -> MemoryItem:
@@ -193,7 +213,7 @@ class Memory:
             return self._items.delete(item_ids)
 
     def restore_items(self, items: list[MemoryItem]) -> None:
-        """Store items exactly as given (import); every link must point inside the batch or the store."""
+        """Store items as given (import); each link must point inside the batch or the store."""
         known = {item.id for item in items} | set(self._items.ids())
         for item in items:
             dangling = [link for link in item.links if link not in known]

@@ -181,7 +181,7 @@ class Persona:
         evidence: tuple[str, ...] = (),
         at: float | None = None,
     ) -> PersonaAttribute:
-        """Record that the user has ``name = value``; a changed value moves the old one to history."""
+        """Record ``name = value`` for the user; a changed value moves the old one to history."""
         validate_attribute_key(category, name)
         _check_confidence(confidence)
         at = now() if at is None else at
@@ -190,8 +190,15 @@ class Persona:
             if current is None:
                 self._make_room()
                 updated = PersonaAttribute(
-                    category=category, name=name, value=value, kind=kind, confidence=confidence,
-                    evidence=evidence, first_seen=at, last_updated=at, value_since=at,
+                    category=category,
+                    name=name,
+                    value=value,
+                    kind=kind,
+                    confidence=confidence,
+                    evidence=evidence,
+                    first_seen=at,
+                    last_updated=at,
+                    value_since=at,
                 )
             elif current.value == value:
                 updated = replace(
@@ -203,12 +210,21 @@ class Persona:
                 )
             else:
                 past = PastValue(
-                    value=current.value, confidence=current.confidence,
-                    since=current.value_since, until=at, evidence=current.evidence,
+                    value=current.value,
+                    confidence=current.confidence,
+                    since=current.value_since,
+                    until=at,
+                    evidence=current.evidence,
                 )
                 updated = replace(
-                    current, value=value, kind=kind, confidence=confidence, evidence=evidence,
-                    last_updated=at, value_since=at, history=(*current.history, past),
+                    current,
+                    value=value,
+                    kind=kind,
+                    confidence=confidence,
+                    evidence=evidence,
+                    last_updated=at,
+                    value_since=at,
+                    history=(*current.history, past),
                 )
             self.put(updated)
         return updated

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from client.memory import ITEMS, SUMMARIES, TURNS, DEFAULT_TURN_CAPACITY, Memory
-from client.persona import DEFAULT_MAX_ATTRIBUTES, TABLE as PERSONA_TABLE
-from client.persona import EvictionPolicy, Persona
+from client.memory import DEFAULT_TURN_CAPACITY, ITEMS, SUMMARIES, TURNS, Memory
+from client.persona import DEFAULT_MAX_ATTRIBUTES, EvictionPolicy, Persona
+from client.persona import TABLE as PERSONA_TABLE
 from client.store import EncryptedStore
 from client.training_pairs import TABLE as TRAINING_TABLE
 from client.training_pairs import TrainingPairs
@@ -62,7 +62,9 @@ class Profile:
         return cls(EncryptedStore.create(path, passphrase, kdf=kdf), settings)
 
     @classmethod
-    def open(cls, path: Path, passphrase: str, *, settings: ProfileSettings | None = None) -> Profile:
+    def open(
+        cls, path: Path, passphrase: str, *, settings: ProfileSettings | None = None
+    ) -> Profile:
         return cls(EncryptedStore.open(path, passphrase), settings)
 
     def close(self) -> None:
@@ -72,7 +74,10 @@ class Profile:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 

@@ -42,30 +42,56 @@ def run_store_tour(out_dir: Path, say: Callable[[str], None] = print) -> dict[st
     started = time.perf_counter()
     profile = Profile.create(path, old_pass)
     kdf = profile.store.kdf
-    say(f"1. created {path} ({kdf.algorithm}, {kdf.memory_kib // 1024} MiB, "
-        f"{kdf.iterations} passes) in {time.perf_counter() - started:.2f} s")
+    say(
+        f"1. created {path} ({kdf.algorithm}, {kdf.memory_kib // 1024} MiB, "
+        f"{kdf.iterations} passes) in {time.perf_counter() - started:.2f} s"
+    )
 
     session = "session-1"
-    turn = profile.memory.add_turn(Turn(session_id=session, role="user",
-                                        text=f"By the way, {SECRET_PHRASE}."))
-    profile.memory.add_turn(Turn(session_id=session, role="assistant",
-                                 text="Noted. Lisbon is lovely in spring."))
-    sister = profile.memory.remember(MemoryItem(text=SECRET_PHRASE, kind="fact",
-                                                source_session=session))
-    trip = profile.memory.remember(MemoryItem(text="plans to visit Lisbon in April",
-                                              kind="event", source_session=session,
-                                              links=(sister.id,)))
-    profile.memory.add_summary(SessionSummary(session_id=session, turn_count=2,
-                                              text="User mentioned family in Lisbon and a trip."))
-    profile.persona.observe("demographics", "home_city", "Porto", kind=AttributeKind.CORE,
-                            confidence=0.9, evidence=(turn.id,))
+    turn = profile.memory.add_turn(
+        Turn(session_id=session, role="user", text=f"By the way, {SECRET_PHRASE}.")
+    )
+    profile.memory.add_turn(
+        Turn(session_id=session, role="assistant", text="Noted. Lisbon is lovely in spring.")
+    )
+    sister = profile.memory.remember(
+        MemoryItem(text=SECRET_PHRASE, kind="fact", source_session=session)
+    )
+    trip = profile.memory.remember(
+        MemoryItem(
+            text="plans to visit Lisbon in April",
+            kind="event",
+            source_session=session,
+            links=(sister.id,),
+        )
+    )
+    profile.memory.add_summary(
+        SessionSummary(
+            session_id=session, turn_count=2, text="User mentioned family in Lisbon and a trip."
+        )
+    )
+    profile.persona.observe(
+        "demographics",
+        "home_city",
+        "Porto",
+        kind=AttributeKind.CORE,
+        confidence=0.9,
+        evidence=(turn.id,),
+    )
     profile.persona.observe("preferences", "coffee", "espresso", confidence=0.6)
     profile.persona.observe("preferences", "coffee", "flat white", confidence=0.7)
-    profile.persona.observe("interests", "travel", "Portugal", confidence=0.8,
-                            evidence=(sister.id, trip.id))
-    profile.training.add(TrainingPair(context="Any ideas for my trip?",
-                                      candidates=("Try the pastéis in Belém.", "Buy a new laptop."),
-                                      chosen=0, signal=Signal.PICKED, session_id=session))
+    profile.persona.observe(
+        "interests", "travel", "Portugal", confidence=0.8, evidence=(sister.id, trip.id)
+    )
+    profile.training.add(
+        TrainingPair(
+            context="Any ideas for my trip?",
+            candidates=("Try the pastéis in Belém.", "Buy a new laptop."),
+            chosen=0,
+            signal=Signal.PICKED,
+            session_id=session,
+        )
+    )
     counts = profile.counts()
     say(f"2. wrote {sum(counts.values())} sealed records: {counts}")
 
@@ -73,17 +99,23 @@ def run_store_tour(out_dir: Path, say: Callable[[str], None] = print) -> dict[st
     assert coffee is not None
     say(f"3. read back: persona {profile.persona.profile()}")
     say(f"   coffee preference evolved: {[p.value for p in coffee.history]} -> {coffee.value!r}")
-    say(f"   memory {trip.text!r} links to {len(trip.links)} item(s); "
-        f"{len(profile.memory.recent_turns())} recent turns")
+    say(
+        f"   memory {trip.text!r} links to {len(trip.links)} item(s); "
+        f"{len(profile.memory.recent_turns())} recent turns"
+    )
     found = occurrences(path, SECRET_PHRASE.encode())
-    say(f"4. searched {len(store_files(path))} store files for {SECRET_PHRASE!r}: "
-        f"{found} occurrence(s) of plaintext")
+    say(
+        f"4. searched {len(store_files(path))} store files for {SECRET_PHRASE!r}: "
+        f"{found} occurrence(s) of plaintext"
+    )
 
     started = time.perf_counter()
     profile.store.change_passphrase(new_pass)
     profile.close()
-    say(f"5. changed the passphrase in {time.perf_counter() - started:.2f} s "
-        "(data keys re-wrapped, no record re-encrypted)")
+    say(
+        f"5. changed the passphrase in {time.perf_counter() - started:.2f} s "
+        "(data keys re-wrapped, no record re-encrypted)"
+    )
     try:
         Profile.open(path, old_pass).close()
         old_works = True
@@ -96,17 +128,22 @@ def run_store_tour(out_dir: Path, say: Callable[[str], None] = print) -> dict[st
     forgot = profile.forget_item(sister.id)
     remaining_trip = profile.memory.get(trip.id)
     travel = profile.persona.get("interests", "travel")
-    assert remaining_trip is not None and travel is not None
-    say(f"6. forgot memory {sister.id[:8]}…: {forgot.records} record; links left on the trip "
+    assert remaining_trip is not None
+    assert travel is not None
+    say(
+        f"6. forgot memory {sister.id[:8]}…: {forgot.records} record; links left on the trip "
         f"memory: {len(remaining_trip.links)}; evidence left on interests.travel: "
         f"{len(travel.evidence)}; its wrapped key found on disk: "
-        f"{occurrences(path, wrapped_key)} time(s)")
+        f"{occurrences(path, wrapped_key)} time(s)"
+    )
     forgot_category = profile.forget_category("preferences")
     say(f"   forgot category 'preferences': {forgot_category.records} attribute(s)")
     report = profile.store.verify()
     final_counts = profile.counts()
-    say(f"7. verified every record and table digest: {'ok' if report.ok else 'DAMAGED'}; "
-        f"now holding {final_counts}")
+    say(
+        f"7. verified every record and table digest: {'ok' if report.ok else 'DAMAGED'}; "
+        f"now holding {final_counts}"
+    )
     profile.close()
     return {
         "store": str(path),

@@ -44,16 +44,25 @@ class TrainingPair:
             )
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "context": self.context, "candidates": list(self.candidates),
-                "chosen": self.chosen, "signal": self.signal.value, "weight": self.weight,
-                "session_id": self.session_id, "created_at": self.created_at}
+        return {
+            "id": self.id,
+            "context": self.context,
+            "candidates": list(self.candidates),
+            "chosen": self.chosen,
+            "signal": self.signal.value,
+            "weight": self.weight,
+            "session_id": self.session_id,
+            "created_at": self.created_at,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "training_pair") -> TrainingPair:
         try:
             signal = Signal(field_of(data, "signal", str, where))
         except ValueError as error:
-            raise RecordFormatError(f"{where}.signal: expected one of {[s.value for s in Signal]}") from error
+            raise RecordFormatError(
+                f"{where}.signal: expected one of {[s.value for s in Signal]}"
+            ) from error
         return cls(
             id=field_of(data, "id", str, where),
             context=field_of(data, "context", str, where),

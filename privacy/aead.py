@@ -35,7 +35,7 @@ def seal(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
 
 
 def unseal(key: bytes, sealed: bytes, associated_data: bytes) -> bytes:
-    """Return the plaintext of ``sealed``; raise :class:`AuthenticationError` if it does not verify."""
+    """Return the plaintext of ``sealed``; raise AuthenticationError if it does not verify."""
     if len(sealed) < OVERHEAD_BYTES:
         raise AuthenticationError("sealed blob is shorter than nonce and tag")
     try:

@@ -33,7 +33,7 @@ def xor(left: bytes, right: bytes) -> bytes:
 
 
 def keyed_tag(key: bytes, label: str, value: str) -> str:
-    """A deterministic, keyed, hex tag for ``value``: an index that reveals nothing without the key."""
+    """A deterministic keyed hex tag for ``value``: an index meaningless without the key."""
     message = label.encode() + b"\0" + value.encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 

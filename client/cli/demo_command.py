@@ -12,8 +12,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     demo = commands.add_parser(
         "demo", help="run a scripted session against a fresh encrypted store and print it"
     )
-    demo.add_argument("--out", type=Path, default=Path("runs/store-tour"),
-                      help="folder for the tour's store (replaced on each run)")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/store-tour"),
+        help="folder for the tour's store (replaced on each run)",
+    )
     demo.set_defaults(handler=_demo)
 
 

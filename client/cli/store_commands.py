@@ -34,10 +34,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     def add(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--store", type=Path, default=None,
-                         help=f"store file (default: ${STORE_ENV} or {default_store_path()})")
-        sub.add_argument("--passphrase-env", metavar="NAME",
-                         help="read the passphrase from environment variable NAME instead of a prompt")
+        sub.add_argument(
+            "--store",
+            type=Path,
+            default=None,
+            help=f"store file (default: ${STORE_ENV} or {default_store_path()})",
+        )
+        sub.add_argument(
+            "--passphrase-env",
+            metavar="NAME",
+            help="read the passphrase from environment variable NAME instead of a prompt",
+        )
         sub.set_defaults(handler=handler)
         return sub
 
@@ -47,8 +54,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     export = add("export", "write everything the store holds as readable JSON", _export)
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
-    export.add_argument("--skip-damaged", action="store_true",
-                        help="export what authenticates, list what does not (exit code stays 3)")
+    export.add_argument(
+        "--skip-damaged",
+        action="store_true",
+        help="export what authenticates, list what does not (exit code stays 3)",
+    )
     imp = add("import", "load an export into a new, empty store", _import)
     imp.add_argument("file", help="export file to read ('-' for standard input)")
     forget = add("forget", "forget an item, a category, a tier or everything", _forget)
@@ -57,10 +67,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     what.add_argument("--category", metavar="NAME", help="a persona category, e.g. preferences")
     what.add_argument("--tier", choices=sorted(TIERS), help="a whole memory tier")
     what.add_argument("--everything", action="store_true", help="every record in the store")
-    forget.add_argument("--yes", action="store_true", help="do not ask before forgetting everything")
+    forget.add_argument(
+        "--yes", action="store_true", help="do not ask before forgetting everything"
+    )
     passwd = add("passwd", "change the passphrase (and optionally raise the KDF cost)", _passwd)
-    passwd.add_argument("--new-passphrase-env", metavar="NAME",
-                        help="read the new passphrase from environment variable NAME")
+    passwd.add_argument(
+        "--new-passphrase-env",
+        metavar="NAME",
+        help="read the new passphrase from environment variable NAME",
+    )
     _add_kdf_options(passwd)
 
 
@@ -115,15 +130,17 @@ def _init(args: argparse.Namespace) -> int:
     kdf = _kdf_from(args, default_params())
     with Profile.create(path, passphrase, kdf=kdf) as profile:
         params = profile.store.kdf
-    print(f"created {path} ({params.algorithm}, {params.memory_kib // 1024} MiB, "
-          f"{params.iterations} passes)")
+    print(
+        f"created {path} ({params.algorithm}, {params.memory_kib // 1024} MiB, "
+        f"{params.iterations} passes)"
+    )
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     with _unlock(args) as profile:
         report = profile.store.verify()
-        info = {
+        info: dict[str, Any] = {
             "store": str(profile.store.path),
             "schema_version": int(profile.store.header_info()["schema_version"]),
             "kdf": {k: v for k, v in profile.store.kdf.to_json().items() if k != "salt"},
@@ -137,17 +154,23 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        print(f"store      {info['store']} (schema {info['schema_version']}, "
-              f"{info['size_bytes']} bytes)")
+        print(
+            f"store      {info['store']} (schema {info['schema_version']}, "
+            f"{info['size_bytes']} bytes)"
+        )
         kdf = info["kdf"]
-        print(f"key        {kdf['algorithm']}, {kdf['memory_kib'] // 1024} MiB, "
-              f"{kdf['iterations']} passes, {kdf['lanes']} lane(s)")
-        for table, count in profile.counts().items():
+        print(
+            f"key        {kdf['algorithm']}, {kdf['memory_kib'] // 1024} MiB, "
+            f"{kdf['iterations']} passes, {kdf['lanes']} lane(s)"
+        )
+        for table, count in info["records"].items():
             print(f"{table:<18} {count}")
         print(f"integrity  {info['integrity']}")
         if not report.ok:
-            print(f"damaged    {len(info['damaged_records'])} record(s); tables with rows "
-                  f"missing or replayed: {report.digest_mismatch or 'none'}")
+            print(
+                f"damaged    {len(info['damaged_records'])} record(s); tables with rows "
+                f"missing or replayed: {report.digest_mismatch or 'none'}"
+            )
     return 0 if report.ok else 3
 
 
@@ -164,8 +187,11 @@ def _export(args: argparse.Namespace) -> int:
             handle.write(text + "\n")
         print(f"wrote {args.out} (plaintext: keep it safe, delete it when done)", file=sys.stderr)
     if not result.complete:
-        print(f"fedpersona: {len(result.damaged_ids)} damaged record(s) left out; tables with "
-              f"rows missing or replayed: {result.damaged_tables or 'none'}", file=sys.stderr)
+        print(
+            f"fedpersona: {len(result.damaged_ids)} damaged record(s) left out; tables with "
+            f"rows missing or replayed: {result.damaged_tables or 'none'}",
+            file=sys.stderr,
+        )
         return 3
     return 0
 
@@ -202,8 +228,11 @@ def _forget(args: argparse.Namespace) -> int:
             done = profile.forget_everything()
     print(f"forgot {done.records} record(s) from {done.tier}; their keys are destroyed")
     if not done.residue_flushed:
-        print("note: another process is reading the store; the write-ahead log still holds the "
-              "destroyed keys until it closes", file=sys.stderr)
+        print(
+            "note: another process is reading the store; the write-ahead log still holds the "
+            "destroyed keys until it closes",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -215,6 +244,8 @@ def _passwd(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise InputError(str(error)) from error
         params = profile.store.kdf
-    print(f"passphrase changed; keys re-wrapped ({params.algorithm}, "
-          f"{params.memory_kib // 1024} MiB, {params.iterations} passes)")
+    print(
+        f"passphrase changed; keys re-wrapped ({params.algorithm}, "
+        f"{params.memory_kib // 1024} MiB, {params.iterations} passes)"
+    )
     return 0

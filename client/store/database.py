@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from client.store.errors import StoreBusyError, TamperedStoreError
 
@@ -61,7 +62,8 @@ class Database:
             if create:
                 with self.write():
                     self._conn.execute(
-                        "CREATE TABLE IF NOT EXISTS header (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                        "CREATE TABLE IF NOT EXISTS header "
+                        "(name TEXT PRIMARY KEY, value TEXT NOT NULL)"
                     )
                     for table in RECORD_TABLES:
                         for statement in _record_table_sql(table):
@@ -110,7 +112,7 @@ class Database:
         finally:
             self._depth = 0
 
-    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Run a read query; SQLite-level corruption is reported as tampering."""
         try:
             return self._conn.execute(sql, params).fetchall()

@@ -107,7 +107,9 @@ class EncryptedStore:
         """Unlock the store at ``path``. Wrong passphrases change nothing on disk."""
         path = Path(path)
         if not path.is_file():
-            raise StoreNotFoundError(f"no store at {path} (create one with `fedpersona store init`)")
+            raise StoreNotFoundError(
+                f"no store at {path} (create one with `fedpersona store init`)"
+            )
         db = Database(path, create=False)
         try:
             header = _read_key_header(db)
@@ -131,12 +133,15 @@ class EncryptedStore:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
     def tag(self, label: str, value: str) -> str:
-        """Keyed tag for an index column or a deterministic record id (reveals nothing without the key)."""
+        """Keyed tag for an index column or a deterministic id (meaningless without the key)."""
         return integrity.keyed_tag(integrity.subkey(self._index_key, "tag"), label, value)
 
     def transaction(self) -> Database:
@@ -221,11 +226,15 @@ class EncryptedStore:
 def _index_key_ad(params: KdfParams) -> bytes:
     # The KDF parameters are authenticated with the index key, so editing them in the header
     # cannot go unnoticed (it fails like a wrong passphrase would, or as a checksum error).
-    return _INDEX_KEY_ADDRESS.associated_data("index-key:" + json.dumps(params.to_json(), sort_keys=True))
+    return _INDEX_KEY_ADDRESS.associated_data(
+        "index-key:" + json.dumps(params.to_json(), sort_keys=True)
+    )
 
 
 def _header_checksum(fmt: str, schema: str, kdf_json: str, wrapped_index_key: str) -> str:
-    return hashlib.sha256("\0".join((fmt, schema, kdf_json, wrapped_index_key)).encode()).hexdigest()
+    return hashlib.sha256(
+        "\0".join((fmt, schema, kdf_json, wrapped_index_key)).encode()
+    ).hexdigest()
 
 
 def _write_key_header(db: Database, params: KdfParams, kek: bytes, index_key: bytes) -> None:

@@ -129,7 +129,7 @@ class SealedTable:
         digest = integrity.EMPTY_DIGEST
         for raw_id, wrapped_key, ciphertext in rows:
             record_id = str(raw_id)
-            sealed = SealedRecord(bytes(wrapped_key), bytes(ciphertext))  # type: ignore[arg-type]
+            sealed = SealedRecord(bytes(wrapped_key), bytes(ciphertext))
             digest = integrity.xor(digest, self._term(record_id, sealed))
             try:
                 records.append((record_id, open_record(self._kek, self.address(record_id), sealed)))
@@ -139,8 +139,11 @@ class SealedTable:
         if bad_ids:
             self._on_auth_failure()
         if strict and not result.intact:
-            raise TamperedRecordsError(_describe(self.name, result), bad_ids=bad_ids,
-                                       table_digest_mismatch=[] if result.digest_ok else [self.name])
+            raise TamperedRecordsError(
+                _describe(self.name, result),
+                bad_ids=bad_ids,
+                table_digest_mismatch=[] if result.digest_ok else [self.name],
+            )
         return result
 
     def reseal_all(self, rewrap: Callable[[RecordAddress, bytes], bytes]) -> None:
@@ -152,8 +155,8 @@ class SealedTable:
         digest = integrity.EMPTY_DIGEST
         for raw_id, wrapped_key, ciphertext in rows:
             record_id = str(raw_id)
-            new_wrapped = rewrap(self.address(record_id), bytes(wrapped_key))  # type: ignore[arg-type]
-            sealed = SealedRecord(new_wrapped, bytes(ciphertext))  # type: ignore[arg-type]
+            new_wrapped = rewrap(self.address(record_id), bytes(wrapped_key))
+            sealed = SealedRecord(new_wrapped, bytes(ciphertext))
             digest = integrity.xor(digest, self._term(record_id, sealed))
             self._db.execute(
                 f"UPDATE {self.name} SET wrapped_key = ? WHERE id = ?", (new_wrapped, record_id)
@@ -182,7 +185,7 @@ class SealedTable:
         if not rows:
             return None
         wrapped_key, ciphertext = rows[0]
-        return SealedRecord(bytes(wrapped_key), bytes(ciphertext))  # type: ignore[arg-type]
+        return SealedRecord(bytes(wrapped_key), bytes(ciphertext))
 
     def _term(self, record_id: str, sealed: SealedRecord) -> bytes:
         return integrity.record_term(self._digest_key, self.address(record_id), sealed)
@@ -193,5 +196,7 @@ def _describe(table: str, result: ScanResult) -> str:
     if result.bad_ids:
         parts.append(f"{len(result.bad_ids)} record(s) in {table} failed authentication")
     if not result.digest_ok:
-        parts.append(f"the rows of {table} do not match its digest (rows dropped, added or replayed)")
+        parts.append(
+            f"the rows of {table} do not match its digest (rows dropped, added or replayed)"
+        )
     return "; ".join(parts)

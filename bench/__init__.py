@@ -1,0 +1,1 @@
+"""Benchmarks of fedpersona components (run each as ``python -m bench.<name>``)."""

@@ -1,0 +1,75 @@
+"""Shared test factories: fast KDF parameters, profiles, and the CLI as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client.profile import Profile
+from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
+
+PASSPHRASE = "test passphrase, not a real one"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def fast_kdf() -> KdfParams:
+    """The cheapest parameters the store accepts: tests unlock often."""
+    return KdfParams(memory_kib=MIN_MEMORY_KIB, iterations=MIN_ITERATIONS)
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "device" / "user.fpstore"
+
+
+@pytest.fixture
+def profile(store_path: Path) -> Iterator[Profile]:
+    opened = Profile.create(store_path, PASSPHRASE, kdf=fast_kdf())
+    yield opened
+    opened.close()
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `fedpersona ...` as a separate process, the way a user or a script does."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "client.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=stdin,
+        timeout=120,
+        check=False,
+    )
+
+
+def cli_env(**passphrases: str) -> dict[str, str]:
+    return {"FP_PASS": PASSPHRASE, **passphrases}
+
+
+def init_store_cli(path: Path) -> None:
+    result = run_cli(
+        "store",
+        "init",
+        "--store",
+        str(path),
+        "--passphrase-env",
+        "FP_PASS",
+        "--kdf-memory-mib",
+        "8",
+        "--kdf-iterations",
+        "1",
+        env=cli_env(),
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def store_files(path: Path) -> list[Path]:
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(path.name))
