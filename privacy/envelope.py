@@ -10,6 +10,7 @@ even to someone who kept a copy of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 from privacy import aead
 
@@ -24,8 +25,22 @@ class RecordAddress:
 
     def associated_data(self, purpose: str) -> bytes:
         # Length-prefixed fields: no two different addresses encode to the same bytes.
-        fields = ("fedpersona", purpose, str(self.schema_version), self.table, self.record_id)
-        return b"".join(len(f.encode()).to_bytes(2, "big") + f.encode() for f in fields)
+        return _purpose_prefix(purpose) + self._encoded_fields
+
+    @cached_property
+    def _encoded_fields(self) -> bytes:
+        # Computed once per address: a scan seals/opens/digests each record three times.
+        return _length_prefixed((str(self.schema_version), self.table, self.record_id))
+
+
+@cache
+def _purpose_prefix(purpose: str) -> bytes:
+    return _length_prefixed(("fedpersona", purpose))
+
+
+def _length_prefixed(fields: tuple[str, ...]) -> bytes:
+    encoded = [f.encode() for f in fields]
+    return b"".join(len(e).to_bytes(2, "big") + e for e in encoded)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ EMPTY_DIGEST = bytes(DIGEST_BYTES)
 def record_term(key: bytes, address: RecordAddress, sealed: SealedRecord) -> bytes:
     """The digest term contributed by one stored record."""
     body = hashlib.sha256(sealed.wrapped_key + sealed.ciphertext).digest()
-    return hmac.new(key, address.associated_data("digest") + body, hashlib.sha256).digest()
+    return hmac.digest(key, address.associated_data("digest") + body, "sha256")
 
 
 def xor(left: bytes, right: bytes) -> bytes:

@@ -61,8 +61,8 @@ class SealedTable:
             digest = self.stored_digest()
             previous = self.sealed(record_id)
             if previous is not None:
-                digest = integrity.xor(digest, self._term(record_id, previous))
-            digest = integrity.xor(digest, self._term(record_id, sealed))
+                digest = integrity.xor(digest, self._term(address, previous))
+            digest = integrity.xor(digest, self._term(address, sealed))
             self._db.execute(
                 f"INSERT INTO {self.name} (id, tag, wrapped_key, ciphertext) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET tag = excluded.tag, "
@@ -96,7 +96,7 @@ class SealedTable:
                 previous = self.sealed(record_id)
                 if previous is None:
                     continue
-                digest = integrity.xor(digest, self._term(record_id, previous))
+                digest = integrity.xor(digest, self._term(self.address(record_id), previous))
                 self._db.execute(f"DELETE FROM {self.name} WHERE id = ?", (record_id,))
                 deleted += 1
             self._set_digest(digest)
@@ -129,10 +129,11 @@ class SealedTable:
         digest = integrity.EMPTY_DIGEST
         for raw_id, wrapped_key, ciphertext in rows:
             record_id = str(raw_id)
+            address = self.address(record_id)
             sealed = SealedRecord(bytes(wrapped_key), bytes(ciphertext))
-            digest = integrity.xor(digest, self._term(record_id, sealed))
+            digest = integrity.xor(digest, self._term(address, sealed))
             try:
-                records.append((record_id, open_record(self._kek, self.address(record_id), sealed)))
+                records.append((record_id, open_record(self._kek, address, sealed)))
             except AuthenticationError:
                 bad_ids.append(record_id)
         result = ScanResult(records=records, bad_ids=bad_ids, digest_ok=digest == expected)
@@ -155,9 +156,10 @@ class SealedTable:
         digest = integrity.EMPTY_DIGEST
         for raw_id, wrapped_key, ciphertext in rows:
             record_id = str(raw_id)
-            new_wrapped = rewrap(self.address(record_id), bytes(wrapped_key))
+            address = self.address(record_id)
+            new_wrapped = rewrap(address, bytes(wrapped_key))
             sealed = SealedRecord(new_wrapped, bytes(ciphertext))
-            digest = integrity.xor(digest, self._term(record_id, sealed))
+            digest = integrity.xor(digest, self._term(address, sealed))
             self._db.execute(
                 f"UPDATE {self.name} SET wrapped_key = ? WHERE id = ?", (new_wrapped, record_id)
             )
@@ -187,8 +189,8 @@ class SealedTable:
         wrapped_key, ciphertext = rows[0]
         return SealedRecord(bytes(wrapped_key), bytes(ciphertext))
 
-    def _term(self, record_id: str, sealed: SealedRecord) -> bytes:
-        return integrity.record_term(self._digest_key, self.address(record_id), sealed)
+    def _term(self, address: RecordAddress, sealed: SealedRecord) -> bytes:
+        return integrity.record_term(self._digest_key, address, sealed)
 
 
 def _describe(table: str, result: ScanResult) -> str:
