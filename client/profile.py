@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from client.memory import DEFAULT_TURN_CAPACITY, ITEMS, SUMMARIES, TURNS, Memory
 from client.persona import DEFAULT_MAX_ATTRIBUTES, EvictionPolicy, Persona
 from client.persona import TABLE as PERSONA_TABLE
 from client.store import EncryptedStore
+from client.store.closing import Closing
 from client.training_pairs import TABLE as TRAINING_TABLE
 from client.training_pairs import TrainingPairs
 from privacy.kdf import KdfParams
@@ -38,7 +38,7 @@ class Forgotten:
     residue_flushed: bool
 
 
-class Profile:
+class Profile(Closing):
     """An unlocked profile. Use as a context manager, or call :meth:`close`."""
 
     def __init__(self, store: EncryptedStore, settings: ProfileSettings | None = None) -> None:
@@ -69,17 +69,6 @@ class Profile:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> Profile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def counts(self) -> dict[str, int]:
         return {name: table.count() for name, table in self.store.tables.items()}

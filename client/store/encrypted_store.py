@@ -15,8 +15,8 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
+from client.store.closing import Closing
 from client.store.database import RECORD_TABLES, SCHEMA_VERSION, Database
 from client.store.errors import (
     StoreError,
@@ -52,7 +52,7 @@ class IntegrityReport:
         return not (self.sqlite_errors or any(self.bad_ids.values()) or self.digest_mismatch)
 
 
-class EncryptedStore:
+class EncryptedStore(Closing):
     """An unlocked store. Create with :meth:`create`, open with :meth:`open`; close when done."""
 
     def __init__(self, db: Database, kdf: KdfParams, kek: bytes, index_key: bytes) -> None:
@@ -128,17 +128,6 @@ class EncryptedStore:
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> EncryptedStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def tag(self, label: str, value: str) -> str:
         """Keyed tag for an index column or a deterministic id (meaningless without the key)."""
