@@ -1,0 +1,1 @@
+"""The reranking head: model, training and evaluation, data sets, ONNX export (no Flower here)."""

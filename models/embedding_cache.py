@@ -1,0 +1,52 @@
+"""A disk cache of sentence embeddings for public data sets (never for a user's own texts).
+
+Benchmarks embed the same tens of thousands of data-set sentences on every run; the cache
+keys each vector by SHA-256 of (encoder name, text) and stores them in one ``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float32]
+
+
+class EmbeddingCache:
+    def __init__(self, path: Path, encoder_name: str, embed: Callable[[list[str]], Array]) -> None:
+        self.path = path
+        self._encoder = encoder_name
+        self._embed = embed
+        self._vectors: dict[str, Array] = {}
+        if path.is_file():
+            with np.load(path) as stored:
+                self._vectors = {key: stored[key] for key in stored.files}
+        self.misses = 0
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self._encoder}\0{text}".encode()).hexdigest()
+
+    def __call__(self, texts: Sequence[str]) -> Array:
+        keys = [self._key(t) for t in texts]
+        missing = sorted({t for t, k in zip(texts, keys, strict=True) if k not in self._vectors})
+        if missing:
+            self.misses += len(missing)
+            for text, vector in zip(missing, self._embed(missing), strict=True):
+                self._vectors[self._key(text)] = np.asarray(vector, np.float32)
+            self._save()
+        if not keys:
+            return np.zeros((0, 0), np.float32)
+        return np.stack([self._vectors[k] for k in keys])
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp.npz")
+        vectors: dict[str, Any] = dict(self._vectors)
+        np.savez(staging, **vectors)
+        os.replace(staging, self.path)

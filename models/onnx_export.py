@@ -1,0 +1,51 @@
+"""Export the head to ONNX for onnxruntime on the device (torch needed here only)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+from models.reranking_head import RerankingHead
+
+INPUT_NAMES = ("context", "candidates", "persona", "persona_mask")
+OUTPUT_NAME = "scores"
+OPSET = 17
+
+
+def export_head_onnx(model: RerankingHead, path: Path) -> Path:
+    """Write ``model`` as one ONNX file with dynamic batch, candidate and fact axes."""
+    dim = model.config.embedding_dim
+    example = (
+        torch.zeros(1, dim),
+        torch.zeros(1, 3, dim),
+        torch.zeros(1, 2, dim),
+        torch.ones(1, 2),
+    )
+    axes = {
+        "context": {0: "batch"},
+        "candidates": {0: "batch", 1: "candidates"},
+        "persona": {0: "batch", 1: "facts"},
+        "persona_mask": {0: "batch", 1: "facts"},
+        OUTPUT_NAME: {0: "batch", 1: "candidates"},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    model.eval()
+    with warnings.catch_warnings():
+        # The TorchScript exporter (one small file, no external data) warns it is legacy.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            example,
+            str(staging),
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    os.replace(staging, path)
+    return path

@@ -1,0 +1,37 @@
+"""Score candidates with an exported head on onnxruntime (imports no torch)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # must precede the import
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort  # type: ignore[import-untyped]
+
+Array = npt.NDArray[np.float32]
+
+
+class OnnxHeadScorer:
+    """``scores(context, candidates, persona, persona_mask)`` with the shapes of RerankingHead."""
+
+    def __init__(self, path: Path, *, threads: int = 1) -> None:
+        options = ort.SessionOptions()
+        # One thread: a phone-class device, and no thread-pool spin-up per call.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def scores(
+        self, context: Array, candidates: Array, persona: Array, persona_mask: Array
+    ) -> Array:
+        feeds = {
+            "context": np.ascontiguousarray(context, np.float32),
+            "candidates": np.ascontiguousarray(candidates, np.float32),
+            "persona": np.ascontiguousarray(persona, np.float32),
+            "persona_mask": np.ascontiguousarray(persona_mask, np.float32),
+        }
+        result: Array = self._session.run(["scores"], feeds)[0]
+        return result

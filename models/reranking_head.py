@@ -1,0 +1,113 @@
+"""The preference/reranking head: scores candidates for one person.
+
+Inputs are frozen all-MiniLM-L6-v2 embeddings (384-d, unit length): the context, the
+candidates, and the person's persona facts. The encoder is never trained on the device;
+only this head is, so it trains on a phone-class CPU in seconds and its update is small
+enough to federate.
+
+Architecture (hidden size H = 64, about 29k parameters by default):
+- one shared projection W: 384 -> H (24.6k parameters) for context c, candidates r_k and
+  persona facts p_j, so the three live in one learned space;
+- persona attention: each candidate attends over the persona facts
+  (softmax_j <W r_k, W p_j> / sqrt(H)), giving a candidate-specific persona summary a_k;
+  facts that do not bear on a candidate do not dilute the ones that do;
+- an MLP (2H [+3] -> 32 -> 1) on [W c * W r_k, a_k * W r_k] and, when
+  ``use_handcrafted`` is set, three hand-made similarity features from the raw
+  embeddings: cos(c, r_k), max_j cos(r_k, p_j) (what the zero-parameter
+  ``persona_maxsim`` scorer uses) and mean_j cos(r_k, p_j).
+Why this size: the per-user data is tens of examples, so capacity goes into one
+projection shared by all inputs rather than separate towers, and the attention replaces
+a persona mean that would blur a 5-fact persona into one vector.
+Scores point up: a higher score means a better candidate for this person.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+EMBEDDING_DIM = 384
+HANDCRAFTED_FEATURES = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeadConfig:
+    embedding_dim: int = EMBEDDING_DIM
+    hidden_dim: int = 64
+    mlp_dim: int = 32
+    use_handcrafted: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HeadConfig:
+        return cls(**data)
+
+
+class RerankingHead(nn.Module):
+    """``forward(context, candidates, persona, persona_mask) -> scores``.
+
+    Shapes: context (B, D); candidates (B, K, D); persona (B, P, D); persona_mask (B, P),
+    1.0 for a real fact and 0.0 for padding (a user with no facts gets all zeros and the
+    persona terms become zero). Returns scores (B, K).
+    """
+
+    def __init__(self, config: HeadConfig) -> None:
+        super().__init__()
+        self.config = config
+        hidden = config.hidden_dim
+        self.project = nn.Linear(config.embedding_dim, hidden)
+        extra = HANDCRAFTED_FEATURES if config.use_handcrafted else 0
+        self.score = nn.Sequential(
+            nn.Linear(2 * hidden + extra, config.mlp_dim), nn.ReLU(), nn.Linear(config.mlp_dim, 1)
+        )
+
+    def forward(
+        self, context: Tensor, candidates: Tensor, persona: Tensor, persona_mask: Tensor
+    ) -> Tensor:
+        c = self.project(context).unsqueeze(1)  # (B, 1, H)
+        r = self.project(candidates)  # (B, K, H)
+        p = self.project(persona)  # (B, P, H)
+        attention = self._persona_attention(r, p, persona_mask)  # (B, K, P)
+        persona_summary = attention @ p  # (B, K, H)
+        features = [c * r, persona_summary * r]
+        if self.config.use_handcrafted:
+            features += list(_similarity_features(context, candidates, persona, persona_mask))
+        scores: Tensor = self.score(torch.cat(features, dim=-1)).squeeze(-1)
+        return scores
+
+    def _persona_attention(self, r: Tensor, p: Tensor, mask: Tensor) -> Tensor:
+        logits = (r @ p.transpose(1, 2)) / math.sqrt(self.config.hidden_dim)  # (B, K, P)
+        logits = logits + (mask.unsqueeze(1) - 1.0) * 1e4  # padding gets ~zero weight
+        # All-padding rows: zero the weights instead of spreading them over padding.
+        return torch.softmax(logits, dim=-1) * mask.unsqueeze(1)
+
+
+def _similarity_features(
+    context: Tensor, candidates: Tensor, persona: Tensor, mask: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """cos(c, r), max_j cos(r, p_j), mean_j cos(r, p_j): each (B, K, 1). Inputs are unit vectors."""
+    context_cos = candidates @ context.unsqueeze(-1)  # (B, K, 1)
+    persona_cos = candidates @ persona.transpose(1, 2)  # (B, K, P)
+    weights = mask.unsqueeze(1)  # (B, 1, P)
+    masked = persona_cos * weights + (weights - 1.0) * 1e4
+    has_facts = (mask.sum(dim=-1) > 0).to(persona_cos.dtype).view(-1, 1, 1)
+    max_cos = masked.max(dim=-1, keepdim=True).values * has_facts
+    mean_cos = (persona_cos * weights).sum(-1, keepdim=True) / weights.sum(-1, keepdim=True).clamp(
+        min=1.0
+    )
+    return context_cos, max_cos, mean_cos
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,174 @@
+"""Listwise training of the reranking head, deterministic under a seed, with early stopping.
+
+Loss (per example, softmax over its K candidates, Cao et al. 2007 "ListNet"-style
+top-one cross-entropy): -log p(label). For a thumbs-down (sign -1) the example pushes the
+disliked candidate down instead, with the unlikelihood term -log(1 - p(label))
+(Welleck et al. 2020). Examples are weighted; the loss is the weighted mean.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from models.encoded import EncodedExamples
+from models.reranking_head import HeadConfig, RerankingHead
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    patience: int = 3
+    validation_fraction: float = 0.1
+    min_validation_examples: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(
+                f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
+            )
+
+
+@dataclass
+class TrainResult:
+    epochs_run: int
+    best_epoch: int
+    stopped_early: bool
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+
+
+def new_head(config: HeadConfig, *, seed: int) -> RerankingHead:
+    """A freshly initialised head; the same seed gives the same weights."""
+    torch.manual_seed(seed)
+    return RerankingHead(config)
+
+
+def listwise_loss(scores: Tensor, labels: Tensor, signs: Tensor, weights: Tensor) -> Tensor:
+    log_p = torch.log_softmax(scores, dim=-1).gather(1, labels.unsqueeze(1)).squeeze(1)
+    liked = -log_p
+    disliked = -torch.log1p(-log_p.exp().clamp(max=1.0 - 1e-6))
+    per_example = torch.where(signs > 0, liked, disliked)
+    return (per_example * weights).sum() / weights.sum().clamp(min=1e-12)
+
+
+def tensors(data: EncodedExamples) -> tuple[Tensor, ...]:
+    return tuple(
+        torch.from_numpy(np.ascontiguousarray(a))
+        for a in (
+            data.context,
+            data.candidates,
+            data.persona,
+            data.persona_mask,
+            data.labels,
+            data.signs,
+            data.weights,
+        )
+    )
+
+
+def evaluate_loss(model: RerankingHead, data: EncodedExamples) -> float:
+    model.eval()
+    with torch.no_grad():
+        context, candidates, persona, mask, labels, signs, weights = tensors(data)
+        return float(
+            listwise_loss(model(context, candidates, persona, mask), labels, signs, weights)
+        )
+
+
+def score(model: RerankingHead, data: EncodedExamples, batch_size: int = 512) -> np.ndarray:
+    """Scores (N, K) for every example (torch path; the device uses ONNX)."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        context, candidates, persona, mask, *_ = tensors(data)
+        for start in range(0, len(data), batch_size):
+            end = start + batch_size
+            out.append(
+                model(
+                    context[start:end], candidates[start:end], persona[start:end], mask[start:end]
+                ).numpy()
+            )
+    return np.concatenate(out) if out else np.zeros((0, data.candidates.shape[1]), np.float32)
+
+
+def train_head(
+    model: RerankingHead,
+    data: EncodedExamples,
+    config: TrainConfig,
+    *,
+    validation: EncodedExamples | None = None,
+) -> TrainResult:
+    """Train in place. Early stopping watches ``validation`` (default: a seeded slice of
+    ``data`` when it is large enough; otherwise every epoch runs and the last one is kept)."""
+    if len(data) == 0:
+        return TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
+    generator = torch.Generator().manual_seed(config.seed)
+    if validation is None:
+        data, validation = _hold_out(data, config)
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    result = TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
+    best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
+    all_tensors = tensors(data)
+    for epoch in range(1, config.epochs + 1):
+        result.train_loss.append(_epoch(model, all_tensors, optimiser, config, generator))
+        result.epochs_run = epoch
+        if validation is None:
+            result.best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
+            continue
+        loss = evaluate_loss(model, validation)
+        result.validation_loss.append(loss)
+        if loss < best_loss:
+            best_loss, result.best_epoch = loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - result.best_epoch >= config.patience:
+            result.stopped_early = True
+            break
+    model.load_state_dict(best_state)
+    return result
+
+
+def _hold_out(
+    data: EncodedExamples, config: TrainConfig
+) -> tuple[EncodedExamples, EncodedExamples | None]:
+    held = round(config.validation_fraction * len(data))
+    if held < config.min_validation_examples:
+        return data, None
+    order = np.random.default_rng(config.seed).permutation(len(data))
+    return data.subset(order[held:]), data.subset(order[:held])
+
+
+def _epoch(
+    model: RerankingHead,
+    data: tuple[Tensor, ...],
+    optimiser: torch.optim.Optimizer,
+    config: TrainConfig,
+    generator: torch.Generator,
+) -> float:
+    model.train()
+    count = data[0].shape[0]
+    order = torch.randperm(count, generator=generator)
+    total = 0.0
+    for start in range(0, count, config.batch_size):
+        rows = order[start : start + config.batch_size]
+        context, candidates, persona, mask, labels, signs, weights = (t[rows] for t in data)
+        optimiser.zero_grad()
+        loss = listwise_loss(model(context, candidates, persona, mask), labels, signs, weights)
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimiser.step()
+        total += float(loss.detach()) * len(rows)
+    return total / count
