@@ -1,9 +1,9 @@
-"""Ranking examples as arrays: every text embedded once, persona facts padded per row."""
+"""Ranking examples as arrays: every text embedded once, candidates and facts padded per row."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -16,12 +16,14 @@ EmbedFn = Callable[[list[str]], Array]
 
 @dataclass(frozen=True)
 class EncodedExamples:
-    """context (N, D); candidates (N, K, D); persona (N, P, D); persona_mask (N, P);
-    labels (N,) index of the candidate the signal is about; signs (N,) +1 for "this one"
-    and -1 for "not this one" (thumbs down); weights (N,) per-example loss weights."""
+    """context (N, D); candidates (N, K, D) with candidate_mask (N, K), since rows with
+    fewer candidates are padded; persona (N, P, D) with persona_mask (N, P); labels (N,)
+    the index of the candidate the signal is about; signs (N,) +1 for "this one", -1 for
+    "not this one" (a thumbs down); weights (N,) per-example loss weights."""
 
     context: Array
     candidates: Array
+    candidate_mask: Array
     persona: Array
     persona_mask: Array
     labels: npt.NDArray[np.int64]
@@ -33,15 +35,7 @@ class EncodedExamples:
 
     def subset(self, rows: npt.NDArray[np.int64] | Sequence[int]) -> EncodedExamples:
         index = np.asarray(rows, dtype=np.int64)
-        return EncodedExamples(
-            self.context[index],
-            self.candidates[index],
-            self.persona[index],
-            self.persona_mask[index],
-            self.labels[index],
-            self.signs[index],
-            self.weights[index],
-        )
+        return EncodedExamples(*(getattr(self, f.name)[index] for f in fields(self)))
 
 
 def embed_unique(texts: Sequence[str], embed: EmbedFn) -> dict[str, Array]:
@@ -56,32 +50,37 @@ def encode(
     embed: EmbedFn,
     *,
     dimension: int,
-    table: dict[str, Array] | None = None,
+    labels: Sequence[int] | None = None,
+    signs: Sequence[float] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> EncodedExamples:
-    """Encode ranking examples (gold at index 0, sign +1, weight 1)."""
-    if table is None:
-        table = embed_unique(_texts(examples), embed)
+    """Encode examples; by default the label is the gold (index 0), sign +1, weight 1."""
+    table = embed_unique(_texts(examples), embed)
     count = len(examples)
     k = max((len(e.candidates) for e in examples), default=1)
     p = max((len(e.persona) for e in examples), default=1) or 1
     context = np.zeros((count, dimension), np.float32)
     candidates = np.zeros((count, k, dimension), np.float32)
+    candidate_mask = np.zeros((count, k), np.float32)
     persona = np.zeros((count, p, dimension), np.float32)
-    mask = np.zeros((count, p), np.float32)
+    persona_mask = np.zeros((count, p), np.float32)
     for row, example in enumerate(examples):
         context[row] = table[example.context]
-        candidates[row, : len(example.candidates)] = [table[c] for c in example.candidates]
+        for slot, text in enumerate(example.candidates):
+            candidates[row, slot] = table[text]
+            candidate_mask[row, slot] = 1.0
         for slot, fact in enumerate(example.persona):
             persona[row, slot] = table[fact]
-            mask[row, slot] = 1.0
+            persona_mask[row, slot] = 1.0
     return EncodedExamples(
         context,
         candidates,
+        candidate_mask,
         persona,
-        mask,
-        np.full(count, GOLD, np.int64),
-        np.ones(count, np.float32),
-        np.ones(count, np.float32),
+        persona_mask,
+        np.asarray(labels if labels is not None else [GOLD] * count, np.int64),
+        np.asarray(signs if signs is not None else [1.0] * count, np.float32),
+        np.asarray(weights if weights is not None else [1.0] * count, np.float32),
     )
 
 

@@ -9,7 +9,7 @@ disliked candidate down instead, with the unlikelihood term -log(1 - p(label))
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -56,7 +56,11 @@ def new_head(config: HeadConfig, *, seed: int) -> RerankingHead:
     return RerankingHead(config)
 
 
-def listwise_loss(scores: Tensor, labels: Tensor, signs: Tensor, weights: Tensor) -> Tensor:
+def listwise_loss(
+    scores: Tensor, candidate_mask: Tensor, labels: Tensor, signs: Tensor, weights: Tensor
+) -> Tensor:
+    """Weighted listwise loss; padded candidates (mask 0) take no part in the softmax."""
+    scores = scores.masked_fill(candidate_mask <= 0, float("-inf"))
     log_p = torch.log_softmax(scores, dim=-1).gather(1, labels.unsqueeze(1)).squeeze(1)
     liked = -log_p
     disliked = -torch.log1p(-log_p.exp().clamp(max=1.0 - 1e-6))
@@ -64,43 +68,49 @@ def listwise_loss(scores: Tensor, labels: Tensor, signs: Tensor, weights: Tensor
     return (per_example * weights).sum() / weights.sum().clamp(min=1e-12)
 
 
-def tensors(data: EncodedExamples) -> tuple[Tensor, ...]:
-    return tuple(
-        torch.from_numpy(np.ascontiguousarray(a))
-        for a in (
-            data.context,
-            data.candidates,
-            data.persona,
-            data.persona_mask,
-            data.labels,
-            data.signs,
-            data.weights,
+@dataclass(frozen=True)
+class Batch:
+    """EncodedExamples as tensors."""
+
+    context: Tensor
+    candidates: Tensor
+    candidate_mask: Tensor
+    persona: Tensor
+    persona_mask: Tensor
+    labels: Tensor
+    signs: Tensor
+    weights: Tensor
+
+    @classmethod
+    def of(cls, data: EncodedExamples) -> Batch:
+        return cls(
+            *(torch.from_numpy(np.ascontiguousarray(getattr(data, f.name))) for f in fields(data))
         )
-    )
+
+    def rows(self, index: Tensor) -> Batch:
+        return Batch(*(getattr(self, f.name)[index] for f in fields(self)))
+
+    def loss(self, model: RerankingHead) -> Tensor:
+        scores = model(self.context, self.candidates, self.persona, self.persona_mask)
+        return listwise_loss(scores, self.candidate_mask, self.labels, self.signs, self.weights)
 
 
 def evaluate_loss(model: RerankingHead, data: EncodedExamples) -> float:
     model.eval()
     with torch.no_grad():
-        context, candidates, persona, mask, labels, signs, weights = tensors(data)
-        return float(
-            listwise_loss(model(context, candidates, persona, mask), labels, signs, weights)
-        )
+        return float(Batch.of(data).loss(model))
 
 
 def score(model: RerankingHead, data: EncodedExamples, batch_size: int = 512) -> np.ndarray:
-    """Scores (N, K) for every example (torch path; the device uses ONNX)."""
+    """Scores (N, K) for every example, padded candidates at -inf (torch path)."""
     model.eval()
+    batch = Batch.of(data)
     out = []
     with torch.no_grad():
-        context, candidates, persona, mask, *_ = tensors(data)
         for start in range(0, len(data), batch_size):
-            end = start + batch_size
-            out.append(
-                model(
-                    context[start:end], candidates[start:end], persona[start:end], mask[start:end]
-                ).numpy()
-            )
+            part = batch.rows(torch.arange(start, min(start + batch_size, len(data))))
+            scores = model(part.context, part.candidates, part.persona, part.persona_mask)
+            out.append(scores.masked_fill(part.candidate_mask <= 0, float("-inf")).numpy())
     return np.concatenate(out) if out else np.zeros((0, data.candidates.shape[1]), np.float32)
 
 
@@ -123,9 +133,9 @@ def train_head(
     )
     result = TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
-    all_tensors = tensors(data)
+    batch = Batch.of(data)
     for epoch in range(1, config.epochs + 1):
-        result.train_loss.append(_epoch(model, all_tensors, optimiser, config, generator))
+        result.train_loss.append(_epoch(model, batch, optimiser, config, generator))
         result.epochs_run = epoch
         if validation is None:
             result.best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
@@ -154,20 +164,19 @@ def _hold_out(
 
 def _epoch(
     model: RerankingHead,
-    data: tuple[Tensor, ...],
+    data: Batch,
     optimiser: torch.optim.Optimizer,
     config: TrainConfig,
     generator: torch.Generator,
 ) -> float:
     model.train()
-    count = data[0].shape[0]
+    count = data.context.shape[0]
     order = torch.randperm(count, generator=generator)
     total = 0.0
     for start in range(0, count, config.batch_size):
         rows = order[start : start + config.batch_size]
-        context, candidates, persona, mask, labels, signs, weights = (t[rows] for t in data)
         optimiser.zero_grad()
-        loss = listwise_loss(model(context, candidates, persona, mask), labels, signs, weights)
+        loss = data.rows(rows).loss(model)
         loss.backward()  # type: ignore[no-untyped-call]
         optimiser.step()
         total += float(loss.detach()) * len(rows)

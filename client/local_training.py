@@ -1,0 +1,60 @@
+"""The on-device training step: the person's sealed signals -> a few epochs of the head.
+
+Everything happens in this process: pairs are decrypted from the store, embedded with the
+device encoder, and the head is trained with torch. Only the resulting weights may leave
+the device (as a clipped, noised update; see the federation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from client.persona import PersonaAttribute
+from client.profile import Profile
+from client.training_pairs import Signal, TrainingPair
+from models.encoded import EmbedFn, EncodedExamples, encode
+from models.ranking_task import RankingExample
+from models.reranking_head import RerankingHead
+from models.training import TrainConfig, TrainResult, train_head
+
+LOCAL_TRAINING = TrainConfig(
+    epochs=10, batch_size=16, validation_fraction=0.2, min_validation_examples=20, patience=2
+)
+
+
+def persona_fact(attribute: PersonaAttribute) -> str:
+    """A persona attribute as the short sentence the encoder embeds."""
+    return f"{attribute.name.replace('_', ' ')}: {attribute.value}"
+
+
+def encode_pairs(
+    pairs: Sequence[TrainingPair], persona_facts: Sequence[str], embed: EmbedFn, *, dimension: int
+) -> EncodedExamples:
+    examples = [
+        RankingExample(
+            user_id="me",
+            position=i,
+            context=p.context,
+            persona=tuple(persona_facts),
+            candidates=p.candidates,
+        )
+        for i, p in enumerate(pairs)
+    ]
+    return encode(
+        examples,
+        embed,
+        dimension=dimension,
+        labels=[p.chosen for p in pairs],
+        signs=[-1.0 if p.signal is Signal.THUMBS_DOWN else 1.0 for p in pairs],
+        weights=[p.weight for p in pairs],
+    )
+
+
+def local_training_step(
+    profile: Profile, model: RerankingHead, embed: EmbedFn, config: TrainConfig = LOCAL_TRAINING
+) -> TrainResult:
+    """Train ``model`` in place on every training pair in ``profile``."""
+    pairs = profile.training.all()
+    facts = [persona_fact(a) for a in profile.persona.attributes()]
+    data = encode_pairs(pairs, facts, embed, dimension=model.config.embedding_dim)
+    return train_head(model, data, config)
