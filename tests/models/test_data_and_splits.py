@@ -103,7 +103,7 @@ def test_split_holds_out_a_fifth_of_users_and_the_later_turns_of_the_rest():
     assert not keys[1] & keys[2]
     assert sum(map(len, keys)) == 7801
     assert {u.user_id for u in splits.unseen_users} == users.unseen
-    last_train = {}
+    last_train: dict[str, int] = {}
     for u in splits.train:
         last_train[u.user_id] = max(last_train.get(u.user_id, -1), u.position)
     assert all(u.position > last_train.get(u.user_id, -1) for u in splits.later_turns)

@@ -21,7 +21,8 @@ from models.weights import (
 
 def _unit(rng: np.random.Generator, *shape: int) -> np.ndarray:
     x = rng.standard_normal((*shape, 384)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+    unit: np.ndarray = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    return unit
 
 
 def _synthetic(n: int = 64, k: int = 5, p: int = 3, seed: int = 0) -> EncodedExamples:
