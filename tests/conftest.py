@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from client.embedding import OnnxEmbedder, encoder_dir, export_encoder
 from client.profile import Profile
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 
@@ -73,3 +74,21 @@ def init_store_cli(path: Path) -> None:
 
 def store_files(path: Path) -> list[Path]:
     return sorted(p for p in path.parent.iterdir() if p.name.startswith(path.name))
+
+
+@pytest.fixture(scope="session")
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder with the encoder exported into it, once per test session."""
+    cache = tmp_path_factory.mktemp("cache")
+    export_encoder(encoder_dir(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def export(encoder_cache: Path) -> Path:
+    return encoder_dir(encoder_cache)
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(export: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(export)

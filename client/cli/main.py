@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from client.cli import demo_command, store_commands
+from client.cli import demo_command, models_commands, store_commands
 from client.records import RecordFormatError
 from client.store.errors import (
     StoreBusyError,
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store_commands.register(commands)
     demo_command.register(commands)
+    models_commands.register(commands)
     return parser
 
 
