@@ -21,7 +21,7 @@ from models.data.persona_matching import DialogueIndex
 from models.data.personachat import Dialogue, load_personachat
 from models.data.synthetic_persona_chat import load_spc
 from models.extra_data import admissible_training, msc_utterances, spc_utterances
-from models.metrics import gold_ranks, hits_at_1, mean_reciprocal_rank
+from models.metrics import expected_hits_and_reciprocal_ranks, hits_at_1, mean_reciprocal_rank
 from models.ranking_task import GOLD, Utterance, build_examples
 from models.splits import Timing, first_test_position, split_users, split_utterances
 
@@ -145,9 +145,13 @@ def test_msc_sessions_match_the_convai2_dialogue_they_continue():
     assert hits >= 49
 
 
-def test_ranking_metrics_count_ties_against_the_gold():
+def test_ranking_metrics_resolve_ties_by_expected_random_tie_break():
     scores = np.array([[3.0, 1.0, 2.0], [1.0, 2.0, 0.0], [1.0, 1.0, 0.0]])
 
-    assert gold_ranks(scores).tolist() == [1, 2, 2]
-    assert hits_at_1(scores) == pytest.approx(1 / 3)
-    assert mean_reciprocal_rank(scores) == pytest.approx((1 + 0.5 + 0.5) / 3)
+    hits, reciprocal = expected_hits_and_reciprocal_ranks(scores)
+
+    assert hits.tolist() == [1.0, 0.0, 0.5]
+    assert reciprocal.tolist() == pytest.approx([1.0, 0.5, (1 + 0.5) / 2])
+    assert hits_at_1(scores) == pytest.approx(0.5)
+    assert mean_reciprocal_rank(scores) == pytest.approx((1 + 0.5 + 0.75) / 3)
+    assert hits_at_1(scores, np.array([1, 1, 2])) == pytest.approx((0 + 1 + 0) / 3)
