@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from client.persona import PersonaAttribute
+from client.persona import STATEMENTS, PersonaAttribute
 from client.profile import Profile
 from client.training_pairs import Signal, TrainingPair
 from models.encoded import EmbedFn, EncodedExamples, encode
@@ -22,9 +22,16 @@ LOCAL_TRAINING = TrainConfig(
 )
 
 
+def fact_text(category: str, name: str, value: object) -> str:
+    """A persona attribute as the short text the encoder embeds: a self-description is
+    embedded as written, a structured attribute as "name: value"."""
+    if category == STATEMENTS:
+        return str(value)
+    return f"{name.replace('_', ' ')}: {value}"
+
+
 def persona_fact(attribute: PersonaAttribute) -> str:
-    """A persona attribute as the short sentence the encoder embeds."""
-    return f"{attribute.name.replace('_', ' ')}: {attribute.value}"
+    return fact_text(attribute.category, attribute.name, attribute.value)
 
 
 def encode_pairs(

@@ -38,6 +38,9 @@ CATEGORIES = (
     "communication_style",
     "goals",
 )
+# Free-text self-descriptions in the person's own words ("i have two dogs"), as data sets
+# such as PersonaChat give them; any other snake_case category is accepted too.
+STATEMENTS = "statements"
 DEFAULT_MAX_ATTRIBUTES = 300
 _CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _MAX_NAME_LENGTH = 128

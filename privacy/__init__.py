@@ -1,1 +1,1 @@
-"""Pure privacy primitives: sealing, key derivation, integrity digests (no I/O, no frameworks)."""
+"""Pure privacy code: sealing, key derivation, integrity, clipping, noise, accounting."""

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from client.cli import demo_command, models_commands, store_commands
+from client.cli import demo_command, models_commands, simulate_command, store_commands
 from client.records import RecordFormatError
 from client.store.errors import (
     StoreBusyError,
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     store_commands.register(commands)
     demo_command.register(commands)
     models_commands.register(commands)
+    simulate_command.register(commands)
     return parser
 
 

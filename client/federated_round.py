@@ -1,0 +1,105 @@
+"""One federated round on a device: evaluate the received head, train it, clip the change.
+
+What leaves the device is built here and nowhere else: the clipped model update (plus,
+under distributed DP, this device's share of the Gaussian noise) and five scalars that
+the server only ever aggregates: the local training loss, how many of the device's own
+later turns the received head ranked first and how many there were, whether the update
+was clipped and its norm before clipping. No text, embedding, persona value or training
+example count is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from client.local_training import encode_pairs, persona_fact
+from client.profile import Profile
+from client.training_pairs import TrainingPair
+from models.encoded import EmbedFn
+from models.metrics import expected_hits_and_reciprocal_ranks
+from models.reranking_head import HeadConfig, RerankingHead
+from models.training import TrainConfig, score, train_head
+from models.weights import flatten, get_weights, set_weights
+from privacy.clipping import clip_update
+from privacy.noise import GaussianNoise
+
+EVALUATION_SESSION = "later-turns"  # pairs kept back to evaluate received models
+METRIC_KEYS = ("train_loss", "eval_hits", "eval_examples", "clipped", "update_norm")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundInstructions:
+    """What the server asks of a device this round (from the round's config record)."""
+
+    clipping_norm: float
+    local_epochs: int = 3
+    learning_rate: float = 3e-3
+    batch_size: int = 16
+    noise_share_std: float = 0.0  # > 0 only under distributed DP
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    update: npt.NDArray[np.float64]  # clipped (and noised, under distributed DP), flat
+    metrics: dict[str, float]
+
+
+def split_pairs(pairs: Sequence[TrainingPair]) -> tuple[list[TrainingPair], list[TrainingPair]]:
+    """(pairs to train on, later turns kept back for evaluation)."""
+    train = [p for p in pairs if p.session_id != EVALUATION_SESSION]
+    held = [p for p in pairs if p.session_id == EVALUATION_SESSION]
+    return train, held
+
+
+def run_round(
+    profile: Profile,
+    global_weights: Sequence[npt.NDArray[np.float32]],
+    config: HeadConfig,
+    instructions: RoundInstructions,
+    embed: EmbedFn,
+    noise: GaussianNoise,
+) -> RoundOutcome:
+    model = RerankingHead(config)
+    set_weights(model, global_weights)
+    train, held = split_pairs(profile.training.all())
+    facts = [persona_fact(a) for a in profile.persona.attributes()]
+    hits = 0.0
+    if held:
+        held_data = encode_pairs(held, facts, embed, dimension=config.embedding_dim)
+        hits = float(
+            expected_hits_and_reciprocal_ranks(score(model, held_data), held_data.labels)[0].sum()
+        )
+    loss = float("nan")
+    if train:
+        result = train_head(
+            model,
+            encode_pairs(train, facts, embed, dimension=config.embedding_dim),
+            TrainConfig(
+                epochs=instructions.local_epochs,
+                batch_size=instructions.batch_size,
+                learning_rate=instructions.learning_rate,
+                validation_fraction=0.0,
+                seed=instructions.seed,
+            ),
+        )
+        loss = result.train_loss[-1] if result.train_loss else float("nan")
+    change = flatten(get_weights(model)) - flatten(global_weights)
+    clipped = clip_update(change, instructions.clipping_norm)
+    update = clipped.update
+    if instructions.noise_share_std > 0:
+        update = update + noise.sample(update.size, instructions.noise_share_std)
+    return RoundOutcome(
+        update,
+        {
+            "train_loss": loss,
+            "eval_hits": hits,
+            "eval_examples": float(len(held)),
+            "clipped": float(clipped.clipped),
+            "update_norm": clipped.norm,
+        },
+    )

@@ -1,0 +1,273 @@
+"""The privacy ledger: one DP event per completed round, and the only source of epsilon.
+
+Each completed round composes one dp-accounting event (``privacy.calibration`` says which,
+for Poisson and fixed-size sampling, and how z maps onto the neighbouring relation). The
+noise multiplier z may vary per round (adaptive clipping records the round's total z).
+Epsilon at ``target_delta`` comes from the RDP accountant and, for Poisson sampling, from
+the PLD accountant. Both are upper bounds on the true epsilon; to stay conservative, the
+budget stop requires *both* to stay within the budget (in practice RDP, the looser bound,
+governs). A round without noise makes epsilon infinite for good: the ledger never claims
+privacy it cannot prove.
+
+Persistence: ``save`` writes JSON atomically (temp file, fsync, ``os.replace``); ``load``
+continues the saved rounds and refuses a ledger written under other settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import dp_accounting  # type: ignore[import-untyped]
+
+from privacy.calibration import (
+    DEFAULT_PLD_DISCRETIZATION,
+    AccountantKind,
+    Sampling,
+    SamplingKind,
+    check_noise_multiplier,
+    compute_epsilon,
+)
+
+__all__ = [
+    "DEFAULT_PLD_DISCRETIZATION",
+    "AccountantKind",
+    "LedgerMismatchError",
+    "LedgerSettings",
+    "PrivacyLedger",
+    "Sampling",
+    "SamplingKind",
+]
+
+LEDGER_FORMAT = "fedpersona-privacy-ledger"
+LEDGER_VERSION = 1
+
+
+class LedgerMismatchError(ValueError):
+    """A saved ledger was written for different privacy settings than the resuming run."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerSettings:
+    """What a ledger was opened with; a resumed run must match it exactly."""
+
+    sampling: Sampling
+    noise_multiplier: float
+    target_delta: float
+    budget_epsilon: float | None = None
+    pld_discretization: float = DEFAULT_PLD_DISCRETIZATION
+
+    def __post_init__(self) -> None:
+        check_noise_multiplier(self.noise_multiplier)
+        if not 0.0 < self.target_delta < 1.0:
+            raise ValueError(f"target_delta should be in (0, 1), got {self.target_delta!r}.")
+        population = self.sampling.population
+        if population is not None and self.target_delta >= 1.0 / population:
+            raise ValueError(
+                f"target_delta {self.target_delta!r} should be well below 1 / population "
+                f"= {1.0 / population!r}; a larger delta allows releasing one user outright."
+            )
+        if self.budget_epsilon is not None and not self.budget_epsilon > 0.0:
+            raise ValueError(f"budget_epsilon should be positive, got {self.budget_epsilon!r}.")
+        if not 0.0 < self.pld_discretization <= 0.1:
+            raise ValueError(
+                f"pld_discretization should be in (0, 0.1], got {self.pld_discretization!r}."
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LedgerSettings:
+        return cls(**{**data, "sampling": Sampling(**data["sampling"])})
+
+    def differences(self, other: LedgerSettings) -> list[str]:
+        """Human-readable ``name: mine != other`` for every setting that differs."""
+        mine, theirs = self.to_json(), other.to_json()
+        mine.update(mine.pop("sampling"))
+        theirs.update(theirs.pop("sampling"))
+        return [
+            f"{key}: {mine[key]!r} != {theirs[key]!r}" for key in mine if mine[key] != theirs[key]
+        ]
+
+
+class PrivacyLedger:
+    """Per-round DP events of one federated run, their epsilon, and the budget stop.
+
+    Record a round only after its noised aggregate was released: recording never refuses,
+    because a released round has spent its privacy whether or not the budget allowed it.
+    Call ``would_exceed_budget()`` *before* a round to stop in time.
+    """
+
+    def __init__(
+        self,
+        *,
+        sampling: SamplingKind,
+        noise_multiplier: float,
+        target_delta: float,
+        sampling_probability: float | None = None,
+        clients_per_round: int | None = None,
+        population: int | None = None,
+        budget_epsilon: float | None = None,
+        pld_discretization: float = DEFAULT_PLD_DISCRETIZATION,
+    ) -> None:
+        self.settings = LedgerSettings(
+            sampling=Sampling(
+                kind=sampling,
+                sampling_probability=sampling_probability,
+                clients_per_round=clients_per_round,
+                population=population,
+            ),
+            noise_multiplier=noise_multiplier,
+            target_delta=target_delta,
+            budget_epsilon=budget_epsilon,
+            pld_discretization=pld_discretization,
+        )
+        self._noise_multipliers: list[float] = []
+
+    @classmethod
+    def from_settings(cls, settings: LedgerSettings) -> PrivacyLedger:
+        ledger = cls.__new__(cls)
+        ledger.settings = settings
+        ledger._noise_multipliers = []
+        return ledger
+
+    @property
+    def rounds(self) -> int:
+        return len(self._noise_multipliers)
+
+    @property
+    def noise_multipliers(self) -> tuple[float, ...]:
+        """The noise multiplier of each recorded round, in order."""
+        return tuple(self._noise_multipliers)
+
+    @property
+    def is_private(self) -> bool:
+        """False once any round (or the configured default) had no noise."""
+        return self.settings.noise_multiplier > 0.0 and 0.0 not in self._noise_multipliers
+
+    def record_round(self, *, noise_multiplier: float | None = None) -> int:
+        """Compose one completed round (default: the configured z); returns the round count."""
+        z = self.settings.noise_multiplier if noise_multiplier is None else noise_multiplier
+        self._noise_multipliers.append(check_noise_multiplier(z))
+        return self.rounds
+
+    def events(self) -> list[dp_accounting.DpEvent]:
+        """One dp-accounting event per recorded round, in order."""
+        return [self.settings.sampling.event(z) for z in self._noise_multipliers]
+
+    def dp_event(self) -> dp_accounting.DpEvent:
+        """The whole run as one ``ComposedDpEvent`` (for audit with any accountant)."""
+        return dp_accounting.ComposedDpEvent(self.events())
+
+    def epsilon(self, accountant: AccountantKind = "rdp") -> float:
+        """Epsilon at ``target_delta`` so far; 0 before any round, inf after a no-noise one."""
+        return self._epsilon_of(self._noise_multipliers, accountant)
+
+    def epsilons(self) -> dict[AccountantKind, float]:
+        """Epsilon from every accountant that supports the run's sampling."""
+        return {kind: self.epsilon(kind) for kind in self.settings.sampling.accountants}
+
+    def governing_epsilon(self) -> float:
+        """The largest epsilon among the supported accountants: the one the budget checks."""
+        return max(self.epsilons().values())
+
+    def describe(self) -> str:
+        """One line for logs and dashboards; says plainly when there is no guarantee."""
+        if not self.is_private:
+            return f"NOT PRIVATE: a round without noise; epsilon = inf after {self.rounds} rounds."
+        values = ", ".join(f"{eps:.2f} ({kind.upper()})" for kind, eps in self.epsilons().items())
+        return (
+            f"epsilon {values} at delta {self.settings.target_delta:g} after {self.rounds} rounds."
+        )
+
+    def would_exceed_budget(self, *, next_noise_multiplier: float | None = None) -> bool:
+        """True if one more round would take any accountant's epsilon above the budget."""
+        budget = self.settings.budget_epsilon
+        if budget is None:
+            return False
+        z = (
+            self.settings.noise_multiplier
+            if next_noise_multiplier is None
+            else next_noise_multiplier
+        )
+        upcoming = [*self._noise_multipliers, check_noise_multiplier(z)]
+        return any(
+            self._epsilon_of(upcoming, kind) > budget for kind in self.settings.sampling.accountants
+        )
+
+    def _epsilon_of(self, noise_multipliers: list[float], accountant: AccountantKind) -> float:
+        return compute_epsilon(
+            self.settings.sampling,
+            noise_multipliers,
+            delta=self.settings.target_delta,
+            accountant=accountant,
+            pld_discretization=self.settings.pld_discretization,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Settings and rounds (run-length encoded as ``[z, count]`` in round order)."""
+        runs = [[z, len(list(group))] for z, group in groupby(self._noise_multipliers)]
+        return {
+            "format": LEDGER_FORMAT,
+            "version": LEDGER_VERSION,
+            "settings": self.settings.to_json(),
+            "rounds": runs,
+        }
+
+    @classmethod
+    def from_json(
+        cls, data: dict[str, Any], *, expected: LedgerSettings | None = None
+    ) -> PrivacyLedger:
+        """Rebuild a ledger; with ``expected``, raise ``LedgerMismatchError`` if settings differ."""
+        if data.get("format") != LEDGER_FORMAT or data.get("version") != LEDGER_VERSION:
+            raise ValueError(
+                f"Not a version {LEDGER_VERSION} privacy ledger: format={data.get('format')!r}, "
+                f"version={data.get('version')!r}."
+            )
+        try:
+            ledger = cls.from_settings(LedgerSettings.from_json(data["settings"]))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"Malformed privacy ledger settings: {error!r}.") from error
+        if expected is not None and ledger.settings != expected:
+            changes = "; ".join(ledger.settings.differences(expected))
+            raise LedgerMismatchError(
+                f"The saved ledger's privacy settings differ from this run's (saved != run): "
+                f"{changes}. Resume with the saved settings or start a new run and ledger."
+            )
+        for z, count in data["rounds"]:
+            if int(count) < 1:
+                raise ValueError(f"A ledger run length should be >= 1, got {count!r}.")
+            ledger._noise_multipliers.extend([check_noise_multiplier(z)] * int(count))
+        return ledger
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically: a temp file in the same folder, fsync, then ``os.replace``."""
+        target = Path(path)
+        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(self.to_json(), stream, indent=2)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temp_name, target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, expected: LedgerSettings | None
+    ) -> PrivacyLedger:
+        """Read a saved ledger to continue it.
+
+        ``expected`` is required on purpose: a resuming run passes its own settings (a
+        mismatch raises ``LedgerMismatchError``); only an audit tool passes None.
+        """
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls.from_json(data, expected=expected)

@@ -1,0 +1,70 @@
+"""Flower's Grid as the round loop's transport: one train message per sampled node."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    ConfigRecordValues,
+    Message,
+    MessageType,
+    RecordDict,
+)
+from flwr.serverapp import Grid
+
+from server.dp_fedavg import ClientReport
+
+NODE_WAIT_SECONDS = 120.0
+
+
+class FlowerTransport:
+    def __init__(
+        self, grid: Grid, *, expected_nodes: int, reply_timeout: float | None = None
+    ) -> None:
+        self._grid = grid
+        self._expected = expected_nodes
+        self._timeout = reply_timeout
+
+    def node_ids(self) -> list[int]:
+        """The connected nodes, once all expected ones have registered (or the wait ends)."""
+        deadline = time.monotonic() + NODE_WAIT_SECONDS
+        nodes = sorted(self._grid.get_node_ids())
+        while len(nodes) < self._expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+            nodes = sorted(self._grid.get_node_ids())
+        if not nodes:
+            raise RuntimeError(f"no client connected within {NODE_WAIT_SECONDS:.0f} s")
+        return nodes
+
+    def train(
+        self, nodes: Sequence[int], weights: list[npt.NDArray[np.float32]], config: dict[str, float]
+    ) -> list[ClientReport]:
+        if not nodes:
+            return []
+        values: dict[str, ConfigRecordValues] = dict(config)
+        content = RecordDict({"arrays": ArrayRecord(weights), "config": ConfigRecord(values)})
+        messages = [
+            Message(content=content, dst_node_id=node, message_type=MessageType.TRAIN)
+            for node in nodes
+        ]
+        replies = list(self._grid.send_and_receive(messages, timeout=self._timeout))
+        reports = [_report(reply) for reply in replies]
+        reports += [ClientReport(None, error="no reply")] * (len(nodes) - len(replies))
+        return reports
+
+
+def _report(reply: Message) -> ClientReport:
+    if reply.has_error():
+        return ClientReport(None, error=str(reply.error.reason))
+    update = reply.content.array_records["update"].to_numpy_ndarrays()[0]
+    metrics = {
+        key: float(value)
+        for key, value in reply.content.metric_records["metrics"].items()
+        if isinstance(value, int | float)
+    }
+    return ClientReport(np.asarray(update, np.float64), metrics)

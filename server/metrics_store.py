@@ -1,0 +1,110 @@
+"""The per-run metrics store the dashboard reads: ``metrics.sqlite`` in a run's folder.
+
+Only aggregates are written: one ``rounds`` row per completed round and one ``run`` row
+with the run's settings and end state. Nothing here identifies a client.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+FILE_NAME = "metrics.sqlite"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundRow:
+    round: int
+    clients_sampled: int
+    clients_completed: int
+    clients_dropped: int
+    clients_rejected: int
+    train_loss: float | None
+    eval_hits_at_1: float | None
+    eval_examples: int
+    epsilon_rdp: float
+    epsilon_pld: float
+    delta: float
+    noise_multiplier: float
+    clipping_norm: float
+    fraction_clipped: float | None
+    update_norm_p10: float | None
+    update_norm_p50: float | None
+    update_norm_p90: float | None
+    wall_seconds: float
+
+
+_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "float | None": "REAL"}
+
+
+def _columns() -> str:
+    return ", ".join(
+        f"{f.name} {_SQL_TYPES[str(f.type)]}" + (" PRIMARY KEY" if f.name == "round" else "")
+        for f in fields(RoundRow)
+    )
+
+
+class MetricsStore:
+    """Append-only writer (the server) and reader (the dashboard) of one run's metrics."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, isolation_level=None, timeout=15)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute(f"CREATE TABLE IF NOT EXISTS rounds ({_columns()})")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS run (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "schema_version INTEGER, settings TEXT, state TEXT, detail TEXT, "
+            "started_at REAL, updated_at REAL)"
+        )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def start_run(self, settings: dict[str, Any]) -> None:
+        """Record the run's settings; a resumed run keeps its start time and rounds."""
+        now = time.time()
+        self._conn.execute(
+            "INSERT INTO run (id, schema_version, settings, state, detail, started_at, "
+            "updated_at) VALUES (1, ?, ?, 'running', '', ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "settings = excluded.settings, state = 'running', updated_at = excluded.updated_at",
+            (SCHEMA_VERSION, json.dumps(settings, sort_keys=True), now, now),
+        )
+
+    def append_round(self, row: RoundRow) -> None:
+        values = asdict(row)
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        self._conn.execute(f"INSERT INTO rounds ({names}) VALUES ({marks})", tuple(values.values()))
+        self._conn.execute("UPDATE run SET updated_at = ? WHERE id = 1", (time.time(),))
+
+    def finish_run(self, state: str, detail: str = "") -> None:
+        """End state: ``completed``, ``budget_exhausted`` or ``failed`` (with a reason)."""
+        self._conn.execute(
+            "UPDATE run SET state = ?, detail = ?, updated_at = ? WHERE id = 1",
+            (state, detail, time.time()),
+        )
+
+    def rounds(self) -> list[dict[str, Any]]:
+        cursor = self._conn.execute("SELECT * FROM rounds ORDER BY round")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def last_round(self) -> int:
+        row = self._conn.execute("SELECT MAX(round) FROM rounds").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def run_info(self) -> dict[str, Any] | None:
+        cursor = self._conn.execute("SELECT * FROM run WHERE id = 1")
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        info = dict(zip([d[0] for d in cursor.description], row, strict=True))
+        info["settings"] = json.loads(info["settings"] or "{}")
+        return info

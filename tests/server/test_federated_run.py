@@ -1,0 +1,165 @@
+"""The server's round loop with the real device code, over an in-process transport."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from client.federated_round import RoundInstructions, run_round
+from client.profile import Profile
+from models.reranking_head import HeadConfig
+from privacy.noise import SeededGaussian
+from server.dp_fedavg import ClientReport
+from server.federated_run import RunOutcome, run_federation
+from server.metrics_store import MetricsStore
+from server.privacy_budget import open_ledger
+from server.run_settings import RunSettings
+from server.run_workspace import Workspace, prepare_workspace
+from server.simulated_clients import synthetic_population
+
+CLIENTS = 8
+
+
+class DirectTransport:
+    """Runs each sampled device's real round in this process (no Flower, no network)."""
+
+    def __init__(self, workspace: Workspace, *, crash_on_round: int | None = None) -> None:
+        self._devices = workspace.devices
+        self._embed = workspace.devices.embed_function()
+        self._crash_on_round = crash_on_round
+
+    def node_ids(self) -> list[int]:
+        return list(range(CLIENTS))
+
+    def train(
+        self, nodes: Sequence[int], weights: list[np.ndarray], config: dict[str, float]
+    ) -> list[ClientReport]:
+        if config["round"] == self._crash_on_round:
+            raise RuntimeError("the server process died")
+        instructions = RoundInstructions(clipping_norm=config["clipping-norm"], local_epochs=1)
+        reports = []
+        for node in nodes:
+            path, passphrase = self._devices.store_path(node), self._devices.passphrase(node)
+            with Profile.open(path, passphrase) as profile:
+                outcome = run_round(
+                    profile,
+                    weights,
+                    HeadConfig(),
+                    instructions,
+                    self._embed,
+                    SeededGaussian(np.random.default_rng(node)),
+                )
+            reports.append(ClientReport(outcome.update, outcome.metrics))
+        return reports
+
+
+@pytest.fixture
+def settings() -> RunSettings:
+    return RunSettings(
+        population="synthetic",
+        clients=CLIENTS,
+        rounds=3,
+        clients_per_round=4,
+        epsilon=8.0,
+        delta=1e-3,
+        local_epochs=1,
+        secure_noise=False,
+    )
+
+
+def _run(
+    settings: RunSettings, root: Path, **transport_options: int | None
+) -> tuple[Workspace, RunOutcome]:
+    workspace = prepare_workspace(root, settings, synthetic_population(CLIENTS, seed=0))
+    return workspace, run_federation(
+        settings,
+        workspace,
+        DirectTransport(workspace, **transport_options),
+        noise=SeededGaussian(np.random.default_rng(0)),
+        rng=random.Random(0),
+        say=lambda _: None,
+    )
+
+
+def test_a_run_completes_with_ledger_checkpoint_and_one_metrics_row_per_round(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+
+    workspace, outcome = _run(settings, tmp_path / "run")
+
+    assert outcome.state == "completed"
+    assert outcome.rounds == 3
+    assert 0 < outcome.epsilon_rdp <= 8.0
+    store = MetricsStore(workspace.metrics_path)
+    rows = store.rounds()
+    assert [r["round"] for r in rows] == [1, 2, 3]
+    assert [r["epsilon_rdp"] for r in rows] == sorted(r["epsilon_rdp"] for r in rows)
+    assert store.run_info()["state"] == "completed"  # type: ignore[index]
+    assert workspace.checkpoint_path.is_file()
+    saved = json.loads(workspace.ledger_path.read_text())
+    assert sum(count for _, count in saved["rounds"]) == 3
+
+
+def test_the_budget_stops_training_before_a_round_would_exceed_it(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    tight = settings.with_values(rounds=50, epsilon=2.0, noise_multiplier=2.0)  # 4 rounds fit
+
+    workspace, outcome = _run(tight, tmp_path / "run")
+
+    assert outcome.state == "budget_exhausted"
+    assert outcome.rounds == 4
+    assert outcome.epsilon_rdp <= 2.0
+    ledger = open_ledger(tight, workspace.ledger_path)
+    assert ledger.would_exceed_budget()
+    info = MetricsStore(workspace.metrics_path).run_info()
+    assert info is not None
+    assert info["state"] == "budget_exhausted"
+    assert "budget" in info["detail"]
+
+
+def test_a_restarted_run_continues_its_ledger_and_never_resets_it(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    root = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="died"):
+        _run(settings, root, crash_on_round=3)
+    after_crash = open_ledger(settings, root / "ledger.json")
+    assert after_crash.rounds == 2
+
+    workspace, outcome = _run(settings, root)
+
+    assert outcome.rounds == 3
+    assert [r["round"] for r in MetricsStore(workspace.metrics_path).rounds()] == [1, 2, 3]
+    fresh = open_ledger(settings, tmp_path / "absent.json")
+    for _ in range(3):
+        fresh.record_round()
+    assert outcome.epsilon_rdp == pytest.approx(fresh.epsilon("rdp"))
+
+
+def test_without_a_budget_there_is_no_noise_and_no_privacy_claim(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+
+    _, outcome = _run(settings.with_values(epsilon=math.inf, rounds=1), tmp_path / "run")
+
+    assert outcome.noise_multiplier == 0.0
+    assert math.isinf(outcome.epsilon_rdp)
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, settings, encoder_cache, monkeypatch):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    _run(settings.with_values(rounds=1), tmp_path / "run")
+
+    with pytest.raises(ValueError, match="other settings"):
+        _run(settings.with_values(rounds=1, clipping_norm=0.5), tmp_path / "run")

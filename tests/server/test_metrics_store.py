@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import sqlite3
+
+from server.metrics_store import MetricsStore, RoundRow
+
+
+def _row(number: int) -> RoundRow:
+    return RoundRow(
+        round=number,
+        clients_sampled=12,
+        clients_completed=11,
+        clients_dropped=1,
+        clients_rejected=0,
+        train_loss=1.5,
+        eval_hits_at_1=0.4,
+        eval_examples=30,
+        epsilon_rdp=0.5 * number,
+        epsilon_pld=0.4 * number,
+        delta=1e-5,
+        noise_multiplier=1.1,
+        clipping_norm=1.0,
+        fraction_clipped=0.25,
+        update_norm_p10=0.2,
+        update_norm_p50=0.5,
+        update_norm_p90=1.4,
+        wall_seconds=2.0,
+    )
+
+
+def test_rounds_and_run_state_are_written_with_the_documented_columns(tmp_path):
+    store = MetricsStore(tmp_path / "metrics.sqlite")
+    store.start_run({"epsilon": 8.0, "clients": 100})
+
+    store.append_round(_row(1))
+    store.append_round(_row(2))
+    store.finish_run("budget_exhausted", "stopped before round 3")
+    store.close()
+
+    conn = sqlite3.connect(tmp_path / "metrics.sqlite")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(rounds)")}
+    assert {
+        "round",
+        "clients_sampled",
+        "clients_completed",
+        "epsilon_rdp",
+        "epsilon_pld",
+        "delta",
+        "noise_multiplier",
+        "clipping_norm",
+        "train_loss",
+    } <= columns
+    assert conn.execute("SELECT state, detail FROM run").fetchone() == (
+        "budget_exhausted",
+        "stopped before round 3",
+    )
+    reopened = MetricsStore(tmp_path / "metrics.sqlite")
+    assert reopened.last_round() == 2
+    assert [r["epsilon_rdp"] for r in reopened.rounds()] == [0.5, 1.0]
+    info = reopened.run_info()
+    assert info is not None
+    assert info["settings"] == {"epsilon": 8.0, "clients": 100}
+
+
+def test_a_resumed_run_keeps_its_rounds_and_start_time(tmp_path):
+    store = MetricsStore(tmp_path / "metrics.sqlite")
+    store.start_run({"rounds": 5})
+    store.append_round(_row(1))
+    first = store.run_info()
+    store.close()
+
+    resumed = MetricsStore(tmp_path / "metrics.sqlite")
+    resumed.start_run({"rounds": 5})
+
+    info = resumed.run_info()
+    assert first is not None
+    assert info is not None
+    assert info["started_at"] == first["started_at"]
+    assert info["state"] == "running"
+    assert resumed.last_round() == 1

@@ -1,0 +1,74 @@
+"""A real Flower simulation: capture every message the devices send and check what it holds."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+from flwr.clientapp import ClientApp
+from flwr.simulation import run_simulation
+
+import client.client_app
+from client.federated_round import METRIC_KEYS
+from models.reranking_head import HeadConfig, parameter_count
+from models.training import new_head
+from server.run_settings import RunSettings
+from server.run_workspace import prepare_workspace
+from server.server_app import RUN_DIR_ENV
+from server.server_app import app as server_app
+from server.simulated_clients import synthetic_population
+from server.simulation import BACKEND_CONFIG
+from tests.conftest import REPO_ROOT
+from tests.server.message_capture import record_replies
+
+
+def test_devices_send_only_a_clipped_update_and_the_documented_scalars(
+    tmp_path, encoder_cache, monkeypatch
+):
+    capture = tmp_path / "captured"
+    capture.mkdir()
+    for name, value in (
+        ("FEDPERSONA_CACHE_DIR", str(encoder_cache)),
+        ("FEDPERSONA_CAPTURE_DIR", str(capture)),
+        (RUN_DIR_ENV, str(tmp_path / "run")),
+        ("PYTHONPATH", str(REPO_ROOT)),
+    ):
+        monkeypatch.setenv(name, value)
+    settings = RunSettings(
+        population="synthetic",
+        clients=6,
+        rounds=2,
+        clients_per_round=3,
+        sampling="fixed_size",
+        epsilon=10.0,
+        delta=1e-3,
+        clipping_norm=0.5,
+        local_epochs=1,
+        secure_noise=False,
+    )
+    population = synthetic_population(6, seed=0)
+    prepare_workspace(tmp_path / "run", settings, population)
+    recording = ClientApp(mods=[record_replies])
+    recording.train()(client.client_app.train)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+    run_simulation(server_app, recording, num_supernodes=6, backend_config=BACKEND_CONFIG)
+
+    entries = [json.loads(p.read_text()) for p in sorted(capture.iterdir())]
+    assert len(entries) == 6  # 3 devices x 2 rounds, fixed-size sampling
+    size = parameter_count(new_head(HeadConfig(), seed=0))
+    secrets = {str(value) for c in population.clients for _, _, value, _ in c.persona}
+    for entry in entries:
+        assert entry["records"] == ["metrics", "update"]
+        assert entry["configs"] == {}
+        assert set(entry["metrics"]) == {"metrics"}
+        assert set(entry["metrics"]["metrics"]) == set(METRIC_KEYS)
+        ((dtype, shape, raw),) = entry["arrays"]["update"]
+        assert (dtype, shape) == ("float64", [size])
+        update = np.frombuffer(bytes.fromhex(raw), dtype=np.float64)
+        assert np.linalg.norm(update) <= 0.5 + 1e-9  # clipped on the device
+        serialised = json.dumps(entry)
+        assert not any(s in serialised for s in secrets if len(s) > 6)
+    assert os.environ[RUN_DIR_ENV] == str(tmp_path / "run")
