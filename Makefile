@@ -16,9 +16,15 @@ export ORT_DISABLE_TELEMETRY := 1
 export FLWR_HOME := $(CURDIR)/.flwr
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint install clean
+.PHONY: run tour test lint install clean
 
+# The main job: a DP federated simulation on the built-in synthetic population. The run
+# folder is replaced each time (resuming a run is `fedpersona simulate --out` on its folder).
 run: $(STAMP)
+	rm -rf runs/simulation
+	$(BIN)/fedpersona simulate --out runs/simulation
+
+tour: $(STAMP)
 	$(BIN)/fedpersona demo --out runs/store-tour
 
 test: $(STAMP) lint

@@ -60,7 +60,10 @@ def simulate(
     say(f"setting up {len(population.clients)} simulated devices ({population.name}) in {out}")
     workspace = prepare_workspace(out, settings, population)
     os.environ[RUN_DIR_ENV] = str(out)
-    logging.getLogger("flwr").setLevel(logging.WARNING)
+    # Quiet: Flower's notice that run_simulation is deprecated (`flwr run .` also works) and
+    # Ray's notice about a future default for GPU visibility (there is no GPU here).
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    logging.getLogger("flwr").setLevel(logging.ERROR)
     from client.client_app import app as client_app  # Flower apps import lazily: heavy
     from server.server_app import app as server_app
 
