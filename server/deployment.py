@@ -1,0 +1,249 @@
+"""The deployment engine on one machine: a real `flower-superlink`, N `flower-supernode`
+processes on loopback, and `flwr run` of this project's apps against them.
+
+Used by tests and by anyone trying the deployment path before spreading supernodes over
+devices. Ports are checked before anything starts (a port in use is a clear error, not
+a stack trace from a child process), every process gets its own session, and `stop()`
+terminates the whole process tree, the runtime processes Flower spawns included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+CONNECTION = "fedpersona-local"
+START_TIMEOUT_S = 60.0
+
+
+class PortInUseError(RuntimeError):
+    """A port the deployment needs is taken by another process."""
+
+
+class DeploymentError(RuntimeError):
+    """A deployment process failed to start or a run did not finish."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUseError(
+                f"port {port} on {host} is already in use by another process; "
+                f"stop it or choose another port"
+            ) from error
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux /proc), found before anything is killed."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's bookkeeping remains
+
+
+@dataclass
+class LocalDeployment:
+    root: Path
+    supernodes: int
+    host: str = "127.0.0.1"
+    port: int = 9091
+    supernode_ports: list[int] = field(default_factory=list)
+    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.supernode_ports:
+            self.supernode_ports = [self.port + 10 + i for i in range(self.supernodes)]
+        if len(self.supernode_ports) != self.supernodes:
+            raise ValueError("one port per supernode, please")
+
+    @property
+    def flwr_home(self) -> Path:
+        return self.root / "flwr-home"
+
+    def environment(self) -> dict[str, str]:
+        bin_dir = str(Path(sys.executable).parent)  # flower-superexec is found on PATH
+        return {
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "FLWR_HOME": str(self.flwr_home),
+            "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
+            "FLWR_TELEMETRY_ENABLED": "0",
+            "FLWR_DISABLE_UPDATE_CHECK": "1",
+        }
+
+    def start(self) -> LocalDeployment:
+        for port in (self.port, *self.supernode_ports):
+            check_port_free(self.host, port)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._write_connection()
+        self._spawn(
+            "superlink",
+            [
+                "flower-superlink",
+                "--insecure",
+                "--isolation",
+                "subprocess",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--database",
+                str(self.root / "superlink.db"),
+            ],
+        )
+        self._wait_listening(self.port, self._processes[0], "superlink")
+        for index, port in enumerate(self.supernode_ports):
+            self._spawn(
+                f"supernode-{index}",
+                [
+                    "flower-supernode",
+                    "--insecure",
+                    "--superlink",
+                    f"{self.host}:{self.port}",
+                    "--node-config",
+                    f"partition-id={index} num-partitions={self.supernodes}",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(port),
+                ],
+            )
+        return self
+
+    def run(
+        self, project: Path, run_config: dict[str, Any], *, timeout: float = 600.0
+    ) -> subprocess.CompletedProcess[str]:
+        """`flwr run` the project's apps on this deployment and wait for the run to end."""
+        overrides = " ".join(f"{key}={_toml(value)}" for key, value in run_config.items())
+        return subprocess.run(
+            ["flwr", "run", str(project), CONNECTION, "--run-config", overrides, "--stream"],
+            env=self.environment(),
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def process_tree(self) -> set[int]:
+        pids = {p.pid for p in self._processes}
+        for process in self._processes:
+            pids |= descendants(process.pid)
+        return pids
+
+    def stop(self) -> set[int]:
+        """Terminate every process this deployment started; returns the pids it ended."""
+        tree = self.process_tree()
+        for pid in tree:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
+            for process in self._processes:
+                process.poll()
+            time.sleep(0.2)
+        for pid in tree:
+            if alive(pid):
+                _signal(pid, signal.SIGKILL)
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._processes.clear()
+        return tree
+
+    def __enter__(self) -> LocalDeployment:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = (self.root / f"{name}.log").open("wb")
+        self._processes.append(
+            subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environment(),
+                start_new_session=True,
+            )
+        )
+
+    def _wait_listening(self, port: int, process: subprocess.Popen[bytes], name: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                log = (self.root / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise DeploymentError(f"{name} exited with {process.returncode}:\n{log}")
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                if probe.connect_ex((self.host, port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise DeploymentError(
+            f"{name} did not listen on {self.host}:{port} within {START_TIMEOUT_S:.0f} s"
+        )
+
+    def _write_connection(self) -> None:
+        self.flwr_home.mkdir(parents=True, exist_ok=True)
+        (self.flwr_home / "config.toml").write_text(
+            f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n'
+            f'address = "{self.host}:{self.port}"\ninsecure = true\n'
+        )
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it exited on its own
+        os.kill(pid, sig)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "") + "'"
