@@ -16,13 +16,20 @@ export ORT_DISABLE_TELEMETRY := 1
 export FLWR_HOME := $(CURDIR)/.flwr
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run tour test lint install clean
+.PHONY: run flwr-run tour test lint install clean
 
 # The main job: a DP federated simulation on the built-in synthetic population. The run
 # folder is replaced each time (resuming a run is `fedpersona simulate --out` on its folder).
 run: $(STAMP)
 	rm -rf runs/simulation
 	$(BIN)/fedpersona simulate --out runs/simulation
+
+# The same apps through Flower's own CLI and local simulation SuperLink (defaults from
+# [tool.flwr.app.config] in pyproject.toml; connection settings from flwr-config.toml).
+flwr-run: $(STAMP)
+	mkdir -p $(FLWR_HOME)
+	cp flwr-config.toml $(FLWR_HOME)/config.toml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/flwr run . --stream --run-config "out='$(CURDIR)/runs/flwr'"
 
 tour: $(STAMP)
 	$(BIN)/fedpersona demo --out runs/store-tour
