@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
 from client.local_training import encode_pairs, persona_fact
 from client.profile import Profile
@@ -64,6 +65,9 @@ def run_round(
     embed: EmbedFn,
     noise: GaussianNoise,
 ) -> RoundOutcome:
+    # A head this small trains fastest on one thread; more threads only contend (a phone
+    # runs it on one core, and a simulation runs many devices on a few).
+    torch.set_num_threads(1)
     model = RerankingHead(config)
     set_weights(model, global_weights)
     train, held = split_pairs(profile.training.all())

@@ -1,22 +1,18 @@
-"""The server's round loop with the real device code, over an in-process transport."""
+"""The server's round loop with the real device code, over the in-process transport."""
 
 from __future__ import annotations
 
 import json
 import math
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from client.federated_round import RoundInstructions, run_round
-from client.profile import Profile
-from models.reranking_head import HeadConfig
 from privacy.noise import SeededGaussian
-from server.dp_fedavg import ClientReport
 from server.federated_run import RunOutcome, run_federation
+from server.local_transport import InProcessTransport
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
@@ -24,39 +20,6 @@ from server.run_workspace import Workspace, prepare_workspace
 from server.simulated_clients import synthetic_population
 
 CLIENTS = 8
-
-
-class DirectTransport:
-    """Runs each sampled device's real round in this process (no Flower, no network)."""
-
-    def __init__(self, workspace: Workspace, *, crash_on_round: int | None = None) -> None:
-        self._devices = workspace.devices
-        self._embed = workspace.devices.embed_function()
-        self._crash_on_round = crash_on_round
-
-    def node_ids(self) -> list[int]:
-        return list(range(CLIENTS))
-
-    def train(
-        self, nodes: Sequence[int], weights: list[np.ndarray], config: dict[str, float]
-    ) -> list[ClientReport]:
-        if config["round"] == self._crash_on_round:
-            raise RuntimeError("the server process died")
-        instructions = RoundInstructions(clipping_norm=config["clipping-norm"], local_epochs=1)
-        reports = []
-        for node in nodes:
-            path, passphrase = self._devices.store_path(node), self._devices.passphrase(node)
-            with Profile.open(path, passphrase) as profile:
-                outcome = run_round(
-                    profile,
-                    weights,
-                    HeadConfig(),
-                    instructions,
-                    self._embed,
-                    SeededGaussian(np.random.default_rng(node)),
-                )
-            reports.append(ClientReport(outcome.update, outcome.metrics))
-        return reports
 
 
 @pytest.fixture
@@ -80,7 +43,9 @@ def _run(
     return workspace, run_federation(
         settings,
         workspace,
-        DirectTransport(workspace, **transport_options),
+        InProcessTransport(
+            workspace, CLIENTS, SeededGaussian(np.random.default_rng(1)), **transport_options
+        ),
         noise=SeededGaussian(np.random.default_rng(0)),
         rng=random.Random(0),
         say=lambda _: None,

@@ -1,0 +1,60 @@
+"""An in-process transport: each sampled simulated device runs its real round code here.
+
+Same device code (client.federated_round) and same server loop as under Flower, minus the
+runtime: used by tests and benchmarks that measure the algorithm, not Flower's overhead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from client.federated_round import RoundInstructions, run_round
+from client.profile import Profile
+from models.reranking_head import HeadConfig
+from privacy.noise import GaussianNoise
+from server.dp_fedavg import ClientReport
+from server.run_workspace import Workspace
+
+
+class InProcessTransport:
+    def __init__(
+        self,
+        workspace: Workspace,
+        devices: int,
+        noise: GaussianNoise,
+        *,
+        crash_on_round: int | None = None,
+    ) -> None:
+        self._devices = workspace.devices
+        self._count = devices
+        self._embed = workspace.devices.embed_function()
+        self._noise = noise
+        self._crash_on_round = crash_on_round
+
+    def node_ids(self) -> list[int]:
+        return list(range(self._count))
+
+    def train(
+        self, nodes: Sequence[int], weights: list[npt.NDArray[np.float32]], config: dict[str, float]
+    ) -> list[ClientReport]:
+        if config["round"] == self._crash_on_round:
+            raise RuntimeError("the server process died")
+        instructions = RoundInstructions(
+            clipping_norm=config["clipping-norm"],
+            local_epochs=int(config["local-epochs"]),
+            learning_rate=config["learning-rate"],
+            noise_share_std=config["noise-share-std"],
+            seed=int(config["round"]),
+        )
+        reports = []
+        for node in nodes:
+            path, passphrase = self._devices.store_path(node), self._devices.passphrase(node)
+            with Profile.open(path, passphrase) as profile:
+                outcome = run_round(
+                    profile, weights, HeadConfig(), instructions, self._embed, self._noise
+                )
+            reports.append(ClientReport(outcome.update, outcome.metrics))
+        return reports
