@@ -20,7 +20,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import random
 import resource
 import subprocess
@@ -34,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.reporting import write_report
 from client.local_training import fact_text
 from models.encoded import EmbedFn, encode
 from models.metrics import hits_at_1, mean_reciprocal_rank
@@ -279,10 +279,7 @@ def _full_run(args: argparse.Namespace) -> int:
         },
     }
     print_table(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = args.out.with_name(args.out.name + ".tmp")
-    staging.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(staging, args.out)
+    write_report(result, args.out)
     print(f"wrote {args.out}")
     return 0
 

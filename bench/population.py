@@ -30,7 +30,6 @@ The table goes to stdout, progress to stderr, the full report to the JSON file a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.reporting import positive_int, write_report
 from server.population.entities import SyntheticUser
 from server.population.generator import generate_population
 from server.population.lexical import (
@@ -340,22 +340,8 @@ def realism_table(realism: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(report: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f"{out.name}.tmp")
-    staging.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    staging.replace(out)
-
-
 def progress(message: str) -> None:
     print(f"[bench.population] {message}", file=sys.stderr, flush=True)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive count, got {text}")
-    return value
 
 
 def data_dir(override: Path | None) -> Path:

@@ -21,8 +21,6 @@ have no local data). Head rows are the mean over seeds; the JSON has each seed.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bench.reporting import write_report
 from bench.rerank_data import QUICK_USERS, BenchData, load_bench_data
 from models.encoded import EmbedFn, EncodedExamples, encode
 from models.metrics import hits_at_1, mean_reciprocal_rank
@@ -280,10 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run(args, say=lambda line: print(line, file=sys.stderr, flush=True))
     result["config"]["seconds"] = round(time.perf_counter() - started, 1)
     print_table(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = args.out.with_name(args.out.name + ".tmp")
-    staging.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(staging, args.out)
+    write_report(result, args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -26,7 +26,6 @@ the full report to the JSON file at ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -44,6 +43,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from bench.reporting import positive_int, write_report
 from client.memory import MemoryItem
 from client.profile import Profile
 from client.records import from_payload, to_payload
@@ -392,22 +392,8 @@ def summary(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def write_report(report: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f"{out.name}.tmp")
-    staging.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    staging.replace(out)
-
-
 def progress(message: str) -> None:
     print(f"[bench.store] {message}", file=sys.stderr, flush=True)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive count, got {text}")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
