@@ -26,8 +26,6 @@ class RunSettings:
     delta: float | None = None  # default 1 / clients^1.1
     noise_multiplier: float | None = None  # default: calibrated so `rounds` fit the budget
     clipping_norm: float = 1.0
-    adaptive_clipping: bool = False
-    target_quantile: float = 0.5
     local_epochs: int = 3
     learning_rate: float = 3e-3
     server_learning_rate: float = 1.0
