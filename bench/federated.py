@@ -253,12 +253,11 @@ def _full_run(args: argparse.Namespace) -> int:
         rounds=args.rounds or (8 if args.quick else 30),
         clients_per_round=args.clients_per_round or (40 if args.quick else 100),
         clipping_norm=args.clipping_norm or 0.5,
-        # Tuned on --quick without noise: 5 local epochs at lr 0.01 and a server step of 5x
-        # the mean update reach the central head in 8 rounds; 3 epochs at 3e-3 and 1x did
-        # not move it from its persona_maxsim starting point.
-        local_epochs=args.local_epochs or 5,
-        learning_rate=args.learning_rate or 0.01,
-        server_learning_rate=args.server_learning_rate or 5.0,
+        **({"local_epochs": args.local_epochs} if args.local_epochs else {}),
+        **({"learning_rate": args.learning_rate} if args.learning_rate else {}),
+        **(
+            {"server_learning_rate": args.server_learning_rate} if args.server_learning_rate else {}
+        ),
         secure_noise=False,
     )
     population = load_population("personachat", clients, seed=0)

@@ -43,6 +43,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     sim.add_argument("--clipping-norm", type=float, default=defaults.clipping_norm)
     sim.add_argument("--local-epochs", type=int, default=defaults.local_epochs)
+    sim.add_argument(
+        "--learning-rate",
+        type=float,
+        default=defaults.learning_rate,
+        help="devices' local learning rate",
+    )
+    sim.add_argument(
+        "--server-learning-rate",
+        type=float,
+        default=defaults.server_learning_rate,
+        help="server step as a multiple of the mean update",
+    )
     sim.add_argument("--seed", type=int, default=defaults.seed)
     sim.add_argument(
         "--seeded-noise",
@@ -69,6 +81,8 @@ def _simulate(args: argparse.Namespace) -> int:
             noise_multiplier=args.noise_multiplier,
             clipping_norm=args.clipping_norm,
             local_epochs=args.local_epochs,
+            learning_rate=args.learning_rate,
+            server_learning_rate=args.server_learning_rate,
             seed=args.seed,
             secure_noise=not args.seeded_noise,
         )
