@@ -30,6 +30,12 @@ from models.weights import (
     set_weights,
     unflatten,
 )
+from privacy.adaptive_clipping import (
+    AdaptiveClippingConfig,
+    next_clipping_norm,
+    noisy_fraction_below,
+    update_noise_multiplier,
+)
 from privacy.ledger import PrivacyLedger
 from privacy.noise import GaussianNoise
 from server.dp_fedavg import ClientReport, RoundAggregate, aggregate_round
@@ -71,7 +77,8 @@ def run_federation(
     say: Callable[[str], None] = print,
 ) -> RunOutcome:
     ledger = open_ledger(settings, workspace.ledger_path)
-    model = _load_or_new_head(workspace, settings.seed)
+    model, clipping_norm = _load_or_new_head(workspace, settings)
+    clipping = AdaptiveClipping.of(settings, ledger.settings.noise_multiplier)
     metrics = MetricsStore(workspace.metrics_path)
     try:
         metrics.start_run(
@@ -96,14 +103,14 @@ def run_federation(
             started = time.perf_counter()
             sampled = _sample(settings, nodes, rng)
             reports = transport.train(
-                sampled, get_weights(model), _round_config(settings, round_number)
+                sampled, get_weights(model), _round_config(settings, round_number, clipping_norm)
             )
             current = flatten(get_weights(model))
             result = aggregate_round(
                 current,
                 reports,
-                clipping_norm=settings.clipping_norm,
-                noise_multiplier=ledger.settings.noise_multiplier,
+                clipping_norm=clipping_norm,
+                noise_multiplier=clipping.update_noise_multiplier,
                 denominator=settings.clients_per_round,
                 noise=noise,
                 server_learning_rate=settings.server_learning_rate,
@@ -111,9 +118,20 @@ def run_federation(
             ledger.record_round()
             ledger.save(workspace.ledger_path)
             set_weights(model, unflatten(result.weights, get_weights(model)))
-            save_checkpoint(workspace.checkpoint_path, model, extra={"rounds": round_number})
             row = _row(
-                round_number, sampled, result, ledger, settings, time.perf_counter() - started
+                round_number,
+                sampled,
+                result,
+                ledger,
+                settings,
+                clipping_norm,
+                time.perf_counter() - started,
+            )
+            clipping_norm = clipping.next_norm(clipping_norm, reports, noise)
+            save_checkpoint(
+                workspace.checkpoint_path,
+                model,
+                extra={"rounds": round_number, "clipping_norm": clipping_norm},
             )
             metrics.append_round(row)
             say(_line(row, settings))
@@ -132,11 +150,58 @@ def run_federation(
     )
 
 
-def _load_or_new_head(workspace: Workspace, seed: int) -> RerankingHead:
+def _load_or_new_head(workspace: Workspace, settings: RunSettings) -> tuple[RerankingHead, float]:
+    """The head and the clipping norm to continue with (a fresh head: the configured norm)."""
     if workspace.checkpoint_path.is_file():
-        model, _ = load_checkpoint(workspace.checkpoint_path)
-        return model
-    return new_head(HeadConfig(), seed=seed)
+        model, extra = load_checkpoint(workspace.checkpoint_path)
+        return model, float(extra.get("clipping_norm", settings.clipping_norm))
+    return new_head(HeadConfig(), seed=settings.seed), settings.clipping_norm
+
+
+@dataclass(frozen=True)
+class AdaptiveClipping:
+    """Quantile-tracking clipping (Andrew et al. 2021), or a fixed norm when ``config`` is None.
+
+    The ledger accounts the round's total noise multiplier z; with adaptive clipping part of
+    it pays for the noisy count of unclipped devices, and the model update gets
+    z_Delta = (z^-2 - (2 sigma_b)^-2)^(-1/2).
+    """
+
+    config: AdaptiveClippingConfig | None
+    update_noise_multiplier: float
+    expected_clients: float
+
+    @classmethod
+    def of(cls, settings: RunSettings, noise_multiplier: float) -> AdaptiveClipping:
+        if not settings.adaptive_clipping:
+            return cls(None, noise_multiplier, settings.clients_per_round)
+        # sigma_b = cohort / 20 (Andrew et al.), but at least z: small cohorts would otherwise
+        # leave z_Delta undefined (it needs z < 2 sigma_b); at sigma_b = z the model update
+        # carries 1.15 z.
+        config = AdaptiveClippingConfig(
+            count_noise_std=max(settings.count_noise_std, noise_multiplier),
+            target_quantile=settings.target_quantile,
+            learning_rate=settings.clipping_learning_rate,
+            initial_clipping_norm=settings.clipping_norm,
+        )
+        z_delta = (
+            update_noise_multiplier(noise_multiplier, config.count_noise_std)
+            if noise_multiplier > 0
+            else 0.0
+        )
+        return cls(config, z_delta, settings.clients_per_round)
+
+    def next_norm(
+        self, clipping_norm: float, reports: Sequence[ClientReport], noise: GaussianNoise
+    ) -> float:
+        if self.config is None:
+            return clipping_norm
+        below = sum(1.0 - r.metrics.get("clipped", 1.0) for r in reports if r.update is not None)
+        std = self.config.count_noise_std if self.update_noise_multiplier > 0 else 1e-12
+        fraction = noisy_fraction_below(
+            below, expected_clients=self.expected_clients, count_noise_std=std, noise=noise
+        )
+        return next_clipping_norm(clipping_norm, fraction, self.config)
 
 
 def _sample(settings: RunSettings, nodes: Sequence[int], rng: random.Random) -> list[int]:
@@ -145,10 +210,12 @@ def _sample(settings: RunSettings, nodes: Sequence[int], rng: random.Random) -> 
     return fixed_size_sample(nodes, settings.clients_per_round, rng)
 
 
-def _round_config(settings: RunSettings, round_number: int) -> dict[str, float]:
+def _round_config(
+    settings: RunSettings, round_number: int, clipping_norm: float
+) -> dict[str, float]:
     return {
         "round": round_number,
-        "clipping-norm": settings.clipping_norm,
+        "clipping-norm": clipping_norm,
         "local-epochs": settings.local_epochs,
         "learning-rate": settings.learning_rate,
         "noise-share-std": 0.0,
@@ -161,6 +228,7 @@ def _row(
     result: RoundAggregate,
     ledger: PrivacyLedger,
     settings: RunSettings,
+    clipping_norm: float,
     seconds: float,
 ) -> RoundRow:
     m = result.metrics
@@ -178,7 +246,7 @@ def _row(
         epsilon_pld=epsilons.get("pld", math.nan),
         delta=settings.target_delta,
         noise_multiplier=ledger.settings.noise_multiplier,
-        clipping_norm=settings.clipping_norm,
+        clipping_norm=clipping_norm,
         fraction_clipped=m["fraction_clipped"],
         update_norm_p10=m["update_norm_p10"],
         update_norm_p50=m["update_norm_p50"],

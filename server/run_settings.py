@@ -25,7 +25,10 @@ class RunSettings:
     epsilon: float = 8.0  # budget; math.inf trains without noise and claims no privacy
     delta: float | None = None  # default 1 / clients^1.1
     noise_multiplier: float | None = None  # default: calibrated so `rounds` fit the budget
-    clipping_norm: float = 1.0
+    clipping_norm: float = 1.0  # the starting norm when adaptive_clipping is on
+    adaptive_clipping: bool = False  # track a quantile of update norms (Andrew et al. 2021)
+    target_quantile: float = 0.5
+    clipping_learning_rate: float = 0.2
     # Conservative defaults: small steps barely move the head from its persona_maxsim
     # start, so a small cohort's noise cannot wreck it either. With ~100 devices a round,
     # 5 local epochs at lr 0.01 and a server step of 5 learn much more (docs/benchmarks.md).
@@ -54,8 +57,16 @@ class RunSettings:
             raise ValueError(
                 f"The clipping norm should be a positive value, got {self.clipping_norm}"
             )
+        if not 0 < self.target_quantile < 1:
+            raise ValueError(f"target_quantile must be in (0, 1), got {self.target_quantile}")
         if self.noise_multiplier is not None and self.noise_multiplier < 0:
             raise ValueError(f"noise_multiplier must be >= 0, got {self.noise_multiplier}")
+
+    @property
+    def count_noise_std(self) -> float:
+        """sigma_b for the noisy count of unclipped devices: expected cohort / 20 (the
+        value Andrew et al. 2021 use)."""
+        return self.clients_per_round / 20
 
     @property
     def target_delta(self) -> float:

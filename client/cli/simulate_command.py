@@ -41,7 +41,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=None,
         help="default: the smallest that fits --rounds in the budget",
     )
-    sim.add_argument("--clipping-norm", type=float, default=defaults.clipping_norm)
+    sim.add_argument(
+        "--clipping-norm",
+        type=float,
+        default=defaults.clipping_norm,
+        help="clipping norm (the starting one with --adaptive-clipping)",
+    )
+    sim.add_argument(
+        "--adaptive-clipping",
+        action="store_true",
+        help="track a quantile of update norms (Andrew et al. 2021)",
+    )
+    sim.add_argument("--target-quantile", type=float, default=defaults.target_quantile)
     sim.add_argument("--local-epochs", type=int, default=defaults.local_epochs)
     sim.add_argument(
         "--learning-rate",
@@ -80,6 +91,8 @@ def _simulate(args: argparse.Namespace) -> int:
             delta=args.delta,
             noise_multiplier=args.noise_multiplier,
             clipping_norm=args.clipping_norm,
+            adaptive_clipping=args.adaptive_clipping,
+            target_quantile=args.target_quantile,
             local_epochs=args.local_epochs,
             learning_rate=args.learning_rate,
             server_learning_rate=args.server_learning_rate,

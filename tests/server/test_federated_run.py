@@ -128,3 +128,22 @@ def test_resuming_with_other_settings_is_refused(tmp_path, settings, encoder_cac
 
     with pytest.raises(ValueError, match="other settings"):
         _run(settings.with_values(rounds=1, clipping_norm=0.5), tmp_path / "run")
+
+
+def test_adaptive_clipping_moves_the_norm_toward_the_target_quantile(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    adaptive = settings.with_values(adaptive_clipping=True, clipping_norm=50.0, rounds=3)
+
+    workspace, outcome = _run(adaptive, tmp_path / "run")
+
+    rows = MetricsStore(workspace.metrics_path).rounds()
+    norms = [r["clipping_norm"] for r in rows]
+    assert outcome.state == "completed"
+    assert norms[0] == 50.0
+    # Every update is far below 50, so the noisy fraction below C is near 1 and C shrinks
+    # by about exp(-0.2 * (1 - 0.5)) a round (Andrew et al. 2021).
+    assert norms[0] > norms[1] > norms[2]
+    assert norms[2] == pytest.approx(50.0 * np.exp(-0.2 * 0.5 * 2), rel=0.15)
+    assert all(r["fraction_clipped"] == 0.0 for r in rows)
