@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reporting import positive_int, write_report
+from bench.reporting import positive_int, table, write_report
 from server.population.entities import SyntheticUser
 from server.population.generator import generate_population
 from server.population.lexical import (
@@ -239,20 +239,6 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
     }
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Aligned text table: first column left, the rest right."""
-    widths = [max(len(line[i]) for line in (header, *rows)) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in (header, *rows)
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
 
 
 def render(report: dict[str, Any]) -> str:

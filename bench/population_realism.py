@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -44,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.reporting import write_report
+from bench.reporting import run_and_report
 from bench.rerank_personachat import (
     SPLITS,
     Row,
@@ -410,13 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--convai2", type=Path, default=CONVAI2_RESULTS)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-    result = run(args, say=lambda line: print(line, file=sys.stderr, flush=True))
-    result["config"]["seconds"] = round(time.perf_counter() - started, 1)
-    print_table(result)
-    write_report(result, args.out)
-    print(f"wrote {args.out}")
-    return 0
+    return run_and_report(lambda say: run(args, say=say), print_table, args.out)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,3 +24,32 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive count, got {text}")
     return value
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned text table: first column left, the rest right."""
+    widths = [max(len(line[i]) for line in (header, *rows)) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in (header, *rows)
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def run_and_report(
+    produce: Callable[[Callable[[str], None]], dict[str, Any]],
+    show: Callable[[dict[str, Any]], None],
+    out: Path,
+) -> int:
+    """Run a benchmark (progress to stderr), time it, print its table, write its JSON."""
+    started = time.perf_counter()
+    result = produce(lambda line: print(line, file=sys.stderr, flush=True))
+    result["config"]["seconds"] = round(time.perf_counter() - started, 1)
+    show(result)
+    write_report(result, out)
+    print(f"wrote {out}")
+    return 0

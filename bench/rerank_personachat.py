@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.reporting import write_report
+from bench.reporting import run_and_report
 from bench.rerank_data import QUICK_USERS, BenchData, load_bench_data
 from models.encoded import EmbedFn, EncodedExamples, encode
 from models.metrics import hits_at_1, mean_reciprocal_rank
@@ -275,13 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-    result = run(args, say=lambda line: print(line, file=sys.stderr, flush=True))
-    result["config"]["seconds"] = round(time.perf_counter() - started, 1)
-    print_table(result)
-    write_report(result, args.out)
-    print(f"wrote {args.out}")
-    return 0
+    return run_and_report(lambda say: run(args, say=say), print_table, args.out)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bench.reporting import positive_int, write_report
+from bench.reporting import positive_int, table, write_report
 from client.memory import MemoryItem
 from client.profile import Profile
 from client.records import from_payload, to_payload
@@ -364,16 +364,7 @@ def render(report: dict[str, Any]) -> str:
         )
         for r in report["rows"]
     ]
-    widths = [max(len(line[i]) for line in (header, *body)) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-        )
-        for line in (header, *body)
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, "", *summary(report)])
+    return "\n".join([*table(header, body), "", *summary(report)])
 
 
 def summary(report: dict[str, Any]) -> list[str]:
