@@ -43,8 +43,9 @@ def test_bench_writes_the_issue_keys_and_skips_convai2_without_data(tmp_path, ca
     assert "DeepPersona" in printed
 
 
-@pytest.mark.skipif(not SAMPLE.is_file(), reason="ConvAI2 sample not available")
 def test_bench_puts_convai2_beside_the_synthetic_users(tmp_path, capsys):
+    # The data set is required here (CI has it): a missing file fails, it is not skipped.
+    assert SAMPLE.is_file(), f"ConvAI2 sample not found at {SAMPLE}; set FEDPERSONA_DATA_DIR"
     data = tmp_path / "data"
     (data / bench.CONVAI2).parent.mkdir(parents=True)
     shutil.copy(SAMPLE, data / bench.CONVAI2)  # a temporary copy, never into the repo
