@@ -11,7 +11,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from client.cli import demo_command, models_commands, simulate_command, store_commands
+from client.cli import (
+    dashboard_command,
+    demo_command,
+    models_commands,
+    simulate_command,
+    store_commands,
+)
 from client.records import RecordFormatError
 from client.store.errors import (
     StoreBusyError,
@@ -33,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_command.register(commands)
     models_commands.register(commands)
     simulate_command.register(commands)
+    dashboard_command.register(commands)
     return parser
 
 
