@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from client.persona_schema import CATEGORIES, STATEMENTS, AttributeKind
 from client.records import (
     JsonValue,
     RecordFormatError,
@@ -29,26 +30,12 @@ from client.records import (
 )
 from client.store import EncryptedStore, StoreError
 
+__all__ = ["CATEGORIES", "STATEMENTS", "AttributeKind"]  # re-exported: persona_schema
+
 TABLE = "persona_attributes"
-CATEGORIES = (
-    "demographics",
-    "preferences",
-    "interests",
-    "personality",
-    "communication_style",
-    "goals",
-)
-# Free-text self-descriptions in the person's own words ("i have two dogs"), as data sets
-# such as PersonaChat give them; any other snake_case category is accepted too.
-STATEMENTS = "statements"
 DEFAULT_MAX_ATTRIBUTES = 300
 _CATEGORY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _MAX_NAME_LENGTH = 128
-
-
-class AttributeKind(StrEnum):
-    CORE = "core"
-    DYNAMIC = "dynamic"
 
 
 class EvictionPolicy(StrEnum):

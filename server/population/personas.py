@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from client.persona_schema import CATEGORIES
 from server.population.core_traits import sample_core_traits
 from server.population.draws import Draws
 from server.population.entities import Attribute, StoryLink
 from server.population.life_story import add_life_story
 from server.population.strata import DEFAULT_RATIO, sample_category, validate_ratio
-from server.population.taxonomy import CATEGORIES, Taxonomy
+from server.population.taxonomy import Taxonomy
 from server.population.themes import theme_space
 
 # Further attributes per category (inclusive ranges). With 19 tabled core traits and 2-3

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from server.population.taxonomy import CATEGORIES
+from client.persona_schema import CATEGORIES
 
 PHRASEBANK_PATH = Path(__file__).with_name("phrasebank.json")
 NEUTRAL = "neutral"

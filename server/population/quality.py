@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from client.persona_schema import CATEGORIES
 from server.population.entities import STRATA, Origin, SyntheticUser
-from server.population.taxonomy import CATEGORIES, Taxonomy
+from server.population.taxonomy import Taxonomy
 from server.population.themes import theme_space
 
 NEAR_DUPLICATE_SIMILARITY = 0.5

@@ -19,17 +19,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-# Mirrors client.persona.CATEGORIES and AttributeKind; tests/server checks they agree.
-# Not imported, so that generating a population does not load the encrypted store.
-CATEGORIES = (
-    "demographics",
-    "preferences",
-    "interests",
-    "personality",
-    "communication_style",
-    "goals",
-)
-KINDS = ("core", "dynamic")
+from client.persona_schema import CATEGORIES, AttributeKind
+
+KINDS = tuple(kind.value for kind in AttributeKind)
 TAXONOMY_PATH = Path(__file__).with_name("taxonomy.json")
 WILDCARD = "*"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -16,8 +16,9 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
+from client.persona_schema import CATEGORIES
 from server.population.entities import Attribute
-from server.population.taxonomy import CATEGORIES, Leaf, Taxonomy
+from server.population.taxonomy import Leaf, Taxonomy
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

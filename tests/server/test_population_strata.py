@@ -7,8 +7,9 @@ from collections import Counter
 
 import numpy as np
 
+from client.persona_schema import CATEGORIES
 from server.population.entities import STRATA, Origin
-from server.population.taxonomy import CATEGORIES, load_taxonomy
+from server.population.taxonomy import load_taxonomy
 from server.population.themes import theme_space
 from tests.server.factories import personas_only
 

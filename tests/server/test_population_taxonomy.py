@@ -9,9 +9,9 @@ import pytest
 
 from client.persona import CATEGORIES as PERSONA_CATEGORIES
 from client.persona import AttributeKind, validate_attribute_key
+from client.persona_schema import CATEGORIES
 from server.population.phrases import PHRASEBANK_PATH, PhraseBankError, load_phrasebank
 from server.population.taxonomy import (
-    CATEGORIES,
     KINDS,
     TAXONOMY_PATH,
     TaxonomyError,
