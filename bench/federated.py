@@ -35,6 +35,7 @@ import numpy as np
 
 from bench.reporting import write_report
 from client.local_training import fact_text
+from client.training_pairs import TrainingPair
 from models.encoded import EmbedFn, encode
 from models.metrics import hits_at_1, mean_reciprocal_rank
 from models.ranking_task import RankingExample
@@ -53,26 +54,19 @@ EPSILONS = (math.inf, 8.0, 3.0, 1.0)
 FINE_TUNE = TrainConfig(epochs=2, batch_size=16, learning_rate=1e-3, validation_fraction=0.0)
 
 
-def later_turn_examples(client: ClientData) -> list[RankingExample]:
+def ranking_examples(client: ClientData, pairs: Sequence[TrainingPair]) -> list[RankingExample]:
+    """A device's pairs (its earlier or its later turns) as ranking examples with its persona."""
     facts = tuple(fact_text(c, n, v) for c, n, v, _ in client.persona)
     return [
         RankingExample(client.user_id, i, p.context, facts, p.candidates)
-        for i, p in enumerate(client.evaluation)
-    ]
-
-
-def train_examples(client: ClientData) -> list[RankingExample]:
-    facts = tuple(fact_text(c, n, v) for c, n, v, _ in client.persona)
-    return [
-        RankingExample(client.user_id, i, p.context, facts, p.candidates)
-        for i, p in enumerate(client.train)
+        for i, p in enumerate(pairs)
     ]
 
 
 def evaluate(
     model: RerankingHead, population: PopulationData, embed: EmbedFn
 ) -> dict[str, tuple[float, float, int]]:
-    later = [e for c in population.clients for e in later_turn_examples(c)]
+    later = [e for c in population.clients for e in ranking_examples(c, c.evaluation)]
     result = {}
     for split, examples in (
         ("unseen_users", list(population.unseen_users)),
@@ -89,11 +83,13 @@ def fine_tuned_later_turns(
     """Each device fine-tunes the global head on its earlier turns, then ranks its later ones."""
     all_scores = []
     for client in population.clients:
-        later = later_turn_examples(client)
+        later = ranking_examples(client, client.evaluation)
         if not later:
             continue
         local = deepcopy(model)
-        train_head(local, encode(train_examples(client), embed, dimension=384), FINE_TUNE)
+        train_head(
+            local, encode(ranking_examples(client, client.train), embed, dimension=384), FINE_TUNE
+        )
         all_scores.append(score(local, encode(later, embed, dimension=384)))
     scores = np.concatenate(all_scores)
     return hits_at_1(scores), mean_reciprocal_rank(scores), len(scores)
