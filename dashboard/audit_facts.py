@@ -33,13 +33,44 @@ def _clipping(settings: dict[str, Any]) -> str:
     return f"fixed at {norm}"
 
 
+CENTRAL_DP = (
+    "**Secure aggregation: off.** The server sees each sampled client's *clipped* update "
+    "individually and adds the noise itself: this is **central** differential privacy, which "
+    "trusts the server to add the noise and to forget individual updates. It protects users "
+    "from everyone who sees the released models (and from this dashboard), not from a server "
+    "that keeps individual updates. "
+)
+DISTRIBUTED_DP = (
+    "**Secure aggregation: on (SecAgg+).** The server sees only the sum of each round's "
+    "updates, never one client's update or scalars; each client adds its share of the noise "
+    "before masking, so the sum the server unmasks already carries the calibrated noise "
+    "(**distributed** differential privacy). It assumes an honest-but-curious server and "
+    "honest client code: the server cannot re-clip a single update inside the sum. "
+)
+SEE_ALSO = 'See docs/privacy.md, "What the server sees".'
+
+
+def what_the_server_sees(settings: dict[str, Any]) -> str:
+    return (DISTRIBUTED_DP if settings.get("secure_aggregation") else CENTRAL_DP) + SEE_ALSO
+
+
+def _secure_aggregation(settings: dict[str, Any]) -> str:
+    if settings.get("secure_aggregation"):
+        tolerance = settings.get("dropout_tolerance", "?")
+        return (
+            "SecAgg+: the server sees only each round's sum; devices add the noise "
+            f"(distributed DP), up to {tolerance} of a round may drop out"
+        )
+    return "off: the server sees individual clipped updates (central DP)"
+
+
 def audit_rows(run: RunData, *, min_cohort: int) -> list[tuple[str, str]]:
     """(setting, value) pairs: privacy mechanism first, then training, then the store."""
     s = run.settings
     budget = s.get("epsilon")
     relation = str(s.get("neighbouring_relation", "?"))
     return [
-        ("secure aggregation", "off: the server sees individual clipped updates (central DP)"),
+        ("secure aggregation", _secure_aggregation(s)),
         ("privacy unit", "user level: one user = one client = all of that user's data"),
         (
             "privacy budget (epsilon)",

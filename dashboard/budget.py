@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from privacy.calibration import AccountantKind, Sampling, compute_epsilon
+from privacy.ledger import governing_epsilon
 
 MAX_PROJECTED_ROUNDS = 10_000
 
@@ -36,7 +37,7 @@ class BudgetStatus:
     @property
     def spent(self) -> float:
         """The governing epsilon: the largest among the accountants that apply."""
-        return max(e for e in (self.epsilon_rdp, self.epsilon_pld) if e is not None)
+        return governing_epsilon(self.epsilon_rdp, self.epsilon_pld)
 
     @property
     def fraction_spent(self) -> float | None:

@@ -16,6 +16,7 @@ continues the saved rounds and refuses a ledger written under other settings.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass
@@ -175,7 +176,7 @@ class PrivacyLedger:
 
     def governing_epsilon(self) -> float:
         """The largest epsilon among the supported accountants: the one the budget checks."""
-        return max(self.epsilons().values())
+        return governing_epsilon(*self.epsilons().values())
 
     def describe(self) -> str:
         """One line for logs and dashboards; says plainly when there is no guarantee."""
@@ -271,3 +272,11 @@ class PrivacyLedger:
         """
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls.from_json(data, expected=expected)
+
+
+def governing_epsilon(*epsilons: float | None) -> float:
+    """The largest of the epsilons an accountant reported (None or NaN: not applicable)."""
+    reported = [e for e in epsilons if e is not None and not math.isnan(e)]
+    if not reported:
+        raise ValueError("no accountant reported an epsilon")
+    return max(reported)

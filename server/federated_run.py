@@ -36,9 +36,10 @@ from privacy.adaptive_clipping import (
     noisy_fraction_below,
     update_noise_multiplier,
 )
-from privacy.ledger import PrivacyLedger
-from privacy.noise import GaussianNoise
-from server.dp_fedavg import ClientReport, RoundAggregate, aggregate_round
+from privacy.ledger import PrivacyLedger, governing_epsilon
+from privacy.noise import GaussianNoise, distributed_noise_share_std
+from privacy.secure_payload import SecureSum, minimum_contributors
+from server.dp_fedavg import ClientReport, RoundAggregate, aggregate_round, aggregate_secure_sum
 from server.metrics_store import MetricsStore, RoundRow
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
@@ -49,11 +50,14 @@ Arrays = list[npt.NDArray[np.float32]]
 
 
 class Transport(Protocol):
+    """Sends the round to ``nodes``; returns each device's reply, or under secure
+    aggregation only their sum."""
+
     def node_ids(self) -> list[int]: ...
 
     def train(
         self, nodes: Sequence[int], weights: Arrays, config: dict[str, float]
-    ) -> list[ClientReport]: ...
+    ) -> list[ClientReport] | SecureSum: ...
 
 
 @dataclass(frozen=True)
@@ -102,19 +106,22 @@ def run_federation(
                 break
             started = time.perf_counter()
             sampled = _sample(settings, nodes, rng)
-            reports = transport.train(
-                sampled, get_weights(model), _round_config(settings, round_number, clipping_norm)
+            config = _round_config(
+                settings, round_number, clipping_norm, clipping.update_noise_multiplier, sampled
             )
-            current = flatten(get_weights(model))
-            result = aggregate_round(
-                current,
-                reports,
+            replies = transport.train(sampled, get_weights(model), config)
+            result = _aggregate(
+                flatten(get_weights(model)),
+                replies,
+                settings,
                 clipping_norm=clipping_norm,
                 noise_multiplier=clipping.update_noise_multiplier,
-                denominator=settings.clients_per_round,
                 noise=noise,
-                server_learning_rate=settings.server_learning_rate,
             )
+            if isinstance(replies, SecureSum) and replies.halted:
+                say(f"round {round_number}: secure aggregation halted: {replies.halted}")
+            if result.rejected:
+                say(f"round {round_number}: rejected {'; '.join(result.rejected)}")
             ledger.record_round()
             ledger.save(workspace.ledger_path)
             set_weights(model, unflatten(result.weights, get_weights(model)))
@@ -127,7 +134,7 @@ def run_federation(
                 clipping_norm,
                 time.perf_counter() - started,
             )
-            clipping_norm = clipping.next_norm(clipping_norm, reports, noise)
+            clipping_norm = clipping.next_norm(clipping_norm, _unclipped(replies), noise)
             save_checkpoint(
                 workspace.checkpoint_path,
                 model,
@@ -191,17 +198,57 @@ class AdaptiveClipping:
         )
         return cls(config, z_delta, settings.clients_per_round)
 
-    def next_norm(
-        self, clipping_norm: float, reports: Sequence[ClientReport], noise: GaussianNoise
-    ) -> float:
+    def next_norm(self, clipping_norm: float, below: float, noise: GaussianNoise) -> float:
+        """The next round's norm from the count of devices whose update was not clipped."""
         if self.config is None:
             return clipping_norm
-        below = sum(1.0 - r.metrics.get("clipped", 1.0) for r in reports if r.update is not None)
         std = self.config.count_noise_std if self.update_noise_multiplier > 0 else 1e-12
         fraction = noisy_fraction_below(
             below, expected_clients=self.expected_clients, count_noise_std=std, noise=noise
         )
         return next_clipping_norm(clipping_norm, fraction, self.config)
+
+
+def _aggregate(
+    current: npt.NDArray[np.float64],
+    replies: list[ClientReport] | SecureSum,
+    settings: RunSettings,
+    *,
+    clipping_norm: float,
+    noise_multiplier: float,
+    noise: GaussianNoise,
+) -> RoundAggregate:
+    if isinstance(replies, SecureSum) != settings.secure_aggregation:
+        # Devices add noise shares only under secure aggregation, the server only without.
+        raise RuntimeError(
+            "the transport does not match the run's secure_aggregation setting "
+            f"({settings.secure_aggregation})"
+        )
+    if isinstance(replies, SecureSum):
+        return aggregate_secure_sum(
+            current,
+            replies,
+            denominator=settings.clients_per_round,
+            server_learning_rate=settings.server_learning_rate,
+        )
+    return aggregate_round(
+        current,
+        replies,
+        clipping_norm=clipping_norm,
+        noise_multiplier=noise_multiplier,
+        denominator=settings.clients_per_round,
+        noise=noise,
+        server_learning_rate=settings.server_learning_rate,
+    )
+
+
+def _unclipped(replies: list[ClientReport] | SecureSum) -> float:
+    """How many contributing devices' updates were within the clipping norm."""
+    if isinstance(replies, SecureSum):
+        if replies.halted is not None:
+            return 0.0
+        return replies.contributors - replies.scalar_sums.get("clipped", 0.0)
+    return sum(1.0 - r.metrics.get("clipped", 1.0) for r in replies if r.update is not None)
 
 
 def _sample(settings: RunSettings, nodes: Sequence[int], rng: random.Random) -> list[int]:
@@ -211,15 +258,29 @@ def _sample(settings: RunSettings, nodes: Sequence[int], rng: random.Random) -> 
 
 
 def _round_config(
-    settings: RunSettings, round_number: int, clipping_norm: float
+    settings: RunSettings,
+    round_number: int,
+    clipping_norm: float,
+    noise_multiplier: float,
+    sampled: Sequence[int],
 ) -> dict[str, float]:
-    return {
+    """The round's instructions. Under secure aggregation the noise is distributed: each
+    device adds a share sized so that any ``min-contributors`` of the sampled devices
+    carry the full z*C between them (privacy.noise.distributed_noise_share_std)."""
+    config: dict[str, float] = {
         "round": round_number,
         "clipping-norm": clipping_norm,
         "local-epochs": settings.local_epochs,
         "learning-rate": settings.learning_rate,
         "noise-share-std": 0.0,
     }
+    if settings.secure_aggregation and sampled:
+        minimum = minimum_contributors(len(sampled), settings.dropout_tolerance)
+        config["min-contributors"] = minimum
+        config["noise-share-std"] = distributed_noise_share_std(
+            noise_multiplier * clipping_norm, len(sampled), min_surviving=minimum
+        )
+    return config
 
 
 def _row(
@@ -259,7 +320,7 @@ def _line(row: RoundRow, settings: RunSettings) -> str:
     hits = "  n/a" if row.eval_hits_at_1 is None else f"{100 * row.eval_hits_at_1:5.1f}"
     loss = "  n/a" if row.train_loss is None else f"{row.train_loss:.3f}"
     budget = "inf" if not settings.private else f"{settings.epsilon:g}"
-    governing = max(e for e in (row.epsilon_rdp, row.epsilon_pld) if not math.isnan(e))
+    governing = governing_epsilon(row.epsilon_rdp, row.epsilon_pld)
     spent = f"{governing:.2f}" if math.isfinite(governing) else "inf"
     return (
         f"round {row.round:3d}  clients {row.clients_completed:3d}/{row.clients_sampled:<3d} "

@@ -35,6 +35,10 @@ class RunSettings:
     local_epochs: int = 3
     learning_rate: float = 3e-3
     server_learning_rate: float = 1.0
+    # SecAgg+: the server sees only the sum of each round's updates; the noise is then
+    # distributed, each device adding its share (docs/privacy.md).
+    secure_aggregation: bool = False
+    dropout_tolerance: float = 0.2  # share of a round's devices that may drop out
     seed: int = 0
     secure_noise: bool = True  # OS-entropy noise; False: seeded (tests, reproducible benches)
 
@@ -59,6 +63,9 @@ class RunSettings:
             )
         if not 0 < self.target_quantile < 1:
             raise ValueError(f"target_quantile must be in (0, 1), got {self.target_quantile}")
+        if not 0 <= self.dropout_tolerance < 0.5:
+            # SecAgg+ needs more than half of each device's neighbours to unmask.
+            raise ValueError(f"dropout_tolerance must be in [0, 0.5), got {self.dropout_tolerance}")
         if self.noise_multiplier is not None and self.noise_multiplier < 0:
             raise ValueError(f"noise_multiplier must be >= 0, got {self.noise_multiplier}")
 

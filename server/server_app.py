@@ -12,10 +12,11 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
 from privacy.noise import SecureGaussian, SeededGaussian
-from server.federated_run import run_federation
+from server.federated_run import Transport, run_federation
 from server.flower_transport import FlowerTransport
 from server.run_settings import RunSettings
 from server.run_workspace import prepare_workspace
+from server.secure_aggregation_transport import SecureAggregationTransport
 from server.simulated_clients import load_population
 
 RUN_DIR_ENV = "FEDPERSONA_RUN_DIR"
@@ -57,5 +58,14 @@ def main(grid: Grid, context: Context) -> None:
         else SeededGaussian(np.random.default_rng(settings.seed))
     )
     rng = random.SystemRandom() if settings.secure_noise else random.Random(settings.seed)
-    transport = FlowerTransport(grid, expected_nodes=settings.clients)
+    transport: Transport = (
+        SecureAggregationTransport(
+            grid,
+            context,
+            expected_nodes=settings.clients,
+            dropout_tolerance=settings.dropout_tolerance,
+        )
+        if settings.secure_aggregation
+        else FlowerTransport(grid, expected_nodes=settings.clients)
+    )
     run_federation(settings, workspace, transport, noise=noise, rng=rng)

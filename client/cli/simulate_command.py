@@ -6,6 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
+from privacy.ledger import governing_epsilon
 from server.run_settings import POPULATIONS, SAMPLING, RunSettings
 
 
@@ -66,6 +67,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=defaults.server_learning_rate,
         help="server step as a multiple of the mean update",
     )
+    sim.add_argument(
+        "--secure-aggregation",
+        action="store_true",
+        help="SecAgg+: the server sees only each round's sum; devices add the noise",
+    )
+    sim.add_argument(
+        "--dropout-tolerance",
+        type=float,
+        default=defaults.dropout_tolerance,
+        help="with --secure-aggregation: share of a round's devices that may drop out",
+    )
     sim.add_argument("--seed", type=int, default=defaults.seed)
     sim.add_argument(
         "--seeded-noise",
@@ -96,6 +108,8 @@ def _simulate(args: argparse.Namespace) -> int:
             local_epochs=args.local_epochs,
             learning_rate=args.learning_rate,
             server_learning_rate=args.server_learning_rate,
+            secure_aggregation=args.secure_aggregation,
+            dropout_tolerance=args.dropout_tolerance,
             seed=args.seed,
             secure_noise=not args.seeded_noise,
         )
@@ -106,7 +120,7 @@ def _simulate(args: argparse.Namespace) -> int:
     print(f"run {summary.state}: {summary.detail}")
     if summary.rounds:
         last = summary.rounds[-1]
-        spent = max(last["epsilon_rdp"], last["epsilon_pld"])
+        spent = governing_epsilon(last["epsilon_rdp"], last["epsilon_pld"])
         budget = (
             "no budget (no noise: no privacy guarantee)"
             if not settings.private

@@ -27,8 +27,20 @@ def record_replies(message: Message, context: Context, call_next: ClientAppCalla
             for key, record in content.array_records.items()
         },
         "metrics": {key: dict(record) for key, record in content.metric_records.items()},
-        "configs": {key: dict(record) for key, record in content.config_records.items()},
+        "configs": {
+            key: {name: _jsonable(value) for name, value in record.items()}
+            for key, record in content.config_records.items()
+        },
     }
     folder = Path(os.environ["FEDPERSONA_CAPTURE_DIR"])
     (folder / f"{uuid.uuid4().hex}.json").write_text(json.dumps(entry))
     return reply
+
+
+def _jsonable(value: Any) -> Any:
+    """Config values as JSON: bytes (SecAgg+ keys, shares, masked vectors) as hex."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value

@@ -11,8 +11,9 @@ from server.metrics_store import MetricsStore
 from tests.conftest import REPO_ROOT
 
 
+@pytest.mark.parametrize("secure_aggregation", [False, True], ids=["plain", "secagg"])
 def test_superlink_and_supernodes_run_two_rounds_and_leave_no_process_behind(
-    tmp_path, encoder_cache, monkeypatch
+    tmp_path, encoder_cache, monkeypatch, secure_aggregation
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     deployment = LocalDeployment(
@@ -35,6 +36,7 @@ def test_superlink_and_supernodes_run_two_rounds_and_leave_no_process_behind(
                 "sampling": "fixed_size",
                 "epsilon": 10.0,
                 "local-epochs": 1,
+                "secure-aggregation": secure_aggregation,
             },
         )
         started = deployment.process_tree()
@@ -46,6 +48,7 @@ def test_superlink_and_supernodes_run_two_rounds_and_leave_no_process_behind(
     info = store.run_info()
     assert info is not None
     assert info["state"] == "completed"
+    assert info["settings"]["secure_aggregation"] is secure_aggregation
     assert len(started) >= 4  # superlink + 3 supernodes (+ the runtimes they spawned)
     assert started <= ended | started
     assert not [pid for pid in ended if alive(pid)]

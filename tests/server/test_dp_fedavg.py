@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from privacy.noise import SeededGaussian
-from server.dp_fedavg import ClientReport, aggregate_metrics, aggregate_round
+from privacy.secure_payload import SecureSum
+from server.dp_fedavg import (
+    ClientReport,
+    aggregate_metrics,
+    aggregate_round,
+    aggregate_secure_sum,
+)
 
 
 def _noise(seed: int = 0) -> SeededGaussian:
@@ -103,3 +109,48 @@ def test_metrics_are_aggregates_only():
     assert metrics["eval_hits_at_1"] == pytest.approx(3 / 6)
     assert metrics["fraction_clipped"] == 0.5
     assert metrics["update_norm_p50"] == 2.0
+
+
+def _secure_sum(
+    update_sum: list[float], *, contributors: int = 4, sampled: int = 5, **scalars: float
+) -> SecureSum:
+    sums = {"train_loss": 8.0, "trained": 4.0, "eval_hits": 3.0, "eval_examples": 12.0}
+    return SecureSum(
+        np.asarray(update_sum, np.float64),
+        {**sums, "clipped": 1.0, **scalars},
+        contributors,
+        sampled,
+    )
+
+
+def test_a_secure_sum_moves_the_head_by_the_sum_over_the_fixed_denominator():
+    current = np.ones(3)
+
+    result = aggregate_secure_sum(
+        current, _secure_sum([1.0, 2.0, 3.0]), denominator=10, server_learning_rate=2.0
+    )
+
+    np.testing.assert_allclose(result.weights, [1.2, 1.4, 1.6])
+    assert (result.accepted, result.failed, result.rejected) == (4, 1, ())
+    assert result.metrics["train_loss"] == 2.0  # loss sum over the devices that trained
+    assert result.metrics["eval_hits_at_1"] == 0.25
+    assert result.metrics["fraction_clipped"] == 0.25
+    assert result.metrics["update_norm_p50"] is None  # no single norm is ever seen
+
+
+def test_a_halted_secure_round_leaves_the_head_unchanged():
+    halted = SecureSum(np.zeros(3), {}, 0, 5, halted="too few")
+
+    result = aggregate_secure_sum(np.ones(3), halted, denominator=5)
+
+    np.testing.assert_array_equal(result.weights, np.ones(3))
+    assert (result.accepted, result.failed) == (0, 5)
+    assert result.metrics["train_loss"] is None
+
+
+def test_a_secure_sum_that_is_not_finite_is_refused_as_a_whole():
+    result = aggregate_secure_sum(np.ones(3), _secure_sum([1.0, np.nan, 0.0]), denominator=5)
+
+    np.testing.assert_array_equal(result.weights, np.ones(3))
+    assert result.accepted == 0
+    assert "NaN" in result.rejected[0]

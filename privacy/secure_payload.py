@@ -1,0 +1,91 @@
+"""What a device puts under the secure-aggregation mask, and what the server gets back.
+
+Under secure aggregation the server learns only the sum of what the round's devices send,
+so a device sends one vector: its clipped (and noise-share-carrying) update with its round
+scalars appended. The server unpacks the sum into the summed update and summed scalars;
+no single device's loss, hit count or update norm is ever seen.
+
+SecAgg+ works on integers: each coordinate is clipped to [-R, R] and quantised before
+masking (Bonawitz et al. 2017; Bell et al. 2020). ``PAYLOAD_RANGE`` is that R. Model
+updates are clipped to L2 norm C (about 1) plus noise, far inside it; the scalars are
+capped into it (a device with more than R evaluation examples reports R).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Vector = npt.NDArray[np.float64]
+
+PAYLOAD_RANGE = 1024.0
+MODULUS_BITS = 32  # SecAgg+'s arithmetic is modulo 2**32 (Flower's limit)
+# The scalars, in the order they follow the update. "trained" is 1 when the device had
+# examples to train on, so the mean loss is taken over devices that trained.
+SCALARS = ("train_loss", "trained", "eval_hits", "eval_examples", "clipped", "update_norm")
+
+
+@dataclass(frozen=True)
+class SecureSum:
+    """What one secure-aggregation round reveals to the server."""
+
+    update_sum: Vector  # sum over contributing devices of their noised, clipped updates
+    scalar_sums: dict[str, float]
+    contributors: int  # devices whose masked vector is in the sum (0: the round was halted)
+    sampled: int
+    halted: str | None = None  # why no sum was revealed, when it was not
+
+
+def pack(update: Vector, metrics: Mapping[str, float]) -> Vector:
+    """The device's payload: ``update`` followed by its scalars, each capped to the range."""
+    loss = metrics["train_loss"]
+    scalars = {
+        **{key: float(metrics[key]) for key in SCALARS if key in metrics},
+        "train_loss": loss if math.isfinite(loss) else 0.0,
+        "trained": 1.0 if math.isfinite(loss) else 0.0,
+    }
+    tail = np.clip([scalars[key] for key in SCALARS], -PAYLOAD_RANGE, PAYLOAD_RANGE)
+    return np.concatenate([np.asarray(update, np.float64), tail])
+
+
+def unpack(total: Vector, *, update_size: int) -> tuple[Vector, dict[str, float]]:
+    """(summed update, summed scalars) from the sum of ``pack`` payloads."""
+    if total.shape != (update_size + len(SCALARS),):
+        raise ValueError(
+            f"a secure sum of {total.shape} does not fit an update of {update_size} values "
+            f"and {len(SCALARS)} scalars"
+        )
+    return total[:update_size].copy(), dict(
+        zip(SCALARS, (float(v) for v in total[update_size:]), strict=True)
+    )
+
+
+def quantization_range(devices: int) -> int:
+    """The largest power of two Q such that ``devices`` values below Q sum below 2**32.
+
+    Flower's SecAgg+ appends a weight factor of Q per device and sums quantised values in
+    [0, Q) modulo 2**32; a sum that wraps around is silently wrong, so Q shrinks as the
+    round grows (Q = 2**22 up to 1,023 devices; precision is 2R/Q per coordinate).
+    """
+    if devices < 1:
+        raise ValueError(f"devices must be >= 1, got {devices}")
+    bits = MODULUS_BITS - math.ceil(math.log2(devices + 1))
+    if bits < 8:
+        raise ValueError(f"{devices} devices are too many for one 32-bit secure sum")
+    return int(2 ** min(bits, 22))
+
+
+def minimum_contributors(sampled: int, dropout_tolerance: float) -> int:
+    """How many of ``sampled`` devices must contribute for the round's sum to be revealed.
+
+    Under distributed DP each device carries 1/m of the noise variance, sized for
+    m = this minimum; fewer contributors would reveal a sum with less noise than the
+    ledger accounts for, so such a round is halted before unmasking.
+    """
+    if not 0 <= dropout_tolerance < 0.5:
+        raise ValueError(f"dropout_tolerance must be in [0, 0.5), got {dropout_tolerance}")
+    return max(1, math.ceil(sampled * (1 - dropout_tolerance)))
