@@ -23,6 +23,9 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float64]
 
 PAYLOAD_RANGE = 1024.0
+# Flower's SecAgg+ needs more than 2 shares; with 2 devices the sum would tell each one
+# the other's update anyway.
+MIN_SECURE_ROUND = 3
 MODULUS_BITS = 32  # SecAgg+'s arithmetic is modulo 2**32 (Flower's limit)
 # The scalars, in the order they follow the update. "trained" is 1 when the device had
 # examples to train on, so the mean loss is taken over devices that trained.
@@ -89,3 +92,12 @@ def minimum_contributors(sampled: int, dropout_tolerance: float) -> int:
     if not 0 <= dropout_tolerance < 0.5:
         raise ValueError(f"dropout_tolerance must be in [0, 0.5), got {dropout_tolerance}")
     return max(1, math.ceil(sampled * (1 - dropout_tolerance)))
+
+
+def halted_round(update_size: int, sampled: int, reason: str) -> SecureSum:
+    """A round whose sum was never revealed."""
+    return SecureSum(np.zeros(update_size), {}, 0, sampled, halted=reason)
+
+
+def too_few_sampled(sampled: int) -> str:
+    return f"{sampled} device(s) sampled; a secure round needs {MIN_SECURE_ROUND}"

@@ -2,6 +2,10 @@
 
 Same device code (client.federated_round) and same server loop as under Flower, minus the
 runtime: used by tests and benchmarks that measure the algorithm, not Flower's overhead.
+With ``secure_sum`` it returns what a SecAgg+ round reveals, the sum of the devices'
+payloads (update, noise share and scalars), computed in the clear and without SecAgg+'s
+quantisation (an unbiased error far below the noise; the real protocol is
+server.secure_aggregation_transport, tested to unmask the same sum).
 """
 
 from __future__ import annotations
@@ -14,7 +18,17 @@ import numpy.typing as npt
 from client.federated_round import RoundInstructions, run_round
 from client.profile import Profile
 from models.reranking_head import HeadConfig
+from models.weights import flatten
 from privacy.noise import GaussianNoise
+from privacy.secure_payload import (
+    MIN_SECURE_ROUND,
+    SCALARS,
+    SecureSum,
+    halted_round,
+    pack,
+    too_few_sampled,
+    unpack,
+)
 from server.dp_fedavg import ClientReport
 from server.run_workspace import Workspace
 
@@ -27,19 +41,21 @@ class InProcessTransport:
         noise: GaussianNoise,
         *,
         crash_on_round: int | None = None,
+        secure_sum: bool = False,
     ) -> None:
         self._devices = workspace.devices
         self._count = devices
         self._embed = workspace.devices.embed_function()
         self._noise = noise
         self._crash_on_round = crash_on_round
+        self._secure_sum = secure_sum
 
     def node_ids(self) -> list[int]:
         return list(range(self._count))
 
     def train(
         self, nodes: Sequence[int], weights: list[npt.NDArray[np.float32]], config: dict[str, float]
-    ) -> list[ClientReport]:
+    ) -> list[ClientReport] | SecureSum:
         if config["round"] == self._crash_on_round:
             raise RuntimeError("the server process died")
         instructions = RoundInstructions(
@@ -57,4 +73,17 @@ class InProcessTransport:
                     profile, weights, HeadConfig(), instructions, self._embed, self._noise
                 )
             reports.append(ClientReport(outcome.update, outcome.metrics))
+        if self._secure_sum:
+            return _summed(reports, flatten(weights).size)
         return reports
+
+
+def _summed(reports: Sequence[ClientReport], size: int) -> SecureSum:
+    if len(reports) < MIN_SECURE_ROUND:
+        return halted_round(size, len(reports), too_few_sampled(len(reports)))
+    total = np.zeros(size + len(SCALARS))
+    for report in reports:
+        assert report.update is not None  # in-process devices do not drop out
+        total += pack(report.update, report.metrics)
+    update_sum, scalar_sums = unpack(total, update_size=size)
+    return SecureSum(update_sum, scalar_sums, len(reports), len(reports))

@@ -15,7 +15,6 @@ accounts for; never unmasked, it reveals nothing.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -46,17 +45,15 @@ from flwr.serverapp import Grid
 
 from models.weights import flatten
 from privacy.secure_payload import (
+    MIN_SECURE_ROUND,
     PAYLOAD_RANGE,
     SecureSum,
+    halted_round,
     quantization_range,
+    too_few_sampled,
     unpack,
 )
 from server.flower_transport import FlowerTransport
-
-log = logging.getLogger(__name__)
-# Flower's SecAgg+ needs more than 2 shares; with 2 devices the sum would tell each one
-# the other's update anyway.
-MIN_DEVICES = 3
 
 
 class SecureAggregationTransport:
@@ -87,10 +84,8 @@ class SecureAggregationTransport:
         config: dict[str, float],
     ) -> SecureSum:
         size = flatten(weights).size
-        if len(nodes) < MIN_DEVICES:
-            return _halted(
-                size, len(nodes), f"{len(nodes)} device(s) sampled; SecAgg+ needs {MIN_DEVICES}"
-            )
+        if len(nodes) < MIN_SECURE_ROUND:
+            return halted_round(size, len(nodes), too_few_sampled(len(nodes)))
         strategy = OneRoundStrategy(self._grid, self._context.run_id, nodes, config)
         context = LegacyContext(self._context, strategy=strategy)
         context.state.config_records[MAIN_CONFIGS_RECORD] = ConfigRecord(
@@ -105,7 +100,7 @@ class SecureAggregationTransport:
         workflow(self._grid, context)
         if strategy.mean is None:
             reason = workflow.halted or "the SecAgg+ protocol stopped (too few devices)"
-            return _halted(size, len(nodes), reason)
+            return halted_round(size, len(nodes), reason)
         contributors = strategy.contributors
         update_sum, scalar_sums = unpack(strategy.mean * contributors, update_size=size)
         return SecureSum(update_sum, scalar_sums, contributors, len(nodes))
@@ -119,8 +114,8 @@ def protocol_parameters(devices: int, dropout_tolerance: float) -> dict[str, Any
     the threshold stays above half the neighbours, as the protocol's security needs, and
     below their number (Flower's rule), and tolerates the configured share of dropouts.
     """
-    if devices < MIN_DEVICES:
-        raise ValueError(f"SecAgg+ needs at least {MIN_DEVICES} devices, got {devices}")
+    if devices < MIN_SECURE_ROUND:
+        raise ValueError(f"SecAgg+ needs at least {MIN_SECURE_ROUND} devices, got {devices}")
     neighbours = min(devices, 2 * math.ceil(math.log2(devices)) + 1)
     threshold = max(2, math.ceil(neighbours * (1 - dropout_tolerance)))
     return {
@@ -131,11 +126,6 @@ def protocol_parameters(devices: int, dropout_tolerance: float) -> dict[str, Any
         "quantization_range": quantization_range(devices),
         "modulus_range": 2**32,
     }
-
-
-def _halted(size: int, sampled: int, reason: str) -> SecureSum:
-    log.warning("secure aggregation round halted: %s", reason)
-    return SecureSum(np.zeros(size), {}, 0, sampled, halted=reason)
 
 
 class GuardedSecAggPlusWorkflow(SecAggPlusWorkflow):

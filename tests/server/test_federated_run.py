@@ -37,14 +37,17 @@ def settings() -> RunSettings:
 
 
 def _run(
-    settings: RunSettings, root: Path, **transport_options: int | None
+    settings: RunSettings, root: Path, *, crash_on_round: int | None = None
 ) -> tuple[Workspace, RunOutcome]:
     workspace = prepare_workspace(root, settings, synthetic_population(CLIENTS, seed=0))
     return workspace, run_federation(
         settings,
         workspace,
         InProcessTransport(
-            workspace, CLIENTS, SeededGaussian(np.random.default_rng(1)), **transport_options
+            workspace,
+            CLIENTS,
+            SeededGaussian(np.random.default_rng(1)),
+            crash_on_round=crash_on_round,
         ),
         noise=SeededGaussian(np.random.default_rng(0)),
         rng=random.Random(0),
@@ -147,3 +150,68 @@ def test_adaptive_clipping_moves_the_norm_toward_the_target_quantile(
     assert norms[0] > norms[1] > norms[2]
     assert norms[2] == pytest.approx(50.0 * np.exp(-0.2 * 0.5 * 2), rel=0.15)
     assert all(r["fraction_clipped"] == 0.0 for r in rows)
+
+
+class _NoNoiseAllowed:
+    def sample(self, size: int, std: float) -> np.ndarray:
+        raise AssertionError(f"the server drew noise (std {std}) under secure aggregation")
+
+
+class _ConfigSpy:
+    """An in-process secure-sum transport that records each round's instructions."""
+
+    def __init__(self, transport: InProcessTransport) -> None:
+        self._transport = transport
+        self.configs: list[tuple[int, dict[str, float]]] = []
+
+    def node_ids(self) -> list[int]:
+        return self._transport.node_ids()
+
+    def train(self, nodes, weights, config):
+        self.configs.append((len(nodes), dict(config)))
+        return self._transport.train(nodes, weights, config)
+
+
+def test_under_secure_aggregation_the_devices_carry_the_noise_and_the_server_adds_none(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    secure = settings.with_values(
+        secure_aggregation=True, sampling="fixed_size", clients_per_round=5, rounds=2
+    )
+    workspace = prepare_workspace(tmp_path / "run", secure, synthetic_population(CLIENTS, seed=0))
+    device_noise = SeededGaussian(np.random.default_rng(1))
+    spy = _ConfigSpy(InProcessTransport(workspace, CLIENTS, device_noise, secure_sum=True))
+
+    outcome = run_federation(
+        secure, workspace, spy, noise=_NoNoiseAllowed(), rng=random.Random(0), say=lambda _: None
+    )
+
+    assert outcome.state == "completed"
+    for sampled, config in spy.configs:
+        assert sampled == 5
+        assert config["min-contributors"] == 4  # ceil(5 * (1 - 0.2))
+        total_std = outcome.noise_multiplier * secure.clipping_norm
+        assert config["noise-share-std"] == pytest.approx(total_std / math.sqrt(4))
+    rows = MetricsStore(workspace.metrics_path).rounds()
+    assert [r["clients_completed"] for r in rows] == [5, 5]
+    assert all(r["update_norm_p50"] is None for r in rows)  # sums only
+
+
+def test_a_transport_that_does_not_match_the_secure_aggregation_setting_is_refused(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    secure = settings.with_values(secure_aggregation=True, rounds=1)
+    workspace = prepare_workspace(tmp_path / "run", secure, synthetic_population(CLIENTS, seed=0))
+    plain = InProcessTransport(workspace, CLIENTS, SeededGaussian(np.random.default_rng(1)))
+
+    with pytest.raises(RuntimeError, match="secure_aggregation"):
+        run_federation(
+            secure,
+            workspace,
+            plain,
+            noise=SeededGaussian(np.random.default_rng(0)),
+            rng=random.Random(0),
+            say=lambda _: None,
+        )
