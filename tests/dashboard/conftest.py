@@ -2,8 +2,9 @@
 
 ``runs/`` holds three runs an operator could pick among: ``cohort`` (12 clients, 10 a round,
 fixed-size: statistics shown), ``small`` (8 clients, about 4 a round: statistics withheld)
-and ``exhausted`` (a tight budget that stops training). Beside them, stores the dashboard
-must explain instead of show: empty, older schema, no rounds yet.
+and ``exhausted`` (a tight budget that stops training). Beside them, ``secure`` (the cohort
+run under secure aggregation: sums only) and stores the dashboard must explain instead of
+show: empty, older schema, no rounds yet.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Stores:
     cohort: Path
     small: Path
     exhausted: Path
+    secure: Path
     empty: Path
     older: Path
     no_rounds: Path
@@ -59,7 +61,12 @@ def _run(settings: RunSettings, root: Path) -> Path:
     run_federation(
         settings,
         workspace,
-        InProcessTransport(workspace, settings.clients, SeededGaussian(np.random.default_rng(1))),
+        InProcessTransport(
+            workspace,
+            settings.clients,
+            SeededGaussian(np.random.default_rng(1)),
+            secure_sum=settings.secure_aggregation,
+        ),
         noise=SeededGaussian(np.random.default_rng(0)),
         rng=random.Random(0),
         say=lambda _: None,
@@ -94,6 +101,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory, encoder_cache: Path) -> Sto
         cohort = _run(COHORT, runs / "cohort")
         small = _run(SMALL, runs / "small")
         exhausted = _run(EXHAUSTED, runs / "exhausted")
+        secure = _run(COHORT.with_values(secure_aggregation=True), root / "secure")
     empty = root / "empty" / "metrics.sqlite"
     empty.parent.mkdir()
     sqlite3.connect(empty).close()
@@ -102,6 +110,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory, encoder_cache: Path) -> Sto
         cohort=cohort,
         small=small,
         exhausted=exhausted,
+        secure=secure,
         empty=empty,
         older=_older_store(root / "older" / "metrics.sqlite"),
         no_rounds=_no_rounds_store(root / "no_rounds" / "metrics.sqlite"),

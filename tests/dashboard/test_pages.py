@@ -87,6 +87,24 @@ def test_a_lower_minimum_cohort_shows_the_small_run_statistics(stores: Stores) -
     assert len(app.get("vega_lite_chart")) == 3
 
 
+def test_under_secure_aggregation_the_training_page_says_why_no_norm_quantiles(
+    stores: Stores,
+) -> None:
+    app = open_page(stores.secure, "training")
+
+    assert any("never sees one client's update" in i.value for i in app.info)
+    assert len(app.get("vega_lite_chart")) == 3  # loss, hits@1 and the clipping norm remain
+
+
+def test_audit_page_of_a_secure_aggregation_run_says_the_server_sees_only_sums(
+    stores: Stores,
+) -> None:
+    text = rendered(open_page(stores.secure, "audit"))
+
+    assert "Secure aggregation: on (SecAgg+)" in text
+    assert "distributed" in text
+
+
 def test_audit_page_states_central_dp_and_the_run_settings(stores: Stores) -> None:
     app = open_page(stores.small, "audit")
 
