@@ -36,7 +36,7 @@ def profile(store_path: Path) -> Iterator[Profile]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run `fedpersona ...` as a separate process, the way a user or a script does."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
@@ -46,7 +46,7 @@ def run_cli(
         text=True,
         env=full_env,
         input=stdin,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
