@@ -20,11 +20,14 @@ from flwr.serverapp import Grid
 from server.dp_fedavg import ClientReport
 
 NODE_WAIT_SECONDS = 120.0
+# A device that has not answered a round's message by then counts as dropped out; without
+# a limit one dead SuperNode would stall the run forever.
+REPLY_TIMEOUT_SECONDS = 600.0
 
 
 class FlowerTransport:
     def __init__(
-        self, grid: Grid, *, expected_nodes: int, reply_timeout: float | None = None
+        self, grid: Grid, *, expected_nodes: int, reply_timeout: float = REPLY_TIMEOUT_SECONDS
     ) -> None:
         self._grid = grid
         self._expected = expected_nodes

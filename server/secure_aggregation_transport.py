@@ -53,7 +53,7 @@ from privacy.secure_payload import (
     too_few_sampled,
     unpack,
 )
-from server.flower_transport import FlowerTransport
+from server.flower_transport import REPLY_TIMEOUT_SECONDS, FlowerTransport
 
 
 class SecureAggregationTransport:
@@ -66,7 +66,7 @@ class SecureAggregationTransport:
         *,
         expected_nodes: int,
         dropout_tolerance: float,
-        reply_timeout: float | None = None,
+        reply_timeout: float = REPLY_TIMEOUT_SECONDS,
     ) -> None:
         self._grid = grid
         self._nodes = FlowerTransport(grid, expected_nodes=expected_nodes)
@@ -93,7 +93,7 @@ class SecureAggregationTransport:
         )
         context.state.array_records[MAIN_PARAMS_RECORD] = ArrayRecord(list(weights))
         workflow = GuardedSecAggPlusWorkflow(
-            min_contributors=int(config.get("min-contributors", 2)),
+            min_contributors=int(config["min-contributors"]),
             **protocol_parameters(len(nodes), self._tolerance),
             timeout=self._timeout,
         )
