@@ -37,7 +37,7 @@ class RunSettings:
     server_learning_rate: float = 1.0
     # SecAgg+: the server sees only the sum of each round's updates; the noise is then
     # distributed, each device adding its share (docs/privacy.md).
-    secure_aggregation: bool = False
+    secure_aggregation: bool = True
     dropout_tolerance: float = 0.2  # share of a round's devices that may drop out
     seed: int = 0
     secure_noise: bool = True  # OS-entropy noise; False: seeded (tests, reproducible benches)

@@ -69,8 +69,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     sim.add_argument(
         "--secure-aggregation",
-        action="store_true",
-        help="SecAgg+: the server sees only each round's sum; devices add the noise",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.secure_aggregation,
+        help="SecAgg+: the server sees only each round's sum, devices add the noise (default "
+        "on; --no-secure-aggregation: the server sees each clipped update and adds the noise)",
     )
     sim.add_argument(
         "--dropout-tolerance",

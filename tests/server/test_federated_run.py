@@ -32,6 +32,7 @@ def settings() -> RunSettings:
         epsilon=8.0,
         delta=1e-3,
         local_epochs=1,
+        secure_aggregation=False,  # the central-DP path; secure rounds are tested below
         secure_noise=False,
     )
 

@@ -46,6 +46,7 @@ def test_devices_send_only_a_clipped_update_and_the_documented_scalars(
         delta=1e-3,
         clipping_norm=0.5,
         local_epochs=1,
+        secure_aggregation=False,  # plain rounds: what is sent in the clear
         secure_noise=False,
     )
     population = synthetic_population(6, seed=0)
