@@ -10,6 +10,12 @@ epsilon = inf (no noise), 8, 3 and 1 with delta = 1/N^1.1; the final head is sco
 unseen users (held out of the federation) and on the devices' own later turns, with the
 reranking benchmark's metric (hits@1/20, reconstructed candidates). Personalisation: the
 same global head after a short local fine-tune on each device's own earlier turns.
+Public start (models.public_pretraining): a head trained centrally on public data that holds
+none of the 1,000 ConvAI2 users, scored alone (``public_pretrained``, it spends no privacy)
+and used as the federation's starting point (``federated_from_public``) at the
+``--public-epsilons``. Public data: Synthetic-Persona-Chat conversations none of whose
+personas is a ConvAI2 validation persona (the validation file here has none: it re-tells
+exactly those 1,000 pairs), plus generated users (server.population, nobody real).
 Throughput: one round with 10% of N synthetic devices sampled, each measured in a fresh
 process (updates per second of wall time, peak resident memory of that process).
 """
@@ -34,23 +40,42 @@ from typing import Any
 import numpy as np
 
 from bench.reporting import write_report
+from client.embedding.factory import default_embedder
+from client.embedding.manifest import default_cache_dir
 from client.local_training import fact_text
 from client.training_pairs import TrainingPair
+from models.data.locations import PERSONACHAT_VALID, SPC_VALID, data_dir, require
+from models.data.personachat import load_personachat
+from models.data.synthetic_persona_chat import load_spc
+from models.embedding_cache import EmbeddingCache
 from models.encoded import EmbedFn, encode
 from models.metrics import hits_at_1, mean_reciprocal_rank
+from models.public_pretraining import pretrain_head, public_spc_conversations, spc_examples
 from models.ranking_task import RankingExample
 from models.reranking_head import RerankingHead
 from models.training import TrainConfig, score, train_head
-from models.weights import load_checkpoint
+from models.weights import load_checkpoint, save_checkpoint
 from privacy.noise import SeededGaussian
 from server.federated_run import run_federation
 from server.local_transport import InProcessTransport
 from server.run_settings import RunSettings
 from server.run_workspace import prepare_workspace
-from server.simulated_clients import ClientData, PopulationData, load_population
+from server.simulated_clients import (
+    ClientData,
+    PopulationData,
+    load_population,
+    synthetic_population,
+)
 
 DEFAULT_OUT = Path("bench/results/federated.json")
 EPSILONS = (math.inf, 8.0, 3.0, 1.0)
+PUBLIC_EPSILONS = (8.0,)
+ROUNDS = 60  # 30 left epsilon 8 about 4 points behind the central head (docs/benchmarks.md)
+CLIPPING_NORM = 0.5
+LOCAL_EPOCHS = 5
+LEARNING_RATE = 0.01
+SERVER_LEARNING_RATE = 5.0
+PUBLIC_SEED = 4242  # the generated public users' seed (any: they are nobody)
 FINE_TUNE = TrainConfig(epochs=2, batch_size=16, learning_rate=1e-3, validation_fraction=0.0)
 
 
@@ -96,11 +121,30 @@ def fine_tuned_later_turns(
 
 
 def federate(
-    settings: RunSettings, population: PopulationData, root: Path
+    settings: RunSettings,
+    population: PopulationData,
+    root: Path,
+    start: RerankingHead | None = None,
 ) -> tuple[RerankingHead, EmbedFn, dict[str, Any]]:
+    """Run the federation; ``start`` (a public head) replaces the untrained starting head.
+
+    The start is written as the run's checkpoint before the first round: the server
+    resumes from a checkpoint, while the round loop and the privacy accounting follow the
+    ledger, which does not exist yet, so all ``settings.rounds`` rounds run and are paid.
+    """
     workspace = prepare_workspace(root, settings, population)
+    if start is not None:
+        if workspace.ledger_path.exists() or workspace.checkpoint_path.exists():
+            raise ValueError(f"{root} already holds a run; a start head must come first")
+        save_checkpoint(
+            workspace.checkpoint_path,
+            start,
+            extra={"rounds": 0, "clipping_norm": settings.clipping_norm, "start": "public"},
+        )
     noise = SeededGaussian(np.random.default_rng(settings.seed))
-    transport = InProcessTransport(workspace, len(population.clients), noise)
+    transport = InProcessTransport(
+        workspace, len(population.clients), noise, secure_sum=settings.secure_aggregation
+    )
     started = time.perf_counter()
     outcome = run_federation(
         settings,
@@ -126,21 +170,29 @@ def quality_rows(
     population: PopulationData,
     folder: Path,
     epsilons: Sequence[float] = EPSILONS,
+    *,
+    start: RerankingHead | None = None,
+    method: str = "federated",
+    fine_tune: bool = True,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for epsilon in epsilons:
         settings = base.with_values(epsilon=epsilon)
-        model, embed, facts = federate(settings, population, folder / f"eps-{epsilon:g}")
+        model, embed, facts = federate(
+            settings, population, folder / f"{method}-eps-{epsilon:g}", start
+        )
         common = {
             "epsilon": None if math.isinf(epsilon) else epsilon,
             "delta": settings.target_delta,
             "clients_per_round": settings.clients_per_round,
+            # central: the server adds the noise; secure: the devices' noise shares, summed
+            "aggregation": "secure" if settings.secure_aggregation else "central",
             **facts,
         }
         for split, (hits, mrr, n) in evaluate(model, population, embed).items():
             rows.append(
                 {
-                    "method": "federated",
+                    "method": method,
                     "split": split,
                     "hits@1": 100 * hits,
                     "mrr": mrr,
@@ -148,10 +200,12 @@ def quality_rows(
                     **common,
                 }
             )
+        if not fine_tune:
+            continue
         hits, mrr, n = fine_tuned_later_turns(model, population, embed)
         rows.append(
             {
-                "method": "federated_finetuned",
+                "method": f"{method}_finetuned",
                 "split": "later_turns",
                 "hits@1": 100 * hits,
                 "mrr": mrr,
@@ -160,6 +214,70 @@ def quality_rows(
             }
         )
     return rows
+
+
+def public_examples(public_users: int, seed: int) -> tuple[list[RankingExample], dict[str, Any]]:
+    """Public ranking examples: SPC conversations of no ConvAI2 persona, and generated users.
+
+    Every one of the 1,000 ConvAI2 validation dialogues is excluded (seen and unseen users
+    alike), whatever ``--clients`` is.
+    """
+    folder = data_dir()
+    dialogues = load_personachat(require(folder, PERSONACHAT_VALID))
+    public = public_spc_conversations(load_spc(require(folder, SPC_VALID)), dialogues)
+    examples = spc_examples(public.kept, seed=seed) if public.kept else []
+    spc_count = len(examples)
+    generated = synthetic_population(public_users, seed=PUBLIC_SEED)
+    for client in generated.clients:
+        examples += ranking_examples(client, client.train + client.evaluation)
+    examples += list(generated.unseen_users)
+    return examples, {
+        "excluded_dialogues": len(dialogues),
+        "spc_conversations": len(public.kept) + public.dropped,
+        "spc_conversations_kept": len(public.kept),
+        "spc_examples": spc_count,
+        "generated_users": len(generated.clients)
+        + len({e.user_id for e in generated.unseen_users}),
+        "generated_examples": len(examples) - spc_count,
+    }
+
+
+def public_rows(
+    base: RunSettings, population: PopulationData, public_users: int
+) -> tuple[RerankingHead, list[dict[str, Any]], dict[str, Any]]:
+    """The public head and its rows: round 0 of ``federated_from_public`` (no device took
+    part yet, so it spends no privacy: epsilon 0)."""
+    seed = base.seed
+    examples, facts = public_examples(public_users, seed)
+    encoder = default_embedder(export_if_missing=True)
+    embed = EmbeddingCache(
+        default_cache_dir() / "embeddings" / f"{encoder.name}.npz", encoder.name, encoder.embed
+    )
+    started = time.perf_counter()
+    model, result = pretrain_head(examples, embed, seed=seed)
+    facts = {
+        **facts,
+        "examples": len(examples),
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    rows = [
+        {
+            "method": "public_pretrained",
+            "split": split,
+            "hits@1": 100 * hits,
+            "mrr": mrr,
+            "n": n,
+            "epsilon": 0.0,
+            "clients_per_round": base.clients_per_round,
+            "rounds": 0,
+            "noise_multiplier": None,
+            "public_data": facts,
+        }
+        for split, (hits, mrr, n) in evaluate(model, population, embed).items()
+    ]
+    return model, rows, facts
 
 
 def throughput(clients: int, folder: Path) -> dict[str, Any]:
@@ -172,18 +290,21 @@ def throughput(clients: int, folder: Path) -> dict[str, Any]:
         sampling="fixed_size",
         epsilon=8.0,
         local_epochs=1,
+        secure_aggregation=False,  # the devices' work and the server's arithmetic, no protocol
         secure_noise=False,
     )
     population = load_population("synthetic", clients, seed=0)
     workspace = prepare_workspace(folder, settings, population)
     noise = SeededGaussian(np.random.default_rng(0))
-    transport = InProcessTransport(workspace, clients, noise)
+    transport = InProcessTransport(
+        workspace, clients, noise, secure_sum=settings.secure_aggregation
+    )
     started = time.perf_counter()
     run_federation(
         settings, workspace, transport, noise=noise, rng=random.Random(0), say=lambda _: None
     )
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     return {
         "clients": clients,
         "sampled": settings.clients_per_round,
@@ -191,6 +312,17 @@ def throughput(clients: int, folder: Path) -> dict[str, Any]:
         "round_seconds": seconds,
         "peak_rss_mb": peak_mb,
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's ru_maxrss survives fork and exec, so in
+    a child it reports at least the parent's peak; VmHWM is the process's own."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def throughput_in_subprocess(clients: int) -> dict[str, Any]:
@@ -224,6 +356,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--local-epochs", type=int, default=None)
     parser.add_argument("--clipping-norm", type=float, default=None)
     parser.add_argument(
+        "--secure-aggregation",
+        action="store_true",
+        help="devices add noise shares and the server gets only sums (in-process, no crypto)",
+    )
+    parser.add_argument(
+        "--public-epsilons",
+        type=float,
+        nargs="*",
+        default=list(PUBLIC_EPSILONS),
+        help="epsilons of the federation from the public head (none: no public rows at all)",
+    )
+    parser.add_argument(
+        "--public-users",
+        type=int,
+        default=None,
+        help="generated public users to pretrain on (default: half the devices, at least 20)",
+    )
+    parser.add_argument(
         "--throughput",
         type=int,
         nargs="*",
@@ -246,20 +396,35 @@ def _full_run(args: argparse.Namespace) -> int:
     base = RunSettings(
         population="personachat",
         clients=clients,
-        rounds=args.rounds or (8 if args.quick else 30),
+        rounds=args.rounds or (8 if args.quick else ROUNDS),
         clients_per_round=args.clients_per_round or (40 if args.quick else 100),
-        clipping_norm=args.clipping_norm or 0.5,
-        **({"local_epochs": args.local_epochs} if args.local_epochs else {}),
-        **({"learning_rate": args.learning_rate} if args.learning_rate else {}),
-        **(
-            {"server_learning_rate": args.server_learning_rate} if args.server_learning_rate else {}
-        ),
+        clipping_norm=args.clipping_norm or CLIPPING_NORM,
+        # Set here, not taken from RunSettings' (conservative) defaults, so that the
+        # command in docs/benchmarks.md keeps measuring the same configuration.
+        local_epochs=args.local_epochs or LOCAL_EPOCHS,
+        learning_rate=args.learning_rate or LEARNING_RATE,
+        server_learning_rate=args.server_learning_rate or SERVER_LEARNING_RATE,
+        secure_aggregation=args.secure_aggregation,
         secure_noise=False,
     )
     population = load_population("personachat", clients, seed=0)
     started = time.perf_counter()
+    public_facts: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as folder:
         rows = quality_rows(base, population, Path(folder), args.epsilons)
+        if args.public_epsilons:
+            public_users = args.public_users or max(20, clients // 2)
+            start, public, public_facts = public_rows(base, population, public_users)
+            rows += public
+            rows += quality_rows(
+                base,
+                population,
+                Path(folder),
+                args.public_epsilons,
+                start=start,
+                method="federated_from_public",
+                fine_tune=False,
+            )
     counts = (
         args.throughput if args.throughput is not None else ([100] if args.quick else [100, 1000])
     )
@@ -271,6 +436,7 @@ def _full_run(args: argparse.Namespace) -> int:
             "seconds": round(time.perf_counter() - started, 1),
             "unseen_users": len(population.unseen_users),
             "metric": "hits@1/20 (reconstructed candidates)",
+            "public_data": public_facts,
         },
     }
     print_table(result)
@@ -281,14 +447,15 @@ def _full_run(args: argparse.Namespace) -> int:
 
 def print_table(result: dict[str, Any]) -> None:
     print(
-        f"{'method':<22} {'epsilon':>7} {'split':<13} {'hits@1':>7} {'MRR':>6} "
+        f"{'method':<26} {'epsilon':>7} {'split':<13} {'hits@1':>7} {'MRR':>6} "
         f"{'rounds':>6} {'z':>6}"
     )
     for row in result["rows"]:
         eps = "inf" if row["epsilon"] is None else f"{row['epsilon']:g}"
+        z = "-" if row["noise_multiplier"] is None else f"{row['noise_multiplier']:.3f}"
         print(
-            f"{row['method']:<22} {eps:>7} {row['split']:<13} {row['hits@1']:7.1f} "
-            f"{row['mrr']:6.3f} {row['rounds']:6d} {row['noise_multiplier']:6.3f}"
+            f"{row['method']:<26} {eps:>7} {row['split']:<13} {row['hits@1']:7.1f} "
+            f"{row['mrr']:6.3f} {row['rounds']:6d} {z:>6}"
         )
     for t in result["throughput"]:
         print(
