@@ -49,13 +49,7 @@ def _device_round(context: Context, weights: Arrays, config: Mapping[str, object
     root = str(context.run_config.get("out") or os.environ[RUN_DIR_ENV])
     devices, embed = _devices(root)
     device = int(context.node_config["partition-id"])
-    instructions = RoundInstructions(
-        clipping_norm=_number(config["clipping-norm"]),
-        local_epochs=int(_number(config["local-epochs"])),
-        learning_rate=_number(config["learning-rate"]),
-        noise_share_std=_number(config["noise-share-std"]),
-        seed=int(_number(config["round"])),
-    )
+    instructions = RoundInstructions.from_config(config)
     with Profile.open(devices.store_path(device), devices.passphrase(device)) as profile:
         return run_round(profile, weights, HeadConfig(), instructions, embed, SecureGaussian())
 
@@ -99,9 +93,3 @@ def route_round(message: Message, context: Context, call_next: ClientAppCallable
 
 
 app = ClientApp(client_fn=secure_round_client, mods=[route_round])
-
-
-def _number(value: object) -> float:
-    if not isinstance(value, int | float):
-        raise TypeError(f"expected a number in the round config, got {type(value).__name__}")
-    return float(value)

@@ -10,7 +10,7 @@ example count is sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +42,23 @@ class RoundInstructions:
     batch_size: int = 16
     noise_share_std: float = 0.0  # > 0 only under distributed DP
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> RoundInstructions:
+        """From the round's config (server.federated_run writes it; kebab-case keys)."""
+        return cls(
+            clipping_norm=_number(config["clipping-norm"]),
+            local_epochs=int(_number(config["local-epochs"])),
+            learning_rate=_number(config["learning-rate"]),
+            noise_share_std=_number(config["noise-share-std"]),
+            seed=int(_number(config["round"])),
+        )
+
+
+def _number(value: object) -> float:
+    if not isinstance(value, int | float):
+        raise TypeError(f"expected a number in the round config, got {type(value).__name__}")
+    return float(value)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,13 @@ from privacy.adaptive_clipping import (
 )
 from privacy.ledger import PrivacyLedger, governing_epsilon
 from privacy.noise import GaussianNoise, distributed_noise_share_std
-from privacy.secure_payload import SecureSum, minimum_contributors
+from privacy.secure_payload import (
+    MIN_SECURE_ROUND,
+    SecureSum,
+    halted_round,
+    minimum_contributors,
+    too_few_sampled,
+)
 from server.dp_fedavg import ClientReport, RoundAggregate, aggregate_round, aggregate_secure_sum
 from server.metrics_store import MetricsStore, RoundRow
 from server.privacy_budget import open_ledger
@@ -109,7 +115,7 @@ def run_federation(
             config = _round_config(
                 settings, round_number, clipping_norm, clipping.update_noise_multiplier, sampled
             )
-            replies = transport.train(sampled, get_weights(model), config)
+            replies = _train(transport, settings, sampled, get_weights(model), config)
             result = _aggregate(
                 flatten(get_weights(model)),
                 replies,
@@ -207,6 +213,21 @@ class AdaptiveClipping:
             below, expected_clients=self.expected_clients, count_noise_std=std, noise=noise
         )
         return next_clipping_norm(clipping_norm, fraction, self.config)
+
+
+def _train(
+    transport: Transport,
+    settings: RunSettings,
+    sampled: Sequence[int],
+    weights: Arrays,
+    config: dict[str, float],
+) -> list[ClientReport] | SecureSum:
+    """The round's replies; a secure round of too few devices is halted before any trains
+    (with two, the sum would tell each device the other's update)."""
+    if settings.secure_aggregation and len(sampled) < MIN_SECURE_ROUND:
+        size = flatten(weights).size
+        return halted_round(size, len(sampled), too_few_sampled(len(sampled)))
+    return transport.train(sampled, weights, config)
 
 
 def _aggregate(

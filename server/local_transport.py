@@ -20,15 +20,7 @@ from client.profile import Profile
 from models.reranking_head import HeadConfig
 from models.weights import flatten
 from privacy.noise import GaussianNoise
-from privacy.secure_payload import (
-    MIN_SECURE_ROUND,
-    SCALARS,
-    SecureSum,
-    halted_round,
-    pack,
-    too_few_sampled,
-    unpack,
-)
+from privacy.secure_payload import SCALARS, SecureSum, pack, unpack
 from server.dp_fedavg import ClientReport
 from server.run_workspace import Workspace
 
@@ -58,13 +50,7 @@ class InProcessTransport:
     ) -> list[ClientReport] | SecureSum:
         if config["round"] == self._crash_on_round:
             raise RuntimeError("the server process died")
-        instructions = RoundInstructions(
-            clipping_norm=config["clipping-norm"],
-            local_epochs=int(config["local-epochs"]),
-            learning_rate=config["learning-rate"],
-            noise_share_std=config["noise-share-std"],
-            seed=int(config["round"]),
-        )
+        instructions = RoundInstructions.from_config(config)
         reports = []
         for node in nodes:
             path, passphrase = self._devices.store_path(node), self._devices.passphrase(node)
@@ -79,8 +65,6 @@ class InProcessTransport:
 
 
 def _summed(reports: Sequence[ClientReport], size: int) -> SecureSum:
-    if len(reports) < MIN_SECURE_ROUND:
-        return halted_round(size, len(reports), too_few_sampled(len(reports)))
     total = np.zeros(size + len(SCALARS))
     for report in reports:
         assert report.update is not None  # in-process devices do not drop out

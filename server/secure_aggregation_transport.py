@@ -50,7 +50,6 @@ from privacy.secure_payload import (
     SecureSum,
     halted_round,
     quantization_range,
-    too_few_sampled,
     unpack,
 )
 from server.flower_transport import REPLY_TIMEOUT_SECONDS, FlowerTransport
@@ -84,8 +83,6 @@ class SecureAggregationTransport:
         config: dict[str, float],
     ) -> SecureSum:
         size = flatten(weights).size
-        if len(nodes) < MIN_SECURE_ROUND:
-            return halted_round(size, len(nodes), too_few_sampled(len(nodes)))
         strategy = OneRoundStrategy(self._grid, self._context.run_id, nodes, config)
         context = LegacyContext(self._context, strategy=strategy)
         context.state.config_records[MAIN_CONFIGS_RECORD] = ConfigRecord(

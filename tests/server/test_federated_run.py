@@ -216,3 +216,29 @@ def test_a_transport_that_does_not_match_the_secure_aggregation_setting_is_refus
             rng=random.Random(0),
             say=lambda _: None,
         )
+
+
+def test_a_secure_round_of_fewer_than_three_devices_is_halted_before_any_device_trains(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    secure = settings.with_values(
+        secure_aggregation=True, sampling="fixed_size", clients_per_round=2, rounds=1
+    )
+    workspace = prepare_workspace(tmp_path / "run", secure, synthetic_population(CLIENTS, seed=0))
+    spy = _ConfigSpy(
+        InProcessTransport(
+            workspace, CLIENTS, SeededGaussian(np.random.default_rng(1)), secure_sum=True
+        )
+    )
+    lines: list[str] = []
+
+    outcome = run_federation(
+        secure, workspace, spy, noise=_NoNoiseAllowed(), rng=random.Random(0), say=lines.append
+    )
+
+    assert spy.configs == []  # no device was asked to train
+    assert outcome.rounds == 1  # still accounted
+    (row,) = MetricsStore(workspace.metrics_path).rounds()
+    assert (row["clients_sampled"], row["clients_completed"]) == (2, 0)
+    assert any("a secure round needs 3" in line for line in lines)
