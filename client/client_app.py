@@ -3,11 +3,11 @@
 A simulated device finds its store through the run folder (client.simulated_device) and
 its index in the node config (``partition-id``).
 
-One app serves both kinds of round. A plain round (Message API) replies with the clipped
-update and the five round scalars. A SecAgg+ round (Flower's legacy API, the only one with
-SecAgg+ in Flower 1.41) goes through ``secaggplus_mod`` to a NumPyClient whose reply is
-masked: the update with its scalars appended (privacy.secure_payload), a weight of 1 and
-no metrics in the clear.
+One app serves both kinds of round, and in both the device sends one vector, its release
+(privacy.device_release: the clipped update and its bounded statistics). A plain round
+(Message API) replies with it as the only record. A SecAgg+ round (Flower's legacy API, the
+only one with SecAgg+ in Flower 1.41) goes through ``secaggplus_mod`` to a NumPyClient
+whose reply is masked: the release with its noise share, a weight of 1 and no metrics.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, Context, Message, RecordDict
 from flwr.client import Client, NumPyClient
 from flwr.client.mod import secaggplus_mod
 from flwr.clientapp import ClientApp
@@ -32,7 +32,6 @@ from client.simulated_device import SimulatedDevices
 from models.encoded import EmbedFn
 from models.reranking_head import HeadConfig
 from privacy.noise import SecureGaussian
-from privacy.secure_payload import pack
 
 RUN_DIR_ENV = "FEDPERSONA_RUN_DIR"
 Arrays = list[npt.NDArray[np.float32]]
@@ -55,16 +54,13 @@ def _device_round(context: Context, weights: Arrays, config: Mapping[str, object
 
 
 def train(message: Message, context: Context) -> Message:
-    """A plain round: reply with the clipped update and the round scalars."""
+    """A plain round: reply with the device's release and nothing else."""
     outcome = _device_round(
         context,
         message.content.array_records["arrays"].to_numpy_ndarrays(),
         message.content.config_records["config"],
     )
-    metrics: dict[str, int | float | list[int] | list[float]] = dict(outcome.metrics)
-    content = RecordDict(
-        {"update": ArrayRecord([outcome.update]), "metrics": MetricRecord(metrics)}
-    )
+    content = RecordDict({"release": ArrayRecord([outcome.payload])})
     return Message(content=content, reply_to=message)
 
 
@@ -78,7 +74,7 @@ class SecureRoundClient(NumPyClient):
         self, parameters: Arrays, config: dict[str, bool | bytes | float | int | str]
     ) -> tuple[list[npt.NDArray[np.float64]], int, dict[str, bool | bytes | float | int | str]]:
         outcome = _device_round(self._context, parameters, config)
-        return [pack(outcome.update, outcome.metrics)], 1, {}
+        return [outcome.payload], 1, {}
 
 
 def secure_round_client(context: Context) -> Client:

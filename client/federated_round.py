@@ -1,11 +1,12 @@
 """One federated round on a device: evaluate the received head, train it, clip the change.
 
-What leaves the device is built here and nowhere else: the clipped model update (plus,
-under distributed DP, this device's share of the Gaussian noise) and five scalars that
-the server only ever aggregates: the local training loss, how many of the device's own
-later turns the received head ranked first and how many there were, whether the update
-was clipped and its norm before clipping. No text, embedding, persona value or training
-example count is sent.
+What leaves the device is built here and nowhere else: one vector
+(``privacy.device_release``) holding the clipped model update and five bounded statistics
+(whether it trained, its training loss, whether it had later turns, the share of them the
+received head ranked first, whether the update was within its clipping bound), clipped
+together to the round's norm C, plus, under distributed DP, this device's share of the
+Gaussian noise on every coordinate. No text, embedding, persona value, example count or
+update norm is sent.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from models.metrics import expected_hits_and_reciprocal_ranks
 from models.reranking_head import HeadConfig, RerankingHead
 from models.training import TrainConfig, score, train_head
 from models.weights import flatten, get_weights, set_weights
-from privacy.clipping import clip_update
+from privacy.device_release import release
 from privacy.noise import GaussianNoise
 
 EVALUATION_SESSION = "later-turns"  # pairs kept back to evaluate received models
-METRIC_KEYS = ("train_loss", "eval_hits", "eval_examples", "clipped", "update_norm")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,8 +63,8 @@ def _number(value: object) -> float:
 
 @dataclass(frozen=True)
 class RoundOutcome:
-    update: npt.NDArray[np.float64]  # clipped (and noised, under distributed DP), flat
-    metrics: dict[str, float]
+    payload: npt.NDArray[np.float64]  # what leaves: update and statistics, clipped (and noised)
+    update_norm: float  # before clipping; for the device's own log, never sent
 
 
 def split_pairs(pairs: Sequence[TrainingPair]) -> tuple[list[TrainingPair], list[TrainingPair]]:
@@ -110,17 +110,10 @@ def run_round(
         )
         loss = result.train_loss[-1] if result.train_loss else float("nan")
     change = flatten(get_weights(model)) - flatten(global_weights)
-    clipped = clip_update(change, instructions.clipping_norm)
-    update = clipped.update
-    if instructions.noise_share_std > 0:
-        update = update + noise.sample(update.size, instructions.noise_share_std)
-    return RoundOutcome(
-        update,
-        {
-            "train_loss": loss,
-            "eval_hits": hits,
-            "eval_examples": float(len(held)),
-            "clipped": float(clipped.clipped),
-            "update_norm": clipped.norm,
-        },
+    released = release(
+        change, instructions.clipping_norm, train_loss=loss, hits=hits, evaluated=len(held)
     )
+    payload = released.payload
+    if instructions.noise_share_std > 0:
+        payload = payload + noise.sample(payload.size, instructions.noise_share_std)
+    return RoundOutcome(payload, released.update_norm)

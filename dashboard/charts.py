@@ -83,29 +83,3 @@ def participation(rows: Sequence[dict[str, Any]]) -> Figure:
         .properties(height=HEIGHT)
     )
     return cast(Figure, bars)
-
-
-def norm_band(rows: Sequence[dict[str, Any]], clipping: Sequence[dict[str, Any]]) -> Figure:
-    """Update norms before clipping: the 10-90% band, the median, and the clipping norm."""
-    shown = [r for r in rows if r.get("update_norm_p50") is not None]
-    base = alt.Chart(_data(shown)).encode(
-        x=alt.X("round:Q", title="round", axis=alt.Axis(tickMinStep=1))
-    )
-    band = base.mark_area(opacity=0.25, color="#1f77b4").encode(
-        y=alt.Y("update_norm_p10:Q", title="L2 norm of updates"), y2="update_norm_p90:Q"
-    )
-    median = base.mark_line(point=True, color="#1f77b4").encode(
-        y="update_norm_p50:Q",
-        tooltip=[
-            "round:Q",
-            alt.Tooltip("update_norm_p10:Q", format=".3f", title="10%"),
-            alt.Tooltip("update_norm_p50:Q", format=".3f", title="median"),
-            alt.Tooltip("update_norm_p90:Q", format=".3f", title="90%"),
-        ],
-    )
-    clip = (
-        alt.Chart(_data(list(clipping)))
-        .mark_line(color="#d62728", strokeDash=[6, 4])
-        .encode(x="round:Q", y="clipping_norm:Q", tooltip=["round:Q", "clipping_norm:Q"])
-    )
-    return cast(Figure, alt.layer(band, median, clip).properties(height=HEIGHT))

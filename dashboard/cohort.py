@@ -1,8 +1,8 @@
 """The minimum-cohort rule: no statistic over fewer clients than the minimum cohort is shown.
 
-A round's per-client aggregates (mean loss, hits@1 and its example count, fraction
-clipped, update-norm quantiles) are computed over the round's ``clients_completed``. Over a
-handful of clients a mean or a quantile is close to one person's own value, so rounds with
+A round's per-client aggregates (mean loss, hits@1, fraction clipped) are computed over
+the round's ``clients_completed``. They are noised before the server sees them, but over a
+handful of clients a mean is still close to one person's own value, so rounds with
 fewer than ``min_cohort`` clients have those values replaced by ``None`` and a reason. The
 participation counts and the privacy accounting are not statistics of client values and
 are always shown.
@@ -21,11 +21,7 @@ DEFAULT_MIN_COHORT = 10
 SUPPRESSIBLE = (
     "train_loss",
     "eval_hits_at_1",
-    "eval_examples",
     "fraction_clipped",
-    "update_norm_p10",
-    "update_norm_p50",
-    "update_norm_p90",
 )
 
 

@@ -9,7 +9,8 @@ budget stop requires *both* to stay within the budget (in practice RDP, the loos
 governs). A round without noise makes epsilon infinite for good: the ledger never claims
 privacy it cannot prove.
 
-Persistence: ``save`` writes JSON atomically (temp file, fsync, ``os.replace``); ``load``
+Persistence: ``save`` writes JSON atomically and durably (temp file, fsync, ``os.replace``,
+fsync of the folder, so the rename itself survives a power cut); ``load``
 continues the saved rounds and refuses a ledger written under other settings.
 """
 
@@ -100,9 +101,9 @@ class LedgerSettings:
 class PrivacyLedger:
     """Per-round DP events of one federated run, their epsilon, and the budget stop.
 
-    Record a round only after its noised aggregate was released: recording never refuses,
-    because a released round has spent its privacy whether or not the budget allowed it.
-    Call ``would_exceed_budget()`` *before* a round to stop in time.
+    Record (and save) a round *before* anything of it can be released: recording never
+    refuses, and a round once recorded stays recorded, whatever it then released. Call
+    ``would_exceed_budget()`` before recording, to stop in time.
     """
 
     def __init__(
@@ -248,7 +249,8 @@ class PrivacyLedger:
         return ledger
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write atomically: a temp file in the same folder, fsync, then ``os.replace``."""
+        """Write atomically: a temp file in the same folder, fsync, ``os.replace``, fsync the
+        folder (without it a crash may roll the rename back, and the charge with it)."""
         target = Path(path)
         handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
@@ -260,6 +262,11 @@ class PrivacyLedger:
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
     @classmethod
     def load(
@@ -280,3 +287,13 @@ def governing_epsilon(*epsilons: float | None) -> float:
     if not reported:
         raise ValueError("no accountant reported an epsilon")
     return max(reported)
+
+
+def explain_delta(delta: float, population: int) -> str:
+    """What ``delta`` means for a run over ``population`` people, in one sentence."""
+    share = delta * population
+    return (
+        f"delta {delta:.2g}: each person's epsilon guarantee may fail with probability at "
+        f"most delta, so across all {population:,} people the expected number for whom it "
+        f"fails is at most {share:.2g} (delta must stay below 1/N = {1.0 / population:.2g})"
+    )

@@ -1,20 +1,17 @@
-"""What a device puts under the secure-aggregation mask, and what the server gets back.
+"""What one secure-aggregation round reveals to the server, and the protocol's arithmetic.
 
-Under secure aggregation the server learns only the sum of what the round's devices send,
-so a device sends one vector: its clipped (and noise-share-carrying) update with its round
-scalars appended. The server unpacks the sum into the summed update and summed scalars;
-no single device's loss, hit count or update norm is ever seen.
+Under secure aggregation a device masks its release (``privacy.device_release``: the
+clipped update and its bounded statistics in one vector of norm at most C) plus its share
+of the noise, and the server learns only the sum over the round's devices.
 
 SecAgg+ works on integers: each coordinate is clipped to [-R, R] and quantised before
-masking (Bonawitz et al. 2017; Bell et al. 2020). ``PAYLOAD_RANGE`` is that R. Model
-updates are clipped to L2 norm C (about 1) plus noise, far inside it; the scalars are
-capped into it (a device with more than R evaluation examples reports R).
+masking (Bonawitz et al. 2017; Bell et al. 2020). ``PAYLOAD_RANGE`` is that R. A release
+has norm at most C (about 1) plus noise, far inside it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,44 +24,16 @@ PAYLOAD_RANGE = 1024.0
 # the other's update anyway.
 MIN_SECURE_ROUND = 3
 MODULUS_BITS = 32  # SecAgg+'s arithmetic is modulo 2**32 (Flower's limit)
-# The scalars, in the order they follow the update. "trained" is 1 when the device had
-# examples to train on, so the mean loss is taken over devices that trained.
-SCALARS = ("train_loss", "trained", "eval_hits", "eval_examples", "clipped", "update_norm")
 
 
 @dataclass(frozen=True)
 class SecureSum:
     """What one secure-aggregation round reveals to the server."""
 
-    update_sum: Vector  # sum over contributing devices of their noised, clipped updates
-    scalar_sums: dict[str, float]
+    payload_sum: Vector  # sum over contributing devices of their noised releases
     contributors: int  # devices whose masked vector is in the sum (0: the round was halted)
     sampled: int
     halted: str | None = None  # why no sum was revealed, when it was not
-
-
-def pack(update: Vector, metrics: Mapping[str, float]) -> Vector:
-    """The device's payload: ``update`` followed by its scalars, each capped to the range."""
-    loss = metrics["train_loss"]
-    scalars = {
-        **{key: float(metrics[key]) for key in SCALARS if key in metrics},
-        "train_loss": loss if math.isfinite(loss) else 0.0,
-        "trained": 1.0 if math.isfinite(loss) else 0.0,
-    }
-    tail = np.clip([scalars[key] for key in SCALARS], -PAYLOAD_RANGE, PAYLOAD_RANGE)
-    return np.concatenate([np.asarray(update, np.float64), tail])
-
-
-def unpack(total: Vector, *, update_size: int) -> tuple[Vector, dict[str, float]]:
-    """(summed update, summed scalars) from the sum of ``pack`` payloads."""
-    if total.shape != (update_size + len(SCALARS),):
-        raise ValueError(
-            f"a secure sum of {total.shape} does not fit an update of {update_size} values "
-            f"and {len(SCALARS)} scalars"
-        )
-    return total[:update_size].copy(), dict(
-        zip(SCALARS, (float(v) for v in total[update_size:]), strict=True)
-    )
 
 
 def quantization_range(devices: int) -> int:
@@ -94,9 +63,9 @@ def minimum_contributors(sampled: int, dropout_tolerance: float) -> int:
     return max(1, math.ceil(sampled * (1 - dropout_tolerance)))
 
 
-def halted_round(update_size: int, sampled: int, reason: str) -> SecureSum:
+def halted_round(payload_size: int, sampled: int, reason: str) -> SecureSum:
     """A round whose sum was never revealed."""
-    return SecureSum(np.zeros(update_size), {}, 0, sampled, halted=reason)
+    return SecureSum(np.zeros(payload_size), 0, sampled, halted=reason)
 
 
 def too_few_sampled(sampled: int) -> str:

@@ -1,11 +1,14 @@
 """The server's round loop, independent of the transport (Flower here, anything in tests).
 
 Per round: check the privacy budget *before* sampling (a round that would overshoot is
-never run), sample clients secretly, send the head, aggregate the replies with DP-FedAvg,
-record the round's DP event in the ledger and save it, save the head, append one row of
-aggregates to the metrics store. The ledger is saved before the head: a crash between the
-two over-counts privacy spent by one round, never under-counts it. A restarted run resumes
-from the saved head and continues its ledger.
+never run), sample clients secretly, record the round's DP event in the ledger and save it
+(synced to disk), and only then send the head, aggregate the replies with DP-FedAvg (or
+unmask the secure sum), save the head and append one row of aggregates to the metrics
+store. Charging before anything is released means that no sum the server has seen, or
+could have seen, is ever missing from the ledger, wherever the process dies: a crash can
+only over-count (a charged round that released nothing stays charged; refunding it would
+need proof that nothing left the server's hands, which a crashed process cannot give). A
+restarted run resumes from the saved head and continues its ledger.
 """
 
 from __future__ import annotations
@@ -30,12 +33,8 @@ from models.weights import (
     set_weights,
     unflatten,
 )
-from privacy.adaptive_clipping import (
-    AdaptiveClippingConfig,
-    next_clipping_norm,
-    noisy_fraction_below,
-    update_noise_multiplier,
-)
+from privacy.adaptive_clipping import AdaptiveClippingConfig, next_clipping_norm
+from privacy.device_release import payload_size
 from privacy.ledger import PrivacyLedger, governing_epsilon
 from privacy.noise import GaussianNoise, distributed_noise_share_std
 from privacy.secure_payload import (
@@ -88,7 +87,7 @@ def run_federation(
 ) -> RunOutcome:
     ledger = open_ledger(settings, workspace.ledger_path)
     model, clipping_norm = _load_or_new_head(workspace, settings)
-    clipping = AdaptiveClipping.of(settings, ledger.settings.noise_multiplier)
+    clipping = AdaptiveClipping.of(settings)
     metrics = MetricsStore(workspace.metrics_path)
     try:
         metrics.start_run(
@@ -113,23 +112,25 @@ def run_federation(
             started = time.perf_counter()
             sampled = _sample(settings, nodes, rng)
             config = _round_config(
-                settings, round_number, clipping_norm, clipping.update_noise_multiplier, sampled
+                settings, round_number, clipping_norm, ledger.settings.noise_multiplier, sampled
             )
+            # Charged before any device is asked: whatever this round releases is accounted.
+            ledger.record_round()
+            ledger.save(workspace.ledger_path)
             replies = _train(transport, settings, sampled, get_weights(model), config)
             result = _aggregate(
                 flatten(get_weights(model)),
                 replies,
                 settings,
                 clipping_norm=clipping_norm,
-                noise_multiplier=clipping.update_noise_multiplier,
+                noise_multiplier=ledger.settings.noise_multiplier,
+                noise_share_std=config["noise-share-std"],
                 noise=noise,
             )
             if isinstance(replies, SecureSum) and replies.halted:
                 say(f"round {round_number}: secure aggregation halted: {replies.halted}")
             if result.rejected:
                 say(f"round {round_number}: rejected {'; '.join(result.rejected)}")
-            ledger.record_round()
-            ledger.save(workspace.ledger_path)
             set_weights(model, unflatten(result.weights, get_weights(model)))
             row = _row(
                 round_number,
@@ -140,7 +141,7 @@ def run_federation(
                 clipping_norm,
                 time.perf_counter() - started,
             )
-            clipping_norm = clipping.next_norm(clipping_norm, _unclipped(replies), noise)
+            clipping_norm = clipping.next_norm(clipping_norm, result.metrics["unclipped_sum"])
             save_checkpoint(
                 workspace.checkpoint_path,
                 model,
@@ -175,44 +176,31 @@ def _load_or_new_head(workspace: Workspace, settings: RunSettings) -> tuple[Rera
 class AdaptiveClipping:
     """Quantile-tracking clipping (Andrew et al. 2021), or a fixed norm when ``config`` is None.
 
-    The ledger accounts the round's total noise multiplier z; with adaptive clipping part of
-    it pays for the noisy count of unclipped devices, and the model update gets
-    z_Delta = (z^-2 - (2 sigma_b)^-2)^(-1/2).
+    The count of devices whose update was within its bound is one of the statistics every
+    device releases inside the round's Gaussian mechanism (privacy.device_release), so it
+    arrives noised and already paid for: no separate count noise, no split of z.
     """
 
     config: AdaptiveClippingConfig | None
-    update_noise_multiplier: float
     expected_clients: float
 
     @classmethod
-    def of(cls, settings: RunSettings, noise_multiplier: float) -> AdaptiveClipping:
+    def of(cls, settings: RunSettings) -> AdaptiveClipping:
         if not settings.adaptive_clipping:
-            return cls(None, noise_multiplier, settings.clients_per_round)
-        # sigma_b = cohort / 20 (Andrew et al.), but at least z: small cohorts would otherwise
-        # leave z_Delta undefined (it needs z < 2 sigma_b); at sigma_b = z the model update
-        # carries 1.15 z.
+            return cls(None, settings.clients_per_round)
         config = AdaptiveClippingConfig(
-            count_noise_std=max(settings.count_noise_std, noise_multiplier),
             target_quantile=settings.target_quantile,
             learning_rate=settings.clipping_learning_rate,
             initial_clipping_norm=settings.clipping_norm,
         )
-        z_delta = (
-            update_noise_multiplier(noise_multiplier, config.count_noise_std)
-            if noise_multiplier > 0
-            else 0.0
-        )
-        return cls(config, z_delta, settings.clients_per_round)
+        return cls(config, settings.clients_per_round)
 
-    def next_norm(self, clipping_norm: float, below: float, noise: GaussianNoise) -> float:
-        """The next round's norm from the count of devices whose update was not clipped."""
-        if self.config is None:
+    def next_norm(self, clipping_norm: float, unclipped_sum: float | None) -> float:
+        """The next round's norm from the noisy count of devices within the bound (None:
+        the round released nothing, so the norm stays)."""
+        if self.config is None or unclipped_sum is None:
             return clipping_norm
-        std = self.config.count_noise_std if self.update_noise_multiplier > 0 else 1e-12
-        fraction = noisy_fraction_below(
-            below, expected_clients=self.expected_clients, count_noise_std=std, noise=noise
-        )
-        return next_clipping_norm(clipping_norm, fraction, self.config)
+        return next_clipping_norm(clipping_norm, unclipped_sum / self.expected_clients, self.config)
 
 
 def _train(
@@ -225,7 +213,7 @@ def _train(
     """The round's replies; a secure round of too few devices is halted before any trains
     (with two, the sum would tell each device the other's update)."""
     if settings.secure_aggregation and len(sampled) < MIN_SECURE_ROUND:
-        size = flatten(weights).size
+        size = payload_size(flatten(weights).size)
         return halted_round(size, len(sampled), too_few_sampled(len(sampled)))
     return transport.train(sampled, weights, config)
 
@@ -237,6 +225,7 @@ def _aggregate(
     *,
     clipping_norm: float,
     noise_multiplier: float,
+    noise_share_std: float,
     noise: GaussianNoise,
 ) -> RoundAggregate:
     if isinstance(replies, SecureSum) != settings.secure_aggregation:
@@ -249,6 +238,8 @@ def _aggregate(
         return aggregate_secure_sum(
             current,
             replies,
+            clipping_norm=clipping_norm,
+            noise_share_std=noise_share_std,
             denominator=settings.clients_per_round,
             server_learning_rate=settings.server_learning_rate,
         )
@@ -261,15 +252,6 @@ def _aggregate(
         noise=noise,
         server_learning_rate=settings.server_learning_rate,
     )
-
-
-def _unclipped(replies: list[ClientReport] | SecureSum) -> float:
-    """How many contributing devices' updates were within the clipping norm."""
-    if isinstance(replies, SecureSum):
-        if replies.halted is not None:
-            return 0.0
-        return replies.contributors - replies.scalar_sums.get("clipped", 0.0)
-    return sum(1.0 - r.metrics.get("clipped", 1.0) for r in replies if r.update is not None)
 
 
 def _sample(settings: RunSettings, nodes: Sequence[int], rng: random.Random) -> list[int]:
@@ -323,16 +305,13 @@ def _row(
         clients_rejected=len(result.rejected),
         train_loss=m["train_loss"],
         eval_hits_at_1=m["eval_hits_at_1"],
-        eval_examples=int(m["eval_examples"] or 0),
         epsilon_rdp=epsilons["rdp"],
         epsilon_pld=epsilons.get("pld", math.nan),
         delta=settings.target_delta,
         noise_multiplier=ledger.settings.noise_multiplier,
         clipping_norm=clipping_norm,
         fraction_clipped=m["fraction_clipped"],
-        update_norm_p10=m["update_norm_p10"],
-        update_norm_p50=m["update_norm_p50"],
-        update_norm_p90=m["update_norm_p90"],
+        statistic_noise_std=m["statistic_noise_std"],
         wall_seconds=seconds,
     )
 

@@ -62,12 +62,8 @@ class FlowerTransport:
 
 
 def _report(reply: Message) -> ClientReport:
+    """A device's release; a reply that carries anything else is not read."""
     if reply.has_error():
         return ClientReport(None, error=str(reply.error.reason))
-    update = reply.content.array_records["update"].to_numpy_ndarrays()[0]
-    metrics = {
-        key: float(value)
-        for key, value in reply.content.metric_records["metrics"].items()
-        if isinstance(value, int | float)
-    }
-    return ClientReport(np.asarray(update, np.float64), metrics)
+    payload = reply.content.array_records["release"].to_numpy_ndarrays()[0]
+    return ClientReport(np.asarray(payload, np.float64))

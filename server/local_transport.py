@@ -3,8 +3,8 @@
 Same device code (client.federated_round) and same server loop as under Flower, minus the
 runtime: used by tests and benchmarks that measure the algorithm, not Flower's overhead.
 With ``secure_sum`` it returns what a SecAgg+ round reveals, the sum of the devices'
-payloads (update, noise share and scalars), computed in the clear and without SecAgg+'s
-quantisation (an unbiased error far below the noise; the real protocol is
+releases (update and statistics, each with its noise share), computed in the clear and
+without SecAgg+'s quantisation (an unbiased error far below the noise; the real protocol is
 server.secure_aggregation_transport, tested to unmask the same sum).
 """
 
@@ -18,9 +18,8 @@ import numpy.typing as npt
 from client.federated_round import RoundInstructions, run_round
 from client.profile import Profile
 from models.reranking_head import HeadConfig
-from models.weights import flatten
 from privacy.noise import GaussianNoise
-from privacy.secure_payload import SCALARS, SecureSum, pack, unpack
+from privacy.secure_payload import SecureSum
 from server.dp_fedavg import ClientReport
 from server.run_workspace import Workspace
 
@@ -58,16 +57,12 @@ class InProcessTransport:
                 outcome = run_round(
                     profile, weights, HeadConfig(), instructions, self._embed, self._noise
                 )
-            reports.append(ClientReport(outcome.update, outcome.metrics))
+            reports.append(ClientReport(outcome.payload))
         if self._secure_sum:
-            return _summed(reports, flatten(weights).size)
+            return _summed(reports)
         return reports
 
 
-def _summed(reports: Sequence[ClientReport], size: int) -> SecureSum:
-    total = np.zeros(size + len(SCALARS))
-    for report in reports:
-        assert report.update is not None  # in-process devices do not drop out
-        total += pack(report.update, report.metrics)
-    update_sum, scalar_sums = unpack(total, update_size=size)
-    return SecureSum(update_sum, scalar_sums, len(reports), len(reports))
+def _summed(reports: Sequence[ClientReport]) -> SecureSum:
+    payloads = [r.payload for r in reports if r.payload is not None]
+    return SecureSum(np.sum(payloads, axis=0), len(payloads), len(reports))

@@ -1,7 +1,10 @@
 """The per-run metrics store the dashboard reads: ``metrics.sqlite`` in a run's folder.
 
 Only aggregates are written: one ``rounds`` row per completed round and one ``run`` row
-with the run's settings and end state. Nothing here identifies a client.
+with the run's settings and end state. Nothing here identifies a client, and every
+statistic of the devices' values (loss, hits@1, fraction clipped) comes from sums that
+carried the round's Gaussian noise before the server saw them; ``statistic_noise_std``
+is that noise's std on each sum, in the statistic's own units (privacy.device_release).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: noisy statistics only (no norm quantiles, no example counts)
 FILE_NAME = "metrics.sqlite"
 
 
@@ -26,16 +29,13 @@ class RoundRow:
     clients_rejected: int
     train_loss: float | None
     eval_hits_at_1: float | None
-    eval_examples: int
     epsilon_rdp: float
     epsilon_pld: float
     delta: float
     noise_multiplier: float
     clipping_norm: float
     fraction_clipped: float | None
-    update_norm_p10: float | None
-    update_norm_p50: float | None
-    update_norm_p90: float | None
+    statistic_noise_std: float | None
     wall_seconds: float
 
 

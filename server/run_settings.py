@@ -13,6 +13,9 @@ from typing import Any
 
 SAMPLING = ("poisson", "fixed_size")
 POPULATIONS = ("personachat", "msc", "synthetic")
+# The default delta is 1 / (DEFAULT_DELTA_FACTOR * N): the chance that the epsilon
+# guarantee fails for a person is then at most a tenth of one person's share.
+DEFAULT_DELTA_FACTOR = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,7 +26,7 @@ class RunSettings:
     clients_per_round: int = 20  # expected count under Poisson sampling (q = this / clients)
     sampling: str = "poisson"
     epsilon: float = 8.0  # budget; math.inf trains without noise and claims no privacy
-    delta: float | None = None  # default 1 / clients^1.1
+    delta: float | None = None  # default 1 / (10 * clients); must stay below 1 / clients
     noise_multiplier: float | None = None  # default: calibrated so `rounds` fit the budget
     clipping_norm: float = 1.0  # the starting norm when adaptive_clipping is on
     adaptive_clipping: bool = False  # track a quantile of update norms (Andrew et al. 2021)
@@ -57,6 +60,13 @@ class RunSettings:
             raise ValueError(f"The privacy budget epsilon must be positive, got {self.epsilon}")
         if self.delta is not None and not 0 < self.delta < 1:
             raise ValueError(f"delta must be in (0, 1), got {self.delta}")
+        if self.target_delta >= 1.0 / self.clients:
+            # Publishing each person's data outright with probability delta is (0, delta)-DP;
+            # at delta >= 1/N it is expected to publish someone in full (docs/privacy.md).
+            raise ValueError(
+                f"delta must be below 1/clients = {1.0 / self.clients:.3g} (a delta of "
+                f"1/N allows releasing one person's data outright), got {self.delta}"
+            )
         if not self.clipping_norm > 0:
             raise ValueError(
                 f"The clipping norm should be a positive value, got {self.clipping_norm}"
@@ -70,14 +80,11 @@ class RunSettings:
             raise ValueError(f"noise_multiplier must be >= 0, got {self.noise_multiplier}")
 
     @property
-    def count_noise_std(self) -> float:
-        """sigma_b for the noisy count of unclipped devices: expected cohort / 20 (the
-        value Andrew et al. 2021 use)."""
-        return self.clients_per_round / 20
-
-    @property
     def target_delta(self) -> float:
-        return self.delta if self.delta is not None else 1.0 / self.clients**1.1
+        """delta, by default 1/(10 N) for N devices (docs/privacy.md says why)."""
+        if self.delta is not None:
+            return self.delta
+        return 1.0 / (DEFAULT_DELTA_FACTOR * self.clients)
 
     @property
     def sampling_rate(self) -> float:

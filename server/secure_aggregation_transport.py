@@ -44,13 +44,13 @@ from flwr.server.workflow.secure_aggregation.secaggplus_workflow import Workflow
 from flwr.serverapp import Grid
 
 from models.weights import flatten
+from privacy.device_release import payload_size
 from privacy.secure_payload import (
     MIN_SECURE_ROUND,
     PAYLOAD_RANGE,
     SecureSum,
     halted_round,
     quantization_range,
-    unpack,
 )
 from server.flower_transport import REPLY_TIMEOUT_SECONDS, FlowerTransport
 
@@ -82,7 +82,7 @@ class SecureAggregationTransport:
         weights: list[npt.NDArray[np.float32]],
         config: dict[str, float],
     ) -> SecureSum:
-        size = flatten(weights).size
+        size = payload_size(flatten(weights).size)
         strategy = OneRoundStrategy(self._grid, self._context.run_id, nodes, config)
         context = LegacyContext(self._context, strategy=strategy)
         context.state.config_records[MAIN_CONFIGS_RECORD] = ConfigRecord(
@@ -99,8 +99,7 @@ class SecureAggregationTransport:
             reason = workflow.halted or "the SecAgg+ protocol stopped (too few devices)"
             return halted_round(size, len(nodes), reason)
         contributors = strategy.contributors
-        update_sum, scalar_sums = unpack(strategy.mean * contributors, update_size=size)
-        return SecureSum(update_sum, scalar_sums, contributors, len(nodes))
+        return SecureSum(strategy.mean * contributors, contributors, len(nodes))
 
 
 def protocol_parameters(devices: int, dropout_tolerance: float) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from privacy.ledger import governing_epsilon
+from privacy.ledger import explain_delta, governing_epsilon
 from server.run_settings import POPULATIONS, SAMPLING, RunSettings
 
 
@@ -35,7 +35,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=defaults.epsilon,
         help="privacy budget; 'inf' trains without noise (no privacy)",
     )
-    sim.add_argument("--delta", type=float, default=None, help="default 1/clients^1.1")
+    sim.add_argument(
+        "--delta", type=float, default=None, help="default 1/(10*clients); must be below 1/clients"
+    )
     sim.add_argument(
         "--noise-multiplier",
         type=float,
@@ -134,10 +136,13 @@ def _simulate(args: argparse.Namespace) -> int:
             f"delta {last['delta']:.2e}, noise multiplier {last['noise_multiplier']:.3f}, "
             f"clipping norm {last['clipping_norm']:g}"
         )
+        print(f"         {explain_delta(last['delta'], settings.clients)}")
         if last["eval_hits_at_1"] is not None:
+            noise = last["statistic_noise_std"] or 0.0
+            spread = 100 * noise / max(last["clients_completed"], 1)
             print(
-                f"quality: hits@1/20 {100 * last['eval_hits_at_1']:.1f} on the sampled "
-                f"devices' own later turns (last round)"
+                f"quality: hits@1/20 {100 * last['eval_hits_at_1']:.1f} (noisy, +-{spread:.0f}) "
+                f"on the sampled devices' own later turns (last round)"
             )
     if summary.unseen_hits_at_1 is not None:
         print(

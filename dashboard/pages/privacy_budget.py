@@ -10,6 +10,7 @@ from dashboard import charts, shell
 from dashboard.budget import BudgetStatus, budget_status, format_epsilon
 from dashboard.cohort import CohortView
 from dashboard.store_reader import RunData
+from privacy.ledger import explain_delta
 
 
 @st.cache_data(show_spinner="Projecting the rounds left in the budget...")
@@ -48,6 +49,9 @@ def render(run: RunData, view: CohortView) -> None:
     low[3].metric(
         "Clipped (last round)", "withheld" if clipped is None else f"{100 * clipped:.0f}%"
     )
+    population = run.settings.get("clients")
+    if status.delta is not None and isinstance(population, int) and population > 0:
+        st.caption(explain_delta(status.delta, population) + ".")
     st.subheader("Epsilon over rounds")
     series = {"epsilon_rdp": "RDP", "epsilon_pld": "PLD"}
     label = "" if status.budget is None else f"budget {status.budget:g}"

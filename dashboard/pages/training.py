@@ -1,4 +1,4 @@
-"""Training: loss and hits@1 over rounds, and the update-norm quantiles against clipping."""
+"""Training: noisy loss and hits@1 over rounds, and the clipping norm."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from dashboard.cohort import CohortView
 from dashboard.store_reader import RunData
 
 NO_NORM_QUANTILES = (
-    "No norm quantiles: under secure aggregation the server never sees one client's update, "
-    "only their sum. The fraction of clients clipped is on the Privacy budget page."
+    "No quantiles of update norms: a quantile of a few devices' norms is one device's value, "
+    "so devices release only whether their update was within the bound, inside the noised "
+    "sum. The (noisy) fraction of clients clipped is on the Privacy budget page."
 )
 
 
@@ -28,12 +29,26 @@ def render(run: RunData, view: CohortView) -> None:
         st.subheader("Hits@1 on clients' later turns")
         chart = charts.lines(view.rows, {"eval_hits_at_1": "hits@1"}, y_title="hits@1")
         st.altair_chart(chart, width="stretch")
-    st.subheader("Update norms before clipping (10%, median, 90%) and the clipping norm")
-    if not any(r["update_norm_p50"] is not None for r in view.rows):
-        st.info(NO_NORM_QUANTILES)
-    clipping = [{"round": r["round"], "clipping_norm": r["clipping_norm"]} for r in view.rows]
-    st.altair_chart(charts.norm_band(view.rows, clipping), width="stretch")
+    st.caption(noise_caption(view))
+    st.subheader("Clipping norm")
+    st.info(NO_NORM_QUANTILES)
+    chart = charts.lines(view.rows, {"clipping_norm": "clipping norm"}, y_title="L2 norm")
+    st.altair_chart(chart, width="stretch")
     st.caption(f"Run {run.name}: statistics over the clients that completed each round.")
+
+
+def noise_caption(view: CohortView) -> str:
+    """How noisy the charted means are: the last round's noise, spread over its devices."""
+    shown = [r for r in view.rows if r.get("statistic_noise_std") is not None]
+    if not shown:
+        return "Statistics without noise (a run without a privacy budget)."
+    last = shown[-1]
+    spread = last["statistic_noise_std"] / max(int(last["clients_completed"]), 1)
+    return (
+        f"Every statistic is a noisy mean: the devices' values were summed with Gaussian noise "
+        f"of std {last['statistic_noise_std']:.2f} (in the statistic's own units) before the "
+        f"server saw them, about +-{spread:.2f} on the last round's mean."
+    )
 
 
 shell.page("Training", render)

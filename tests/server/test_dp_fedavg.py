@@ -1,43 +1,68 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
+from privacy.device_release import (
+    STATISTICS,
+    bound_payload,
+    payload_size,
+    release,
+    statistic_noise_std,
+    statistic_scale,
+    update_bound,
+)
 from privacy.noise import SeededGaussian
 from privacy.secure_payload import SecureSum
-from server.dp_fedavg import (
-    ClientReport,
-    aggregate_metrics,
-    aggregate_round,
-    aggregate_secure_sum,
-)
+from server.dp_fedavg import ClientReport, aggregate_round, aggregate_secure_sum
+
+K = len(STATISTICS)
 
 
 def _noise(seed: int = 0) -> SeededGaussian:
     return SeededGaussian(np.random.default_rng(seed))
 
 
+def _release(change: list[float], *, clipping_norm: float = 1.0, **stats: float) -> np.ndarray:
+    values = {"train_loss": 2.5, "hits": 1.0, "evaluated": 2, **stats}
+    return release(
+        np.asarray(change, np.float64),
+        clipping_norm,
+        train_loss=float(values["train_loss"]),
+        hits=float(values["hits"]),
+        evaluated=int(values["evaluated"]),
+    ).payload
+
+
 def test_without_noise_the_mean_of_clipped_updates_uses_the_fixed_denominator():
     current = np.zeros(4)
+    bound = update_bound(1.0)
     reports = [
-        ClientReport(np.array([3.0, 4.0, 0, 0])),  # norm 5: clipped to norm 1
-        ClientReport(np.array([0.0, 0.0, 0.5, 0])),
+        ClientReport(_release([3.0, 4.0, 0, 0])),  # norm 5: clipped to the update's bound
+        ClientReport(_release([0.0, 0.0, 0.5, 0])),
     ]
 
     result = aggregate_round(
         current, reports, clipping_norm=1.0, noise_multiplier=0.0, denominator=4, noise=_noise()
     )
 
-    np.testing.assert_allclose(result.weights, [0.6 / 4, 0.8 / 4, 0.5 / 4, 0.0])
+    expected = [0.6 * bound / 4, 0.8 * bound / 4, 0.5 / 4, 0.0]
+    np.testing.assert_allclose(result.weights, expected)
     assert result.accepted == 2
+    assert result.metrics["fraction_clipped"] == 0.5
+    assert result.metrics["eval_hits_at_1"] == pytest.approx(0.5)
+    assert result.metrics["train_loss"] == pytest.approx(2.5)
 
 
 def test_a_zero_update_stays_zero_and_nan_or_huge_updates_are_rejected_with_a_reason():
     current = np.ones(3)
+    zero = _release([0.0, 0.0, 0.0])
     reports = [
-        ClientReport(np.zeros(3)),
-        ClientReport(np.array([np.nan, 0, 0])),
-        ClientReport(np.array([1e12, 0, 0])),
+        ClientReport(zero),
+        ClientReport(np.concatenate([[np.nan, 0, 0], np.zeros(K)])),
+        ClientReport(np.concatenate([[1e12, 0, 0], np.zeros(K)])),
         ClientReport(np.zeros(5)),
         ClientReport(None, error="no reply"),
     ]
@@ -55,10 +80,40 @@ def test_a_zero_update_stays_zero_and_nan_or_huge_updates_are_rejected_with_a_re
     assert "size" in reasons
 
 
+def test_a_device_that_skips_clipping_is_bounded_by_the_server_all_the_same():
+    current = np.zeros(3)
+    hostile = np.concatenate([[30.0, 40.0, 0.0], np.full(K, 1e3)])  # statistics far above 1
+
+    result = aggregate_round(
+        current,
+        [ClientReport(hostile)],
+        clipping_norm=1.0,
+        noise_multiplier=0.0,
+        denominator=1,
+        noise=_noise(),
+    )
+
+    assert np.linalg.norm(result.weights) <= 1.0
+    hits = result.metrics["eval_hits_at_1"]
+    assert hits is None or 0.0 <= hits <= 1.0
+
+
+def test_the_server_bounds_every_release_to_the_clipping_norm():
+    rng = np.random.default_rng(3)
+    for scale in (1e-3, 1.0, 1e3):
+        payload = rng.normal(size=payload_size(50)) * scale
+
+        bounded = bound_payload(payload, 0.5)
+
+        assert np.linalg.norm(bounded) <= 0.5
+        assert (bounded[-K:] >= 0).all()
+        assert (bounded[-K:] <= statistic_scale(0.5)).all()
+
+
 def test_no_client_can_buy_influence_by_claiming_more_examples():
     current = np.zeros(2)
-    honest = ClientReport(np.array([0.0, 1.0]), {"eval_examples": 1.0})
-    boastful = ClientReport(np.array([1.0, 0.0]), {"eval_examples": 1e6, "num_examples": 1e6})
+    honest = ClientReport(_release([0.0, 0.5], evaluated=1))
+    boastful = ClientReport(_release([0.5, 0.0], evaluated=10**6, hits=10**6))
 
     result = aggregate_round(
         current,
@@ -69,10 +124,10 @@ def test_no_client_can_buy_influence_by_claiming_more_examples():
         noise=_noise(),
     )
 
-    np.testing.assert_allclose(result.weights, [0.5, 0.5])
+    np.testing.assert_allclose(result.weights, [0.25, 0.25])
 
 
-def test_noise_on_the_sum_has_std_z_times_c():
+def test_noise_on_the_sum_has_std_z_times_c_on_update_and_statistics_alike():
     current = np.zeros(200_000)
 
     result = aggregate_round(
@@ -82,74 +137,62 @@ def test_noise_on_the_sum_has_std_z_times_c():
     assert result.noise_std == 3.0
     # The sample std of 200k draws is within 6 standard errors (3 / sqrt(2 * 200k)) of 3.
     assert abs(result.weights.std() - 3.0) < 6 * 3.0 / np.sqrt(2 * 200_000)
-
-
-def test_metrics_are_aggregates_only():
-    metrics = aggregate_metrics(
-        [
-            {
-                "train_loss": 1.0,
-                "eval_hits": 2.0,
-                "eval_examples": 4.0,
-                "clipped": 1.0,
-                "update_norm": 3.0,
-            },
-            {
-                "train_loss": 3.0,
-                "eval_hits": 1.0,
-                "eval_examples": 2.0,
-                "clipped": 0.0,
-                "update_norm": 1.0,
-            },
-            {"train_loss": float("nan"), "eval_examples": 0.0},
-        ]
-    )
-
-    assert metrics["train_loss"] == 2.0
-    assert metrics["eval_hits_at_1"] == pytest.approx(3 / 6)
-    assert metrics["fraction_clipped"] == 0.5
-    assert metrics["update_norm_p50"] == 2.0
+    # In the statistics' own units the same noise is z * sqrt(K / share).
+    assert result.metrics["statistic_noise_std"] == pytest.approx(1.5 * math.sqrt(K / 0.1))
+    assert statistic_noise_std(3.0, 2.0) == pytest.approx(1.5 * math.sqrt(K / 0.1))
 
 
 def _secure_sum(
-    update_sum: list[float], *, contributors: int = 4, sampled: int = 5, **scalars: float
+    releases: list[np.ndarray], *, sampled: int = 5, halted: str | None = None
 ) -> SecureSum:
-    sums = {"train_loss": 8.0, "trained": 4.0, "eval_hits": 3.0, "eval_examples": 12.0}
-    return SecureSum(
-        np.asarray(update_sum, np.float64),
-        {**sums, "clipped": 1.0, **scalars},
-        contributors,
-        sampled,
-    )
+    return SecureSum(np.sum(releases, axis=0), len(releases), sampled, halted=halted)
 
 
 def test_a_secure_sum_moves_the_head_by_the_sum_over_the_fixed_denominator():
     current = np.ones(3)
+    releases = [
+        _release([0.1, 0.2, 0.3], hits=1.0, evaluated=4),
+        _release([0.0, 0.0, 0.0], hits=0.0, evaluated=4),
+        _release([3.0, 0.0, 0.0], hits=2.0, evaluated=4),  # clipped
+        _release([0.0, 0.1, 0.0], train_loss=math.nan, hits=1.0, evaluated=4),
+    ]
 
     result = aggregate_secure_sum(
-        current, _secure_sum([1.0, 2.0, 3.0]), denominator=10, server_learning_rate=2.0
+        current,
+        _secure_sum(releases),
+        clipping_norm=1.0,
+        noise_share_std=0.0,
+        denominator=10,
+        server_learning_rate=2.0,
     )
 
-    np.testing.assert_allclose(result.weights, [1.2, 1.4, 1.6])
+    update_sum = np.array([0.1 + update_bound(1.0), 0.3, 0.3])
+    np.testing.assert_allclose(result.weights, current + 2.0 * update_sum / 10)
     assert (result.accepted, result.failed, result.rejected) == (4, 1, ())
-    assert result.metrics["train_loss"] == 2.0  # loss sum over the devices that trained
-    assert result.metrics["eval_hits_at_1"] == 0.25
-    assert result.metrics["fraction_clipped"] == 0.25
-    assert result.metrics["update_norm_p50"] is None  # no single norm is ever seen
+    assert result.metrics["train_loss"] == pytest.approx(2.5)  # over the 3 that trained
+    assert result.metrics["eval_hits_at_1"] == pytest.approx(4 / 16)
+    assert result.metrics["fraction_clipped"] == pytest.approx(0.25)
 
 
-def test_a_halted_secure_round_leaves_the_head_unchanged():
-    halted = SecureSum(np.zeros(3), {}, 0, 5, halted="too few")
+def test_a_halted_secure_round_leaves_the_head_unchanged_and_releases_no_statistic():
+    halted = SecureSum(np.zeros(payload_size(3)), 0, 5, halted="too few")
 
-    result = aggregate_secure_sum(np.ones(3), halted, denominator=5)
+    result = aggregate_secure_sum(
+        np.ones(3), halted, clipping_norm=1.0, noise_share_std=0.5, denominator=5
+    )
 
     np.testing.assert_array_equal(result.weights, np.ones(3))
     assert (result.accepted, result.failed) == (0, 5)
-    assert result.metrics["train_loss"] is None
+    assert all(value is None for value in result.metrics.values())
 
 
 def test_a_secure_sum_that_is_not_finite_is_refused_as_a_whole():
-    result = aggregate_secure_sum(np.ones(3), _secure_sum([1.0, np.nan, 0.0]), denominator=5)
+    bad = _release([1.0, 0.0, 0.0])
+    bad[1] = np.nan
+
+    result = aggregate_secure_sum(
+        np.ones(3), _secure_sum([bad]), clipping_norm=1.0, noise_share_std=0.0, denominator=5
+    )
 
     np.testing.assert_array_equal(result.weights, np.ones(3))
     assert result.accepted == 0

@@ -14,16 +14,13 @@ def _row(number: int) -> RoundRow:
         clients_rejected=0,
         train_loss=1.5,
         eval_hits_at_1=0.4,
-        eval_examples=30,
         epsilon_rdp=0.5 * number,
         epsilon_pld=0.4 * number,
         delta=1e-5,
         noise_multiplier=1.1,
         clipping_norm=1.0,
         fraction_clipped=0.25,
-        update_norm_p10=0.2,
-        update_norm_p50=0.5,
-        update_norm_p90=1.4,
+        statistic_noise_std=5.0,
         wall_seconds=2.0,
     )
 

@@ -11,9 +11,10 @@ from flwr.clientapp import ClientApp
 from flwr.simulation import run_simulation
 
 import client.client_app
-from client.federated_round import METRIC_KEYS
 from models.reranking_head import HeadConfig, parameter_count
 from models.training import new_head
+from privacy.clipping import l2_norm
+from privacy.device_release import payload_size
 from server.run_settings import RunSettings
 from server.run_workspace import prepare_workspace
 from server.server_app import RUN_DIR_ENV
@@ -24,9 +25,7 @@ from tests.conftest import REPO_ROOT
 from tests.server.message_capture import record_replies
 
 
-def test_devices_send_only_a_clipped_update_and_the_documented_scalars(
-    tmp_path, encoder_cache, monkeypatch
-):
+def test_devices_send_only_one_release_vector_clipped_to_c(tmp_path, encoder_cache, monkeypatch):
     capture = tmp_path / "captured"
     capture.mkdir()
     for name, value in (
@@ -62,14 +61,13 @@ def test_devices_send_only_a_clipped_update_and_the_documented_scalars(
     size = parameter_count(new_head(HeadConfig(), seed=0))
     secrets = {str(value) for c in population.clients for _, _, value, _ in c.persona}
     for entry in entries:
-        assert entry["records"] == ["metrics", "update"]
+        assert entry["records"] == ["release"]
         assert entry["configs"] == {}
-        assert set(entry["metrics"]) == {"metrics"}
-        assert set(entry["metrics"]["metrics"]) == set(METRIC_KEYS)
-        ((dtype, shape, raw),) = entry["arrays"]["update"]
-        assert (dtype, shape) == ("float64", [size])
-        update = np.frombuffer(bytes.fromhex(raw), dtype=np.float64)
-        assert np.linalg.norm(update) <= 0.5 + 1e-9  # clipped on the device
+        assert entry["metrics"] == {}  # no scalar in the clear: statistics are in the release
+        ((dtype, shape, raw),) = entry["arrays"]["release"]
+        assert (dtype, shape) == ("float64", [payload_size(size)])
+        release = np.frombuffer(bytes.fromhex(raw), dtype=np.float64)
+        assert l2_norm(release) <= 0.5  # update and statistics clipped together on the device
         serialised = json.dumps(entry)
         assert not any(s in serialised for s in secrets if len(s) > 6)
     assert os.environ[RUN_DIR_ENV] == str(tmp_path / "run")
