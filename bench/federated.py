@@ -15,7 +15,7 @@ none of the 1,000 ConvAI2 users, scored alone (``public_pretrained``, it spends 
 and used as the federation's starting point (``federated_from_public``) at the
 ``--public-epsilons``. Public data: Synthetic-Persona-Chat conversations none of whose
 personas is a ConvAI2 validation persona (the validation file here has none: it re-tells
-exactly those 1,000 pairs), plus generated users (server.population, nobody real).
+exactly those 1,000 pairs), plus generated users (simulation.population, nobody real).
 Throughput: one round with 10% of N synthetic devices sampled, each measured in a fresh
 process (updates per second of wall time, peak resident memory of that process).
 """
@@ -49,23 +49,23 @@ from models.data.personachat import load_personachat
 from models.data.synthetic_persona_chat import load_spc
 from models.embedding_cache import EmbeddingCache
 from models.encoded import EmbedFn, encode
-from models.metrics import hits_at_1, mean_reciprocal_rank
 from models.public_pretraining import pretrain_head, public_spc_conversations, spc_examples
+from models.ranking_metrics import hits_at_1, mean_reciprocal_rank
 from models.ranking_task import RankingExample
 from models.reranking_head import RerankingHead
 from models.training import TrainConfig, score, train_head
 from models.weights import load_checkpoint, save_checkpoint
 from privacy.noise import SeededGaussian
 from server.federated_run import run_federation
-from server.local_transport import InProcessTransport
 from server.run_settings import RunSettings
-from server.run_workspace import prepare_workspace
-from server.simulated_clients import (
+from simulation.in_process_transport import InProcessTransport
+from simulation.populations import (
     ClientData,
     PopulationData,
     load_population,
     synthetic_population,
 )
+from simulation.run_workspace import prepare_workspace
 
 DEFAULT_OUT = Path("bench/results/federated.json")
 EPSILONS = (math.inf, 8.0, 3.0, 1.0)

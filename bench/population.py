@@ -42,18 +42,18 @@ from typing import Any
 import numpy as np
 
 from bench.reporting import positive_int, table, write_report
-from server.population.entities import SyntheticUser
-from server.population.generator import generate_population
-from server.population.lexical import (
+from simulation.population.entities import SyntheticUser
+from simulation.population.generator import generate_population
+from simulation.population.lexical import (
     ContextMode,
     LexicalExample,
     LexicalOverlapRanker,
     evaluate_synthetic,
     tokenize,
 )
-from server.population.quality import measure_population, text_statistics
-from server.population.ranking import iter_rankings
-from server.population.taxonomy import load_taxonomy
+from simulation.population.quality import measure_population, text_statistics
+from simulation.population.ranking import iter_rankings
+from simulation.population.taxonomy import load_taxonomy
 
 DEFAULT_OUT = Path("bench/results/population.json")
 DEFAULT_USERS = 10_000

@@ -5,9 +5,9 @@ Run from the repository root::
     .venv/bin/python -m bench.population_realism --out bench/results/population_realism.json
     .venv/bin/python -m bench.population_realism --quick   # 150 users, one seed
 
-Synthetic column (computed here): ``--users`` generated users (server.population, 6
+Synthetic column (computed here): ``--users`` generated users (simulation.population, 6
 sessions each), split as the federated runs split them
-(server.simulated_clients.synthetic_population): a fifth of the users are held out
+(simulation.populations.synthetic_population): a fifth of the users are held out
 (``unseen_users``); the others' first four sessions train and their last two are the
 ``later_turns``. Each request has 20 candidates (the gold reply, up to 7 "topical"
 distractors answering the same request for other values of the same attribute, and
@@ -61,20 +61,20 @@ from client.local_training import fact_text
 from client.training_pairs import TrainingPair
 from models.embedding_cache import EmbeddingCache
 from models.encoded import EmbedFn, EncodedExamples, encode
-from models.metrics import hits_at_1
+from models.ranking_metrics import hits_at_1
 from models.ranking_task import RankingExample
 from models.reranking_head import HeadConfig
 from models.splits import HOLDOUT_FRACTION
 from models.training import TrainConfig, new_head, score
-from server.population import RankingTurn, generate_population, iter_rankings
 from server.run_settings import RunSettings
-from server.simulated_clients import ClientData, synthetic_population
+from simulation.population import RankingTurn, generate_population, iter_rankings
+from simulation.populations import ClientData, synthetic_population
 
 DEFAULT_OUT = Path("bench/results/population_realism.json")
 CONVAI2_RESULTS = Path("bench/results/rerank_personachat.json")
 DEFAULT_USERS = 400
 QUICK_USERS = 150
-SESSIONS = 6  # per user; the last two are the later turns (server.simulated_clients)
+SESSIONS = 6  # per user; the last two are the later turns (simulation.populations)
 DIMENSION = 384
 CANDIDATES = 20
 FEDERATED_CLIENTS = RunSettings().clients  # the default federated run's client count
@@ -127,7 +127,7 @@ class SyntheticTask:
 
 def _examples(client: ClientData, pairs: Sequence[TrainingPair]) -> list[RankingExample]:
     facts = tuple(fact_text(category, name, value) for category, name, value, _ in client.persona)
-    # A pair's id is f"{user_id}-{position}" (server.simulated_clients); the gold is first.
+    # A pair's id is f"{user_id}-{position}" (simulation.populations); the gold is first.
     return [
         RankingExample(
             client.user_id,

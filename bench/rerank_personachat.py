@@ -37,9 +37,9 @@ import numpy.typing as npt
 from bench.reporting import run_and_report
 from bench.rerank_data import QUICK_USERS, BenchData, load_bench_data
 from models.encoded import EmbedFn, EncodedExamples, encode
-from models.metrics import hits_at_1, mean_reciprocal_rank
 from models.onnx_export import export_head_onnx
 from models.onnx_scorer import OnnxHeadScorer
+from models.ranking_metrics import hits_at_1, mean_reciprocal_rank
 from models.ranking_task import RankingExample
 from models.reranking_head import HeadConfig, RerankingHead, parameter_count
 from models.training import TrainConfig, new_head, score, train_head

@@ -31,7 +31,7 @@ DEFAULT_OUT = Path("bench/results/secure_aggregation.json")
 
 
 def round_seconds(devices: int, rounds: int, *, secure: bool, folder: Path) -> dict[str, Any]:
-    from server.simulation import simulate  # Flower and Ray load only when measuring
+    from simulation.simulate import simulate  # Flower and Ray load only when measuring
 
     settings = RunSettings(
         population="synthetic",

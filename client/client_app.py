@@ -1,7 +1,9 @@
-"""The Flower ClientApp: a thin layer over client.federated_round.
+"""A device's Flower ClientApp: a thin layer over client.federated_round.
 
-A simulated device finds its store through the run folder (client.simulated_device) and
-its index in the node config (``partition-id``).
+What a device is comes from the caller: ``DeviceRounds(open_device)`` takes a function that
+opens, for a Flower node, the device's encrypted profile and its embedding function. A real
+device opens its one store; the simulation harness (simulation.client_app) opens simulated
+device i of a run folder.
 
 One app serves both kinds of round, and in both the device sends one vector, its release
 (privacy.device_release: the clipped update and its bounded statistics). A plain round
@@ -12,10 +14,9 @@ whose reply is masked: the release with its noise share, a weight of 1 and no me
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -26,66 +27,65 @@ from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import ClientAppCallable
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 
-from client.federated_round import RoundInstructions, RoundOutcome, run_round
+from client.federated_round import RoundOutcome, run_round
 from client.profile import Profile
-from client.simulated_device import SimulatedDevices
 from models.encoded import EmbedFn
-from models.reranking_head import HeadConfig
 from privacy.noise import SecureGaussian
+from protocol.round_instructions import RoundInstructions
 
-RUN_DIR_ENV = "FEDPERSONA_RUN_DIR"
 Arrays = list[npt.NDArray[np.float32]]
+DeviceOpener = Callable[[Context], tuple[AbstractContextManager[Profile], EmbedFn]]
 
 
-@cache
-def _devices(root: str) -> tuple[SimulatedDevices, EmbedFn]:
-    devices = SimulatedDevices.load(Path(root))
-    return devices, devices.embed_function()  # loaded once per worker process
+@dataclass(frozen=True)
+class DeviceRounds:
+    """The device side of federated rounds for the devices ``open_device`` opens."""
+
+    open_device: DeviceOpener
+
+    def round(
+        self, context: Context, weights: Arrays, config: Mapping[str, object]
+    ) -> RoundOutcome:
+        """This node's device trains the received head as the round's config asks."""
+        instructions = RoundInstructions.from_config(config)
+        opened, embed = self.open_device(context)
+        with opened as profile:
+            return run_round(profile, weights, instructions, embed, SecureGaussian())
+
+    def train(self, message: Message, context: Context) -> Message:
+        """A plain round: reply with the device's release and nothing else."""
+        outcome = self.round(
+            context,
+            message.content.array_records["arrays"].to_numpy_ndarrays(),
+            message.content.config_records["config"],
+        )
+        content = RecordDict({"release": ArrayRecord([outcome.payload])})
+        return Message(content=content, reply_to=message)
+
+    def secure_round_client(self, context: Context) -> Client:
+        return _SecureRoundClient(self, context).to_client()
+
+    def route_round(
+        self, message: Message, context: Context, call_next: ClientAppCallable
+    ) -> Message:
+        """A mod: SecAgg+ rounds go through Flower's secaggplus_mod, plain ones to ``train``."""
+        if RECORD_KEY_CONFIGS in message.content.config_records:
+            return secaggplus_mod(message, context, call_next)
+        return self.train(message, context)
+
+    def client_app(self) -> ClientApp:
+        return ClientApp(client_fn=self.secure_round_client, mods=[self.route_round])
 
 
-def _device_round(context: Context, weights: Arrays, config: Mapping[str, object]) -> RoundOutcome:
-    """This node's device trains the received head as the round's config asks."""
-    root = str(context.run_config.get("out") or os.environ[RUN_DIR_ENV])
-    devices, embed = _devices(root)
-    device = int(context.node_config["partition-id"])
-    instructions = RoundInstructions.from_config(config)
-    with Profile.open(devices.store_path(device), devices.passphrase(device)) as profile:
-        return run_round(profile, weights, HeadConfig(), instructions, embed, SecureGaussian())
-
-
-def train(message: Message, context: Context) -> Message:
-    """A plain round: reply with the device's release and nothing else."""
-    outcome = _device_round(
-        context,
-        message.content.array_records["arrays"].to_numpy_ndarrays(),
-        message.content.config_records["config"],
-    )
-    content = RecordDict({"release": ArrayRecord([outcome.payload])})
-    return Message(content=content, reply_to=message)
-
-
-class SecureRoundClient(NumPyClient):
+class _SecureRoundClient(NumPyClient):
     """A SecAgg+ round: ``secaggplus_mod`` masks what ``fit`` returns before it leaves."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, rounds: DeviceRounds, context: Context) -> None:
+        self._rounds = rounds
         self._context = context
 
     def fit(
         self, parameters: Arrays, config: dict[str, bool | bytes | float | int | str]
     ) -> tuple[list[npt.NDArray[np.float64]], int, dict[str, bool | bytes | float | int | str]]:
-        outcome = _device_round(self._context, parameters, config)
+        outcome = self._rounds.round(self._context, parameters, config)
         return [outcome.payload], 1, {}
-
-
-def secure_round_client(context: Context) -> Client:
-    return SecureRoundClient(context).to_client()
-
-
-def route_round(message: Message, context: Context, call_next: ClientAppCallable) -> Message:
-    """A mod: SecAgg+ rounds go through Flower's secaggplus_mod, plain ones to ``train``."""
-    if RECORD_KEY_CONFIGS in message.content.config_records:
-        return secaggplus_mod(message, context, call_next)
-    return train(message, context)
-
-
-app = ClientApp(client_fn=secure_round_client, mods=[route_round])

@@ -11,7 +11,7 @@ update norm is sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,43 +22,15 @@ from client.local_training import encode_pairs, persona_fact
 from client.profile import Profile
 from client.training_pairs import TrainingPair
 from models.encoded import EmbedFn
-from models.metrics import expected_hits_and_reciprocal_ranks
-from models.reranking_head import HeadConfig, RerankingHead
+from models.ranking_metrics import expected_hits_and_reciprocal_ranks
+from models.reranking_head import RerankingHead
 from models.training import TrainConfig, score, train_head
 from models.weights import flatten, get_weights, set_weights
 from privacy.device_release import release
 from privacy.noise import GaussianNoise
+from protocol.round_instructions import RoundInstructions
 
 EVALUATION_SESSION = "later-turns"  # pairs kept back to evaluate received models
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoundInstructions:
-    """What the server asks of a device this round (from the round's config record)."""
-
-    clipping_norm: float
-    local_epochs: int = 3
-    learning_rate: float = 3e-3
-    batch_size: int = 16
-    noise_share_std: float = 0.0  # > 0 only under distributed DP
-    seed: int = 0
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> RoundInstructions:
-        """From the round's config (server.federated_run writes it; kebab-case keys)."""
-        return cls(
-            clipping_norm=_number(config["clipping-norm"]),
-            local_epochs=int(_number(config["local-epochs"])),
-            learning_rate=_number(config["learning-rate"]),
-            noise_share_std=_number(config["noise-share-std"]),
-            seed=int(_number(config["round"])),
-        )
-
-
-def _number(value: object) -> float:
-    if not isinstance(value, int | float):
-        raise TypeError(f"expected a number in the round config, got {type(value).__name__}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -77,7 +49,6 @@ def split_pairs(pairs: Sequence[TrainingPair]) -> tuple[list[TrainingPair], list
 def run_round(
     profile: Profile,
     global_weights: Sequence[npt.NDArray[np.float32]],
-    config: HeadConfig,
     instructions: RoundInstructions,
     embed: EmbedFn,
     noise: GaussianNoise,
@@ -85,6 +56,7 @@ def run_round(
     # A head this small trains fastest on one thread; more threads only contend (a phone
     # runs it on one core, and a simulation runs many devices on a few).
     torch.set_num_threads(1)
+    config = instructions.head
     model = RerankingHead(config)
     set_weights(model, global_weights)
     train, held = split_pairs(profile.training.all())
@@ -105,7 +77,7 @@ def run_round(
                 batch_size=instructions.batch_size,
                 learning_rate=instructions.learning_rate,
                 validation_fraction=0.0,
-                seed=instructions.seed,
+                seed=instructions.round,
             ),
         )
         loss = result.train_loss[-1] if result.train_loss else float("nan")

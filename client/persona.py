@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from client.persona_schema import CATEGORIES, STATEMENTS, AttributeKind
 from client.records import (
     JsonValue,
     RecordFormatError,
@@ -29,6 +28,7 @@ from client.records import (
     to_payload,
 )
 from client.store import EncryptedStore, StoreError
+from protocol.persona_schema import CATEGORIES, STATEMENTS, AttributeKind
 
 __all__ = ["CATEGORIES", "STATEMENTS", "AttributeKind"]  # re-exported: persona_schema
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.store_reader import RunData
+from dashboard.metrics_reader import RunData
 
 RELATIONS = {
     "ADD_OR_REMOVE_ONE": "add or remove one user (Poisson sampling)",

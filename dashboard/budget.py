@@ -1,23 +1,21 @@
 """The run's privacy budget: what is spent, and how many more rounds fit at its settings.
 
-Rounds left is computed, not extrapolated: the same ledger arithmetic the server uses
-(``privacy.calibration.compute_epsilon`` over the run's sampling, one event per round with
-the recorded noise multipliers, then ``k`` more rounds at the run's noise multiplier) finds
-the largest ``k`` for which every accountant that applies stays within the budget, which is
-the server's own stopping rule (``PrivacyLedger.would_exceed_budget``).
+Rounds left is computed, not extrapolated: the run's ledger is rebuilt from the stored
+settings and each round's noise multiplier, and asked (``PrivacyLedger.rounds_left``), by
+the server's own stopping rule.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
-from privacy.calibration import AccountantKind, Sampling, compute_epsilon
-from privacy.ledger import governing_epsilon
-
-MAX_PROJECTED_ROUNDS = 10_000
+from privacy.calibration import MAX_PROJECTED_ROUNDS
+from privacy.ledger import PrivacyLedger, governing_epsilon
+from server.privacy_budget import ledger_settings_for
+from server.run_settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -46,71 +44,18 @@ class BudgetStatus:
         return min(self.spent / self.budget, 1.0)
 
 
-def sampling_of(settings: dict[str, Any]) -> Sampling:
-    """The run's sampling scheme as the ledger recorded it (from the store's settings)."""
-    clients, per_round = int(settings["clients"]), int(settings["clients_per_round"])
-    if settings.get("sampling") == "fixed_size":
-        return Sampling(kind="fixed_size", clients_per_round=per_round, population=clients)
-    return Sampling(kind="poisson", sampling_probability=per_round / clients)
+def run_settings_of(settings: dict[str, Any]) -> RunSettings:
+    """The run's settings as the metrics store recorded them (its extra facts dropped)."""
+    known = {f.name for f in fields(RunSettings)}
+    return RunSettings.from_json({k: v for k, v in settings.items() if k in known})
 
 
-def epsilon_after(
-    sampling: Sampling, noise_multipliers: Sequence[float], delta: float
-) -> dict[str, float]:
-    """Epsilon of every accountant that applies after these rounds."""
-    return {
-        kind: compute_epsilon(sampling, noise_multipliers, delta=delta, accountant=kind)
-        for kind in sampling.accountants
-    }
-
-
-def rounds_that_fit(
-    sampling: Sampling,
-    done: Sequence[float],
-    noise_multiplier: float,
-    *,
-    delta: float,
-    budget: float,
-    cap: int = MAX_PROJECTED_ROUNDS,
-) -> int:
-    """Largest ``k <= cap`` such that ``done`` + ``k`` rounds at ``noise_multiplier`` fit.
-
-    The search runs on the RDP accountant (fast at any round count); the PLD accountant,
-    where it applies, then checks the answer and lowers it if it must, so every accountant
-    stays within the budget, as the server's stop requires.
-    """
-    if noise_multiplier <= 0.0:
-        return 0
-    k = cap
-    for kind in sampling.accountants:
-
-        def fits(extra: int, kind: AccountantKind = kind) -> bool:
-            rounds = [*done, *([noise_multiplier] * extra)]
-            return compute_epsilon(sampling, rounds, delta=delta, accountant=kind) <= budget
-
-        k = k if fits(k) else _largest_fitting(fits, k)
-    return k
-
-
-def _largest_fitting(fits: Callable[[int], bool], upper: int) -> int:
-    """Largest k < upper with fits(k) (0 when none), given not fits(upper), fits monotone."""
-    if not fits(0):
-        return 0
-    low, high = 0, 1  # Invariant: fits(low); search upwards until high fails or reaches upper.
-    while high < upper and fits(high):
-        low, high = high, 2 * high
-    return _bisect(fits, low, min(high, upper))
-
-
-def _bisect(fits: Callable[[int], bool], low: int, high: int) -> int:
-    """Largest k in [low, high) with fits(k), given fits(low) and not fits(high)."""
-    while high - low > 1:
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle
-    return low
+def ledger_of(settings: dict[str, Any], rounds: Sequence[dict[str, Any]]) -> PrivacyLedger:
+    """The run's ledger rebuilt from the store: its settings and each round's z."""
+    ledger = PrivacyLedger.from_settings(ledger_settings_for(run_settings_of(settings)))
+    for row in rounds:
+        ledger.record_round(noise_multiplier=float(row["noise_multiplier"]))
+    return ledger
 
 
 def budget_status(
@@ -122,12 +67,7 @@ def budget_status(
     delta = last.get("delta", settings.get("delta"))
     z = settings.get("noise_multiplier", last.get("noise_multiplier"))
     pld = last.get("epsilon_pld")
-    left: int | None = None
-    if budget is not None and z is not None and delta is not None and float(z) > 0.0:
-        done = [float(r["noise_multiplier"]) for r in rounds]
-        left = rounds_that_fit(
-            sampling_of(settings), done, float(z), delta=float(delta), budget=float(budget)
-        )
+    left = ledger_of(settings, rounds).rounds_left() if budget is not None else None
     return BudgetStatus(
         budget=None if budget is None else float(budget),
         epsilon_rdp=float(last.get("epsilon_rdp", 0.0)),

@@ -21,7 +21,7 @@ from dashboard.cohort import (
     reasons_summary,
 )
 from dashboard.cohort import suppress_small_cohorts as _suppress
-from dashboard.store_reader import RunData, StoreProblem, find_stores, read_run
+from dashboard.metrics_reader import RunData, StoreProblem, find_stores, read_run
 
 CONFIG_KEY = "dashboard_options"
 RUN_KEY = "dashboard_run"

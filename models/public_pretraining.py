@@ -17,7 +17,7 @@ Two sources:
   PersonaChat's train pairs, whose persona cards are not the validation ones, so it would
   be the natural source; it is not in the data folder.
 - Ranking examples built elsewhere from any other public source, e.g. generated users
-  (``server.population``), who are nobody: ``pretrain_head`` takes examples from any
+  (``simulation.population``), who are nobody: ``pretrain_head`` takes examples from any
   source.
 """
 

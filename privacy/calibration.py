@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -222,3 +222,55 @@ def calibrate_noise_multiplier(
         )
 
     return _smallest_within(epsilon, target_epsilon, relative_tolerance)
+
+
+MAX_PROJECTED_ROUNDS = 10_000
+
+
+def rounds_that_fit(
+    sampling: Sampling,
+    done: Sequence[float],
+    noise_multiplier: float,
+    *,
+    delta: float,
+    budget: float,
+    cap: int = MAX_PROJECTED_ROUNDS,
+) -> int:
+    """Largest ``k <= cap`` such that ``done`` + ``k`` rounds at ``noise_multiplier`` fit.
+
+    The search runs on the RDP accountant (fast at any round count); the PLD accountant,
+    where it applies, then checks the answer and lowers it if it must, so every accountant
+    stays within the budget, as the server's stop requires.
+    """
+    if noise_multiplier <= 0.0:
+        return 0
+    k = cap
+    for kind in sampling.accountants:
+
+        def fits(extra: int, kind: AccountantKind = kind) -> bool:
+            rounds = [*done, *([noise_multiplier] * extra)]
+            return compute_epsilon(sampling, rounds, delta=delta, accountant=kind) <= budget
+
+        k = k if fits(k) else _largest_fitting(fits, k)
+    return k
+
+
+def _largest_fitting(fits: Callable[[int], bool], upper: int) -> int:
+    """Largest k < upper with fits(k) (0 when none), given not fits(upper), fits monotone."""
+    if not fits(0):
+        return 0
+    low, high = 0, 1  # Invariant: fits(low); search upwards until high fails or reaches upper.
+    while high < upper and fits(high):
+        low, high = high, 2 * high
+    return _bisect(fits, low, min(high, upper))
+
+
+def _bisect(fits: Callable[[int], bool], low: int, high: int) -> int:
+    """Largest k in [low, high) with fits(k), given fits(low) and not fits(high)."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low

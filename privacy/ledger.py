@@ -29,11 +29,13 @@ import dp_accounting  # type: ignore[import-untyped]
 
 from privacy.calibration import (
     DEFAULT_PLD_DISCRETIZATION,
+    MAX_PROJECTED_ROUNDS,
     AccountantKind,
     Sampling,
     SamplingKind,
     check_noise_multiplier,
     compute_epsilon,
+    rounds_that_fit,
 )
 
 __all__ = [
@@ -134,10 +136,16 @@ class PrivacyLedger:
 
     @classmethod
     def from_settings(cls, settings: LedgerSettings) -> PrivacyLedger:
-        ledger = cls.__new__(cls)
-        ledger.settings = settings
-        ledger._noise_multipliers = []
-        return ledger
+        return cls(
+            sampling=settings.sampling.kind,
+            noise_multiplier=settings.noise_multiplier,
+            target_delta=settings.target_delta,
+            sampling_probability=settings.sampling.sampling_probability,
+            clients_per_round=settings.sampling.clients_per_round,
+            population=settings.sampling.population,
+            budget_epsilon=settings.budget_epsilon,
+            pld_discretization=settings.pld_discretization,
+        )
 
     @property
     def rounds(self) -> int:
@@ -201,6 +209,21 @@ class PrivacyLedger:
         upcoming = [*self._noise_multipliers, check_noise_multiplier(z)]
         return any(
             self._epsilon_of(upcoming, kind) > budget for kind in self.settings.sampling.accountants
+        )
+
+    def rounds_left(self, cap: int = MAX_PROJECTED_ROUNDS) -> int | None:
+        """How many more rounds at the configured z fit the budget (at most ``cap``), by the
+        same rule as ``would_exceed_budget``; None without a budget or without noise."""
+        budget, z = self.settings.budget_epsilon, self.settings.noise_multiplier
+        if budget is None or z <= 0.0:
+            return None
+        return rounds_that_fit(
+            self.settings.sampling,
+            self._noise_multipliers,
+            z,
+            delta=self.settings.target_delta,
+            budget=budget,
+            cap=cap,
         )
 
     def _epsilon_of(self, noise_multipliers: list[float], accountant: AccountantKind) -> float:

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from privacy.clipping import RejectedUpdate, validate_update
+from models.reranking_head import HeadConfig
+from privacy.clipping import (
+    AdaptiveClippingConfig,
+    RejectedUpdate,
+    next_clipping_norm,
+    validate_update,
+)
 from privacy.device_release import (
     bound_payload,
     payload_size,
@@ -33,8 +39,9 @@ from privacy.device_release import (
     split_sum,
     statistic_noise_std,
 )
-from privacy.noise import GaussianNoise
-from privacy.secure_payload import SecureSum
+from privacy.noise import GaussianNoise, distributed_noise_share_std
+from privacy.secure_aggregation import SecureSum, minimum_contributors
+from protocol.round_instructions import RoundInstructions
 
 Vector = npt.NDArray[np.float64]
 SANITY_NORM = 1e6  # far above any sane update of a unit-scale head
@@ -155,3 +162,103 @@ def aggregate_secure_sum(
             noise_std=statistic_noise_std(noise_std, clipping_norm),
         ),
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdaptiveClipping:
+    """Quantile tracking (Andrew et al. 2021): C moves toward ``target_quantile`` of the
+    devices' update norms. The count it needs is the release's ``unclipped`` statistic,
+    which arrives noised inside the round's Gaussian mechanism: no budget of its own."""
+
+    config: AdaptiveClippingConfig
+    expected_clients: float
+
+    def next_norm(self, clipping_norm: float, unclipped_sum: float | None) -> float:
+        """The next round's C (a round that released nothing leaves it as it was)."""
+        if unclipped_sum is None:
+            return clipping_norm
+        return next_clipping_norm(clipping_norm, unclipped_sum / self.expected_clients, self.config)
+
+
+@dataclass
+class DpFedAvg:
+    """DP-FedAvg as one wrapper, in the spirit of Flower's DP strategy wrappers: it owns the
+    clipping norm (fixed, or adaptive), says how much noise each round carries and where it
+    is added (by the server, or as the devices' shares under secure aggregation), and
+    aggregates the round. The noise multiplier z is the ledger's; nothing here spends it."""
+
+    noise_multiplier: float
+    clipping_norm: float
+    denominator: float  # the expected devices per round: a fixed denominator
+    server_learning_rate: float = 1.0
+    secure_aggregation: bool = False
+    dropout_tolerance: float = 0.2
+    adaptive: AdaptiveClipping | None = None
+
+    def instructions(
+        self, round_number: int, sampled: int, *, head: HeadConfig, local: LocalTraining
+    ) -> RoundInstructions:
+        """The round's instructions. Under secure aggregation each device adds a share sized
+        so that any ``min_contributors`` of the sampled devices carry z*C between them
+        (privacy.noise.distributed_noise_share_std)."""
+        share, minimum = 0.0, 0
+        if self.secure_aggregation and sampled:
+            minimum = minimum_contributors(sampled, self.dropout_tolerance)
+            total = self.noise_multiplier * self.clipping_norm
+            share = distributed_noise_share_std(total, sampled, min_surviving=minimum)
+        return RoundInstructions(
+            round=round_number,
+            clipping_norm=self.clipping_norm,
+            local_epochs=local.epochs,
+            learning_rate=local.learning_rate,
+            noise_share_std=share,
+            min_contributors=minimum,
+            head=head,
+        )
+
+    def aggregate(
+        self,
+        current: Vector,
+        replies: Sequence[ClientReport] | SecureSum,
+        instructions: RoundInstructions,
+        noise: GaussianNoise,
+    ) -> RoundAggregate:
+        """The round's result; then the clipping norm for the next round is updated."""
+        if isinstance(replies, SecureSum) != self.secure_aggregation:
+            # Devices add noise shares only under secure aggregation, the server only without.
+            raise RuntimeError(
+                "the transport does not match the run's secure_aggregation setting "
+                f"({self.secure_aggregation})"
+            )
+        if isinstance(replies, SecureSum):
+            result = aggregate_secure_sum(
+                current,
+                replies,
+                clipping_norm=instructions.clipping_norm,
+                noise_share_std=instructions.noise_share_std,
+                denominator=self.denominator,
+                server_learning_rate=self.server_learning_rate,
+            )
+        else:
+            result = aggregate_round(
+                current,
+                replies,
+                clipping_norm=instructions.clipping_norm,
+                noise_multiplier=self.noise_multiplier,
+                denominator=self.denominator,
+                noise=noise,
+                server_learning_rate=self.server_learning_rate,
+            )
+        if self.adaptive is not None:
+            self.clipping_norm = self.adaptive.next_norm(
+                self.clipping_norm, result.metrics["unclipped_sum"]
+            )
+        return result
+
+
+@dataclass(frozen=True)
+class LocalTraining:
+    """What each device's local training does with the round's head."""
+
+    epochs: int
+    learning_rate: float

@@ -33,22 +33,17 @@ from models.weights import (
     set_weights,
     unflatten,
 )
-from privacy.adaptive_clipping import AdaptiveClippingConfig, next_clipping_norm
+from privacy.clipping import AdaptiveClippingConfig
 from privacy.device_release import payload_size
 from privacy.ledger import PrivacyLedger, governing_epsilon
-from privacy.noise import GaussianNoise, distributed_noise_share_std
-from privacy.secure_payload import (
-    MIN_SECURE_ROUND,
-    SecureSum,
-    halted_round,
-    minimum_contributors,
-    too_few_sampled,
-)
-from server.dp_fedavg import ClientReport, RoundAggregate, aggregate_round, aggregate_secure_sum
+from privacy.noise import GaussianNoise
+from privacy.secure_aggregation import MIN_SECURE_ROUND, SecureSum, halted_round, too_few_sampled
+from protocol.round_instructions import RoundInstructions
+from server.dp_fedavg import AdaptiveClipping, ClientReport, DpFedAvg, LocalTraining, RoundAggregate
 from server.metrics_store import MetricsStore, RoundRow
 from server.privacy_budget import open_ledger
+from server.run_folder import RunFolder
 from server.run_settings import RunSettings
-from server.run_workspace import Workspace
 from server.sampling import fixed_size_sample, poisson_sample
 
 Arrays = list[npt.NDArray[np.float32]]
@@ -61,7 +56,7 @@ class Transport(Protocol):
     def node_ids(self) -> list[int]: ...
 
     def train(
-        self, nodes: Sequence[int], weights: Arrays, config: dict[str, float]
+        self, nodes: Sequence[int], weights: Arrays, instructions: RoundInstructions
     ) -> list[ClientReport] | SecureSum: ...
 
 
@@ -78,18 +73,63 @@ class RunOutcome:
 
 def run_federation(
     settings: RunSettings,
-    workspace: Workspace,
+    folder: RunFolder,
     transport: Transport,
     *,
     noise: GaussianNoise,
     rng: random.Random,
     say: Callable[[str], None] = print,
 ) -> RunOutcome:
-    ledger = open_ledger(settings, workspace.ledger_path)
-    model, clipping_norm = _load_or_new_head(workspace, settings)
-    clipping = AdaptiveClipping.of(settings)
-    metrics = MetricsStore(workspace.metrics_path)
+    """Run (or resume) the federation in ``folder`` until its rounds or its budget end.
+
+    A run that raises is recorded as ``failed`` with the reason, then the error goes on.
+    """
+    run = _Run.start(settings, folder, noise=noise, say=say)
     try:
+        state, detail = run.play(transport, rng)
+        run.metrics.finish_run(state, detail)
+    except BaseException as error:
+        run.metrics.finish_run("failed", f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        run.metrics.close()
+    epsilons = run.ledger.epsilons()
+    return RunOutcome(
+        state,
+        run.ledger.rounds,
+        epsilons["rdp"],
+        epsilons.get("pld", math.nan),
+        settings.target_delta,
+        run.ledger.settings.noise_multiplier,
+        detail,
+    )
+
+
+@dataclass
+class _Run:
+    """One run's state between rounds: settings, ledger, head, DP-FedAvg, metrics store."""
+
+    settings: RunSettings
+    folder: RunFolder
+    ledger: PrivacyLedger
+    model: RerankingHead
+    dp: DpFedAvg
+    metrics: MetricsStore
+    noise: GaussianNoise
+    say: Callable[[str], None]
+
+    @classmethod
+    def start(
+        cls,
+        settings: RunSettings,
+        folder: RunFolder,
+        *,
+        noise: GaussianNoise,
+        say: Callable[[str], None],
+    ) -> _Run:
+        ledger = open_ledger(settings, folder.ledger_path)
+        model, clipping_norm = _load_or_new_head(folder, settings)
+        metrics = MetricsStore(folder.metrics_path)
         metrics.start_run(
             {
                 **settings.to_json(),
@@ -98,109 +138,76 @@ def run_federation(
                 "neighbouring_relation": ledger.settings.sampling.relation.name,
             }
         )
+        dp = _dp_fedavg(settings, ledger.settings.noise_multiplier, clipping_norm)
+        return cls(settings, folder, ledger, model, dp, metrics, noise, say)
+
+    def play(self, transport: Transport, rng: random.Random) -> tuple[str, str]:
+        """Rounds until the configured number, or until the budget would be exceeded."""
         nodes = transport.node_ids()
-        state, detail = "completed", f"{settings.rounds} rounds"
-        for round_number in range(ledger.rounds + 1, settings.rounds + 1):
-            if ledger.would_exceed_budget():
-                state = "budget_exhausted"
+        for round_number in range(self.ledger.rounds + 1, self.settings.rounds + 1):
+            if self.ledger.would_exceed_budget():
                 detail = (
                     f"stopped before round {round_number}: it would take epsilon past "
-                    f"the budget of {settings.epsilon:g}"
+                    f"the budget of {self.settings.epsilon:g}"
                 )
-                say(f"privacy budget: {detail}")
-                break
-            started = time.perf_counter()
-            sampled = _sample(settings, nodes, rng)
-            config = _round_config(
-                settings, round_number, clipping_norm, ledger.settings.noise_multiplier, sampled
-            )
-            # Charged before any device is asked: whatever this round releases is accounted.
-            ledger.record_round()
-            ledger.save(workspace.ledger_path)
-            replies = _train(transport, settings, sampled, get_weights(model), config)
-            result = _aggregate(
-                flatten(get_weights(model)),
-                replies,
-                settings,
-                clipping_norm=clipping_norm,
-                noise_multiplier=ledger.settings.noise_multiplier,
-                noise_share_std=config["noise-share-std"],
-                noise=noise,
-            )
-            if isinstance(replies, SecureSum) and replies.halted:
-                say(f"round {round_number}: secure aggregation halted: {replies.halted}")
-            if result.rejected:
-                say(f"round {round_number}: rejected {'; '.join(result.rejected)}")
-            set_weights(model, unflatten(result.weights, get_weights(model)))
-            row = _row(
-                round_number,
-                sampled,
-                result,
-                ledger,
-                settings,
-                clipping_norm,
-                time.perf_counter() - started,
-            )
-            clipping_norm = clipping.next_norm(clipping_norm, result.metrics["unclipped_sum"])
-            save_checkpoint(
-                workspace.checkpoint_path,
-                model,
-                extra={"rounds": round_number, "clipping_norm": clipping_norm},
-            )
-            metrics.append_round(row)
-            say(_line(row, settings))
-        metrics.finish_run(state, detail)
-    finally:
-        metrics.close()
-    epsilons = ledger.epsilons()
-    return RunOutcome(
-        state,
-        ledger.rounds,
-        epsilons["rdp"],
-        epsilons.get("pld", math.nan),
-        settings.target_delta,
-        ledger.settings.noise_multiplier,
-        detail,
-    )
+                self.say(f"privacy budget: {detail}")
+                return "budget_exhausted", detail
+            self.play_round(round_number, transport, _sample(self.settings, nodes, rng))
+        return "completed", f"{self.settings.rounds} rounds"
+
+    def play_round(self, round_number: int, transport: Transport, sampled: list[int]) -> None:
+        started = time.perf_counter()
+        weights = get_weights(self.model)
+        local = LocalTraining(self.settings.local_epochs, self.settings.learning_rate)
+        instructions = self.dp.instructions(
+            round_number, len(sampled), head=self.model.config, local=local
+        )
+        # Charged before any device is asked: whatever this round releases is accounted.
+        self.ledger.record_round()
+        self.ledger.save(self.folder.ledger_path)
+        replies = _train(transport, self.settings, sampled, weights, instructions)
+        result = self.dp.aggregate(flatten(weights), replies, instructions, self.noise)
+        if isinstance(replies, SecureSum) and replies.halted:
+            self.say(f"round {round_number}: secure aggregation halted: {replies.halted}")
+        if result.rejected:
+            self.say(f"round {round_number}: rejected {'; '.join(result.rejected)}")
+        set_weights(self.model, unflatten(result.weights, weights))
+        save_checkpoint(
+            self.folder.checkpoint_path,
+            self.model,
+            extra={"rounds": round_number, "clipping_norm": self.dp.clipping_norm},
+        )
+        row = _row(instructions, sampled, result, self.ledger, time.perf_counter() - started)
+        self.metrics.append_round(row)
+        self.say(_line(row, self.settings))
 
 
-def _load_or_new_head(workspace: Workspace, settings: RunSettings) -> tuple[RerankingHead, float]:
-    """The head and the clipping norm to continue with (a fresh head: the configured norm)."""
-    if workspace.checkpoint_path.is_file():
-        model, extra = load_checkpoint(workspace.checkpoint_path)
-        return model, float(extra.get("clipping_norm", settings.clipping_norm))
-    return new_head(HeadConfig(), seed=settings.seed), settings.clipping_norm
-
-
-@dataclass(frozen=True)
-class AdaptiveClipping:
-    """Quantile-tracking clipping (Andrew et al. 2021), or a fixed norm when ``config`` is None.
-
-    The count of devices whose update was within its bound is one of the statistics every
-    device releases inside the round's Gaussian mechanism (privacy.device_release), so it
-    arrives noised and already paid for: no separate count noise, no split of z.
-    """
-
-    config: AdaptiveClippingConfig | None
-    expected_clients: float
-
-    @classmethod
-    def of(cls, settings: RunSettings) -> AdaptiveClipping:
-        if not settings.adaptive_clipping:
-            return cls(None, settings.clients_per_round)
+def _dp_fedavg(settings: RunSettings, noise_multiplier: float, clipping_norm: float) -> DpFedAvg:
+    adaptive = None
+    if settings.adaptive_clipping:
         config = AdaptiveClippingConfig(
             target_quantile=settings.target_quantile,
             learning_rate=settings.clipping_learning_rate,
             initial_clipping_norm=settings.clipping_norm,
         )
-        return cls(config, settings.clients_per_round)
+        adaptive = AdaptiveClipping(config=config, expected_clients=settings.clients_per_round)
+    return DpFedAvg(
+        noise_multiplier=noise_multiplier,
+        clipping_norm=clipping_norm,
+        denominator=settings.clients_per_round,
+        server_learning_rate=settings.server_learning_rate,
+        secure_aggregation=settings.secure_aggregation,
+        dropout_tolerance=settings.dropout_tolerance,
+        adaptive=adaptive,
+    )
 
-    def next_norm(self, clipping_norm: float, unclipped_sum: float | None) -> float:
-        """The next round's norm from the noisy count of devices within the bound (None:
-        the round released nothing, so the norm stays)."""
-        if self.config is None or unclipped_sum is None:
-            return clipping_norm
-        return next_clipping_norm(clipping_norm, unclipped_sum / self.expected_clients, self.config)
+
+def _load_or_new_head(folder: RunFolder, settings: RunSettings) -> tuple[RerankingHead, float]:
+    """The head and the clipping norm to continue with (a fresh head: the configured norm)."""
+    if folder.checkpoint_path.is_file():
+        model, extra = load_checkpoint(folder.checkpoint_path)
+        return model, float(extra.get("clipping_norm", settings.clipping_norm))
+    return new_head(HeadConfig(), seed=settings.seed), settings.clipping_norm
 
 
 def _train(
@@ -208,50 +215,14 @@ def _train(
     settings: RunSettings,
     sampled: Sequence[int],
     weights: Arrays,
-    config: dict[str, float],
+    instructions: RoundInstructions,
 ) -> list[ClientReport] | SecureSum:
     """The round's replies; a secure round of too few devices is halted before any trains
     (with two, the sum would tell each device the other's update)."""
     if settings.secure_aggregation and len(sampled) < MIN_SECURE_ROUND:
         size = payload_size(flatten(weights).size)
         return halted_round(size, len(sampled), too_few_sampled(len(sampled)))
-    return transport.train(sampled, weights, config)
-
-
-def _aggregate(
-    current: npt.NDArray[np.float64],
-    replies: list[ClientReport] | SecureSum,
-    settings: RunSettings,
-    *,
-    clipping_norm: float,
-    noise_multiplier: float,
-    noise_share_std: float,
-    noise: GaussianNoise,
-) -> RoundAggregate:
-    if isinstance(replies, SecureSum) != settings.secure_aggregation:
-        # Devices add noise shares only under secure aggregation, the server only without.
-        raise RuntimeError(
-            "the transport does not match the run's secure_aggregation setting "
-            f"({settings.secure_aggregation})"
-        )
-    if isinstance(replies, SecureSum):
-        return aggregate_secure_sum(
-            current,
-            replies,
-            clipping_norm=clipping_norm,
-            noise_share_std=noise_share_std,
-            denominator=settings.clients_per_round,
-            server_learning_rate=settings.server_learning_rate,
-        )
-    return aggregate_round(
-        current,
-        replies,
-        clipping_norm=clipping_norm,
-        noise_multiplier=noise_multiplier,
-        denominator=settings.clients_per_round,
-        noise=noise,
-        server_learning_rate=settings.server_learning_rate,
-    )
+    return transport.train(sampled, weights, instructions)
 
 
 def _sample(settings: RunSettings, nodes: Sequence[int], rng: random.Random) -> list[int]:
@@ -260,45 +231,17 @@ def _sample(settings: RunSettings, nodes: Sequence[int], rng: random.Random) -> 
     return fixed_size_sample(nodes, settings.clients_per_round, rng)
 
 
-def _round_config(
-    settings: RunSettings,
-    round_number: int,
-    clipping_norm: float,
-    noise_multiplier: float,
-    sampled: Sequence[int],
-) -> dict[str, float]:
-    """The round's instructions. Under secure aggregation the noise is distributed: each
-    device adds a share sized so that any ``min-contributors`` of the sampled devices
-    carry the full z*C between them (privacy.noise.distributed_noise_share_std)."""
-    config: dict[str, float] = {
-        "round": round_number,
-        "clipping-norm": clipping_norm,
-        "local-epochs": settings.local_epochs,
-        "learning-rate": settings.learning_rate,
-        "noise-share-std": 0.0,
-    }
-    if settings.secure_aggregation and sampled:
-        minimum = minimum_contributors(len(sampled), settings.dropout_tolerance)
-        config["min-contributors"] = minimum
-        config["noise-share-std"] = distributed_noise_share_std(
-            noise_multiplier * clipping_norm, len(sampled), min_surviving=minimum
-        )
-    return config
-
-
 def _row(
-    round_number: int,
+    instructions: RoundInstructions,
     sampled: Sequence[int],
     result: RoundAggregate,
     ledger: PrivacyLedger,
-    settings: RunSettings,
-    clipping_norm: float,
     seconds: float,
 ) -> RoundRow:
     m = result.metrics
     epsilons = ledger.epsilons()
     return RoundRow(
-        round=round_number,
+        round=instructions.round,
         clients_sampled=len(sampled),
         clients_completed=result.accepted,
         clients_dropped=result.failed,
@@ -307,9 +250,9 @@ def _row(
         eval_hits_at_1=m["eval_hits_at_1"],
         epsilon_rdp=epsilons["rdp"],
         epsilon_pld=epsilons.get("pld", math.nan),
-        delta=settings.target_delta,
+        delta=ledger.settings.target_delta,
         noise_multiplier=ledger.settings.noise_multiplier,
-        clipping_norm=clipping_norm,
+        clipping_norm=instructions.clipping_norm,
         fraction_clipped=m["fraction_clipped"],
         statistic_noise_std=m["statistic_noise_std"],
         wall_seconds=seconds,

@@ -17,6 +17,7 @@ from flwr.app import (
 )
 from flwr.serverapp import Grid
 
+from protocol.round_instructions import RoundInstructions
 from server.dp_fedavg import ClientReport
 
 NODE_WAIT_SECONDS = 120.0
@@ -45,11 +46,14 @@ class FlowerTransport:
         return nodes
 
     def train(
-        self, nodes: Sequence[int], weights: list[npt.NDArray[np.float32]], config: dict[str, float]
+        self,
+        nodes: Sequence[int],
+        weights: list[npt.NDArray[np.float32]],
+        instructions: RoundInstructions,
     ) -> list[ClientReport]:
         if not nodes:
             return []
-        values: dict[str, ConfigRecordValues] = dict(config)
+        values: dict[str, ConfigRecordValues] = dict(instructions.to_config())
         content = RecordDict({"arrays": ArrayRecord(weights), "config": ConfigRecord(values)})
         messages = [
             Message(content=content, dst_node_id=node, message_type=MessageType.TRAIN)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 SAMPLING = ("poisson", "fixed_size")
 POPULATIONS = ("personachat", "msc", "synthetic")
@@ -18,32 +18,64 @@ POPULATIONS = ("personachat", "msc", "synthetic")
 DEFAULT_DELTA_FACTOR = 10
 
 
+def setting(default: Any, help: str, **cli: Any) -> Any:
+    """A field with its help text: the command line's flags and `--help` come from here
+    (cli.settings_arguments), so a setting is declared once. ``cli`` may hold ``choices``,
+    or ``flag`` with ``negate`` for a flag that sets the field to the opposite of its name."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunSettings:
-    population: str = "synthetic"
-    clients: int = 100
-    rounds: int = 20
-    clients_per_round: int = 20  # expected count under Poisson sampling (q = this / clients)
-    sampling: str = "poisson"
-    epsilon: float = 8.0  # budget; math.inf trains without noise and claims no privacy
-    delta: float | None = None  # default 1 / (10 * clients); must stay below 1 / clients
-    noise_multiplier: float | None = None  # default: calibrated so `rounds` fit the budget
-    clipping_norm: float = 1.0  # the starting norm when adaptive_clipping is on
-    adaptive_clipping: bool = False  # track a quantile of update norms (Andrew et al. 2021)
-    target_quantile: float = 0.5
-    clipping_learning_rate: float = 0.2
+    population: str = setting(
+        "synthetic",
+        "who the simulated devices are: generated users (no data set needed) or real data",
+        choices=POPULATIONS,
+    )
+    clients: int = setting(100, "simulated devices, one user each (N)")
+    rounds: int = setting(20, "rounds to run (fewer if the privacy budget ends first)")
+    clients_per_round: int = setting(
+        20, "devices per round: expected (Poisson, q = this / N) or exact (fixed-size)"
+    )
+    sampling: str = setting("poisson", "how each round's devices are drawn", choices=SAMPLING)
+    epsilon: float = setting(8.0, "privacy budget; 'inf' trains without noise (no privacy)")
+    delta: float | None = setting(None, "default 1/(10 N); must be below 1/N")
+    noise_multiplier: float | None = setting(
+        None, "default: the smallest that fits every round in the budget"
+    )
+    clipping_norm: float = setting(
+        1.0, "L2 bound C of each device's release (the start with --adaptive-clipping)"
+    )
+    adaptive_clipping: bool = setting(
+        False, "track a quantile of update norms (Andrew et al. 2021)"
+    )
+    target_quantile: float = setting(0.5, "with --adaptive-clipping: the quantile C tracks")
+    clipping_learning_rate: float = setting(
+        0.2, "with --adaptive-clipping: the geometric step of C"
+    )
     # Conservative defaults: small steps barely move the head from its persona_maxsim
     # start, so a small cohort's noise cannot wreck it either. With ~100 devices a round,
     # 5 local epochs at lr 0.01 and a server step of 5 learn much more (docs/benchmarks.md).
-    local_epochs: int = 3
-    learning_rate: float = 3e-3
-    server_learning_rate: float = 1.0
+    local_epochs: int = setting(3, "devices' local training epochs per round")
+    learning_rate: float = setting(3e-3, "devices' local learning rate")
+    server_learning_rate: float = setting(1.0, "server step as a multiple of the mean update")
     # SecAgg+: the server sees only the sum of each round's updates; the noise is then
     # distributed, each device adding its share (docs/privacy.md).
-    secure_aggregation: bool = True
-    dropout_tolerance: float = 0.2  # share of a round's devices that may drop out
-    seed: int = 0
-    secure_noise: bool = True  # OS-entropy noise; False: seeded (tests, reproducible benches)
+    secure_aggregation: bool = setting(
+        True,
+        "SecAgg+: the server sees only each round's sum and the devices add the noise; "
+        "--no-secure-aggregation: the server sees each clipped release and adds the noise",
+    )
+    dropout_tolerance: float = setting(
+        0.2, "with secure aggregation: the share of a round's devices that may drop out"
+    )
+    seed: int = setting(0, "seed of the population (and of the noise with --seeded-noise)")
+    secure_noise: bool = setting(
+        True,
+        "reproducible noise from --seed (experiments and tests; not for production)",
+        flag="seeded-noise",
+        negate=True,
+    )
 
     def __post_init__(self) -> None:
         if self.clients < 2:
@@ -115,14 +147,14 @@ class RunSettings:
 
     @classmethod
     def from_run_config(cls, config: dict[str, Any]) -> RunSettings:
-        """From Flower's run config (kebab-case keys; ``epsilon = "inf"`` allowed)."""
-        values: dict[str, Any] = {}
-        types = {f.name: f.type for f in fields(cls)}
-        for key, value in config.items():
-            name = key.replace("-", "_")
-            if name not in types:
-                continue
-            values[name] = _coerce(value, str(types[name]))
+        """From Flower's run config (kebab-case keys; ``epsilon = "inf"`` allowed); keys that
+        are not settings (``out``, ``data-dir``) are the apps' own."""
+        types = setting_types()
+        values = {
+            key.replace("-", "_"): parse_setting(value, types[key.replace("-", "_")])
+            for key, value in config.items()
+            if key.replace("-", "_") in types
+        }
         return cls(**values)
 
     def save(self, path: Path) -> None:
@@ -133,13 +165,19 @@ class RunSettings:
         return cls.from_json(json.loads(path.read_text()))
 
 
-def _coerce(value: Any, type_name: str) -> Any:
-    if value in ("", "none", "None") and "None" in type_name:
+def setting_types() -> dict[str, type]:
+    """Each setting's value type (``float | None`` -> float)."""
+    hints = get_type_hints(RunSettings)
+    return {
+        f.name: next(t for t in (*get_args(hints[f.name]), hints[f.name]) if t is not type(None))
+        for f in fields(RunSettings)
+    }
+
+
+def parse_setting(value: Any, kind: type) -> Any:
+    """``value`` (from TOML or the command line) as a setting of type ``kind``."""
+    if value is None or (isinstance(value, str) and value.lower() in ("", "none")):
         return None
-    if type_name.startswith("float"):
-        return float(value)
-    if type_name.startswith("int"):
-        return int(value)
-    if type_name.startswith("bool"):
+    if kind is bool:
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-    return str(value)
+    return kind(value)

@@ -1,9 +1,14 @@
-"""The Flower ServerApp: a thin layer over server.federated_run."""
+"""The Flower ServerApp: a thin layer over server.federated_run.
+
+``run_server`` runs the federation of a Grid's nodes into a run folder; the app below
+takes the folder from the run config's ``out`` and the settings from the folder (a resumed
+run) or from the run config. The simulation harness wraps the same function with the set-up
+of its simulated devices (simulation.server_app).
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 from pathlib import Path
 
@@ -12,46 +17,28 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
 from privacy.noise import SecureGaussian, SeededGaussian
-from server.federated_run import Transport, run_federation
+from server.federated_run import RunOutcome, Transport, run_federation
 from server.flower_transport import FlowerTransport
+from server.run_folder import RunFolder
 from server.run_settings import RunSettings
-from server.run_workspace import prepare_workspace
-from server.secure_aggregation_transport import SecureAggregationTransport
-from server.simulated_clients import load_population
+from server.secure_aggregation import SecureAggregationTransport
 
-RUN_DIR_ENV = "FEDPERSONA_RUN_DIR"
 app = ServerApp()
 
 
-def run_dir(context: Context) -> Path:
-    """The run folder: run config ``out`` (flwr run), else $FEDPERSONA_RUN_DIR (simulate)."""
-    configured = context.run_config.get("out") or os.environ.get(RUN_DIR_ENV)
-    if not configured:
-        raise RuntimeError(f"no run folder: set run config 'out' or ${RUN_DIR_ENV}")
-    return Path(str(configured))
+def settings_for(folder: RunFolder, context: Context) -> RunSettings:
+    """A resumed run's saved settings, else the run config's."""
+    if folder.settings_path.is_file():
+        return RunSettings.load(folder.settings_path)
+    return RunSettings.from_run_config(dict(context.run_config))
 
 
-@app.main()
-def main(grid: Grid, context: Context) -> None:
+def run_server(
+    grid: Grid, context: Context, settings: RunSettings, folder: RunFolder
+) -> RunOutcome:
     # dp-accounting logs each RDP order it drops as numerically unstable; the orders left
     # still bound epsilon, so the warnings tell an operator nothing.
     logging.getLogger("absl").setLevel(logging.ERROR)
-    root = run_dir(context)
-    if (root / "settings.json").is_file():
-        settings = RunSettings.load(root / "settings.json")
-    else:
-        settings = RunSettings.from_run_config(dict(context.run_config))
-    data_dir = context.run_config.get("data-dir") or None
-    workspace = prepare_workspace(
-        root,
-        settings,
-        load_population(
-            settings.population,
-            settings.clients,
-            seed=settings.seed,
-            root=Path(str(data_dir)) if data_dir else None,
-        ),
-    )
     noise = (
         SecureGaussian()
         if settings.secure_noise
@@ -68,4 +55,17 @@ def main(grid: Grid, context: Context) -> None:
         if settings.secure_aggregation
         else FlowerTransport(grid, expected_nodes=settings.clients)
     )
-    run_federation(settings, workspace, transport, noise=noise, rng=rng)
+    return run_federation(settings, folder, transport, noise=noise, rng=rng)
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    out = context.run_config.get("out")
+    if not out:
+        raise RuntimeError("no run folder: set the run config's 'out'")
+    folder = RunFolder(Path(str(out)))
+    folder.root.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(folder, context)
+    if not folder.settings_path.is_file():
+        settings.save(folder.settings_path)
+    run_server(grid, context, settings, folder)

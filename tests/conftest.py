@@ -41,7 +41,7 @@ def run_cli(
     """Run `fedpersona ...` as a separate process, the way a user or a script does."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "client.cli.main", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         env=full_env,

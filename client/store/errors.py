@@ -1,4 +1,4 @@
-"""Errors the store raises; each maps to one command-line exit code (see client.cli)."""
+"""Errors the store raises; each maps to one command-line exit code (see cli)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import shell
 from dashboard.audit_facts import audit_rows, what_the_server_sees
 from dashboard.cohort import CohortView
-from dashboard.store_reader import RunData
+from dashboard.metrics_reader import RunData
 
 
 def render(run: RunData, view: CohortView) -> None:

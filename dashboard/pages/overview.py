@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import charts, shell
 from dashboard.budget import format_epsilon
 from dashboard.cohort import CohortView, to_csv
-from dashboard.store_reader import RunData
+from dashboard.metrics_reader import RunData
 
 
 def _last_shown(view: CohortView, column: str) -> float | None:

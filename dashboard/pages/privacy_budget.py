@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import charts, shell
 from dashboard.budget import BudgetStatus, budget_status, format_epsilon
 from dashboard.cohort import CohortView
-from dashboard.store_reader import RunData
+from dashboard.metrics_reader import RunData
 from privacy.ledger import explain_delta
 
 

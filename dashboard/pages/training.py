@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import charts, shell
 from dashboard.cohort import CohortView
-from dashboard.store_reader import RunData
+from dashboard.metrics_reader import RunData
 
 NO_NORM_QUANTILES = (
     "No quantiles of update norms: a quantile of a few devices' norms is one device's value, "

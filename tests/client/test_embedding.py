@@ -185,7 +185,7 @@ def test_onnx_embedder_never_imports_torch(encoder_cache: Path) -> None:
     script = f"""
 import sys
 from pathlib import Path
-import client.embedding, client.cli.main
+import client.embedding, cli.main
 assert "torch" not in sys.modules, "importing the package imported torch"
 from client.embedding import default_embedder
 vectors = default_embedder(Path({str(encoder_cache)!r})).embed(["hello there", "i have two dogs"])

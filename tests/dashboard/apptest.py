@@ -6,8 +6,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard.metrics_reader import RunData, read_run
 from dashboard.shell import CONFIG_KEY, Options
-from dashboard.store_reader import RunData, read_run
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PAGES = {

@@ -20,11 +20,11 @@ import pytest
 
 from privacy.noise import SeededGaussian
 from server.federated_run import run_federation
-from server.local_transport import InProcessTransport
 from server.metrics_store import MetricsStore
 from server.run_settings import RunSettings
-from server.run_workspace import prepare_workspace
-from server.simulated_clients import synthetic_population
+from simulation.in_process_transport import InProcessTransport
+from simulation.populations import synthetic_population
+from simulation.run_workspace import prepare_workspace
 
 COHORT = RunSettings(
     population="synthetic",

@@ -1,6 +1,6 @@
 """End to end: the real dashboard process, in a real headless Chromium (Debian's).
 
-Starts ``python -m client.cli.dashboard_command`` on a free port over a folder of real
+Starts ``python -m cli.dashboard_command`` on a free port over a folder of real
 runs, loads each page, checks the key numbers are on screen, saves a screenshot per page
 under ``test-output/dashboard/``, and stops the process.
 """
@@ -62,7 +62,7 @@ def dashboard_url(stores: Stores) -> Iterator[str]:
     command = [
         sys.executable,
         "-m",
-        "client.cli.dashboard_command",
+        "cli.dashboard_command",
         "--store",
         str(stores.runs),
         "--port",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.budget import budget_status, format_epsilon, rounds_that_fit, sampling_of
-from dashboard.store_reader import RunData, read_run
-from privacy.calibration import Sampling, compute_epsilon
+from dashboard.budget import budget_status, format_epsilon, run_settings_of
+from dashboard.metrics_reader import RunData, read_run
+from privacy.calibration import compute_epsilon
+from server.privacy_budget import sampling_of
 from tests.dashboard.conftest import Stores
-
-POISSON = Sampling(kind="poisson", sampling_probability=0.1)
 
 
 def _run(path: object) -> RunData:
@@ -18,33 +17,12 @@ def _run(path: object) -> RunData:
     return run
 
 
-def test_rounds_that_fit_is_the_last_count_within_the_budget() -> None:
-    k = rounds_that_fit(POISSON, [1.0] * 5, 1.0, delta=1e-5, budget=3.0)
-
-    for accountant in ("rdp", "pld"):
-        within = compute_epsilon(POISSON, [1.0] * (5 + k), delta=1e-5, accountant=accountant)
-        assert within <= 3.0
-    after = [
-        compute_epsilon(POISSON, [1.0] * (6 + k), delta=1e-5, accountant=a) for a in ("rdp", "pld")
-    ]
-    assert max(after) > 3.0
-
-
-def test_no_rounds_fit_without_noise_or_past_the_budget() -> None:
-    assert rounds_that_fit(POISSON, [], 0.0, delta=1e-5, budget=3.0) == 0
-    assert rounds_that_fit(POISSON, [0.3] * 50, 0.3, delta=1e-5, budget=0.5) == 0
-
-
-def test_the_projection_stops_at_its_cap() -> None:
-    assert rounds_that_fit(POISSON, [], 50.0, delta=1e-5, budget=8.0, cap=64) == 64
-
-
 def test_the_stored_epsilon_is_what_the_ledger_arithmetic_gives(stores: Stores) -> None:
     run = _run(stores.small)
     zs = [r["noise_multiplier"] for r in run.rounds]
     last = run.rounds[-1]
 
-    spent = compute_epsilon(sampling_of(run.settings), zs, delta=last["delta"])
+    spent = compute_epsilon(sampling_of(run_settings_of(run.settings)), zs, delta=last["delta"])
 
     assert spent == pytest.approx(last["epsilon_rdp"])
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dashboard.cohort import SUPPRESSIBLE, reasons_summary, suppress_small_cohorts, to_csv
-from dashboard.store_reader import RunData, read_run
+from dashboard.metrics_reader import RunData, read_run
 from tests.dashboard.conftest import Stores
 
 

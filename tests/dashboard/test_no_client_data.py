@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.cohort import suppress_small_cohorts, to_csv
-from dashboard.store_reader import RunData, read_run
+from dashboard.metrics_reader import RunData, read_run
 from tests.dashboard.apptest import PAGES, open_page, rendered
 from tests.dashboard.conftest import Stores
 

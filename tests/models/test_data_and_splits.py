@@ -21,7 +21,11 @@ from models.data.persona_matching import DialogueIndex
 from models.data.personachat import Dialogue, load_personachat
 from models.data.synthetic_persona_chat import load_spc
 from models.extra_data import admissible_training, msc_utterances, spc_utterances
-from models.metrics import expected_hits_and_reciprocal_ranks, hits_at_1, mean_reciprocal_rank
+from models.ranking_metrics import (
+    expected_hits_and_reciprocal_ranks,
+    hits_at_1,
+    mean_reciprocal_rank,
+)
 from models.ranking_task import GOLD, Utterance, build_examples
 from models.splits import Timing, first_test_position, split_users, split_utterances
 

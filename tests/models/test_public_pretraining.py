@@ -141,7 +141,7 @@ def test_a_federation_from_a_public_head_starts_there_and_pays_every_round(
 ):
     from bench.federated import federate
     from server.run_settings import RunSettings
-    from server.simulated_clients import load_population
+    from simulation.populations import load_population
 
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     population = load_population("synthetic", 6, seed=0)

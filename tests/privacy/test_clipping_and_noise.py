@@ -6,8 +6,13 @@ import re
 import numpy as np
 import pytest
 
-from privacy.adaptive_clipping import AdaptiveClippingConfig, next_clipping_norm
-from privacy.clipping import RejectedUpdate, clip_update, validate_update
+from privacy.clipping import (
+    AdaptiveClippingConfig,
+    RejectedUpdate,
+    clip_update,
+    next_clipping_norm,
+    validate_update,
+)
 from privacy.noise import (
     GaussianNoise,
     SecureGaussian,

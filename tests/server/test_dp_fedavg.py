@@ -15,7 +15,7 @@ from privacy.device_release import (
     update_bound,
 )
 from privacy.noise import SeededGaussian
-from privacy.secure_payload import SecureSum
+from privacy.secure_aggregation import SecureSum
 from server.dp_fedavg import ClientReport, aggregate_round, aggregate_secure_sum
 
 K = len(STATISTICS)

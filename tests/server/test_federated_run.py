@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from privacy.noise import SeededGaussian
+from protocol.round_instructions import RoundInstructions
 from server.federated_run import RunOutcome, run_federation
-from server.local_transport import InProcessTransport
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
-from server.run_workspace import Workspace, prepare_workspace
-from server.simulated_clients import synthetic_population
+from simulation.in_process_transport import InProcessTransport
+from simulation.populations import synthetic_population
+from simulation.run_workspace import Workspace, prepare_workspace
 
 CLIENTS = 8
 
@@ -170,14 +171,14 @@ class _ConfigSpy:
 
     def __init__(self, transport: InProcessTransport) -> None:
         self._transport = transport
-        self.configs: list[tuple[int, dict[str, float]]] = []
+        self.configs: list[tuple[int, RoundInstructions]] = []
 
     def node_ids(self) -> list[int]:
         return self._transport.node_ids()
 
-    def train(self, nodes, weights, config):
-        self.configs.append((len(nodes), dict(config)))
-        return self._transport.train(nodes, weights, config)
+    def train(self, nodes, weights, instructions):
+        self.configs.append((len(nodes), instructions))
+        return self._transport.train(nodes, weights, instructions)
 
 
 def test_under_secure_aggregation_the_devices_carry_the_noise_and_the_server_adds_none(
@@ -198,9 +199,9 @@ def test_under_secure_aggregation_the_devices_carry_the_noise_and_the_server_add
     assert outcome.state == "completed"
     for sampled, config in spy.configs:
         assert sampled == 5
-        assert config["min-contributors"] == 4  # ceil(5 * (1 - 0.2))
+        assert config.min_contributors == 4  # ceil(5 * (1 - 0.2))
         total_std = outcome.noise_multiplier * secure.clipping_norm
-        assert config["noise-share-std"] == pytest.approx(total_std / math.sqrt(4))
+        assert config.noise_share_std == pytest.approx(total_std / math.sqrt(4))
     rows = MetricsStore(workspace.metrics_path).rounds()
     assert [r["clients_completed"] for r in rows] == [5, 5]
     assert all(r["statistic_noise_std"] > 0 for r in rows)  # noised sums only

@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from client.cli.main import main
+from cli.main import main
 from privacy.device_release import STATISTICS, statistic_noise_std
 from privacy.noise import SeededGaussian
-from privacy.secure_payload import SecureSum
+from privacy.secure_aggregation import SecureSum
 from server.federated_run import run_federation
-from server.local_transport import InProcessTransport
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
-from server.run_workspace import prepare_workspace
-from server.simulated_clients import synthetic_population
+from simulation.in_process_transport import InProcessTransport
+from simulation.populations import synthetic_population
+from simulation.run_workspace import prepare_workspace
 from tests.conftest import REPO_ROOT
 
 CLIENTS, PER_ROUND, ROUNDS = 8, 4, 12
@@ -44,8 +44,8 @@ class _SumRecorder:
     def node_ids(self) -> list[int]:
         return self._transport.node_ids()
 
-    def train(self, nodes, weights, config):
-        replies = self._transport.train(nodes, weights, config)
+    def train(self, nodes, weights, instructions):
+        replies = self._transport.train(nodes, weights, instructions)
         assert isinstance(replies, SecureSum)
         self.rounds.append((list(nodes), replies.payload_sum.copy()))
         return replies
@@ -172,9 +172,10 @@ KILL_SCRIPT = textwrap.dedent(
     from models.weights import flatten
     from privacy.device_release import payload_size
     from privacy.noise import SeededGaussian
-    from privacy.secure_payload import SecureSum
+    from privacy.secure_aggregation import SecureSum
     from server.dp_fedavg import ClientReport
     from server.metrics_store import MetricsStore
+    from server.run_folder import RunFolder
     from server.run_settings import RunSettings
 
     root, point, kill_round, mode = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -182,17 +183,13 @@ KILL_SCRIPT = textwrap.dedent(
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
 
-    class Paths:
-        ledger_path = root / "ledger.json"
-        checkpoint_path = root / "head.npz"
-        metrics_path = root / "metrics.sqlite"
 
     class Transport:
         def node_ids(self):
             return list(range(10))
 
-        def train(self, nodes, weights, config):
-            r = int(config["round"])
+        def train(self, nodes, weights, instructions):
+            r = instructions.round
             if point == "before-release" and r == kill_round:
                 die()
             size = payload_size(flatten(weights).size)
@@ -227,7 +224,7 @@ KILL_SCRIPT = textwrap.dedent(
         secure_aggregation=mode == "secure", secure_noise=False,
     )
     loop.run_federation(
-        settings, Paths(), Transport(), noise=SeededGaussian(np.random.default_rng(0)),
+        settings, RunFolder(root), Transport(), noise=SeededGaussian(np.random.default_rng(0)),
         rng=random.Random(0), say=lambda _: None,
     )
     """

@@ -20,22 +20,22 @@ from flwr.server.workflow import SecAggPlusWorkflow
 from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
 from flwr.simulation import run_simulation
 
-import client.client_app
-from client.federated_round import RoundInstructions, run_round
+from client.federated_round import run_round
 from client.profile import Profile
 from models.reranking_head import HeadConfig
 from models.training import new_head
 from models.weights import flatten, get_weights, load_checkpoint
 from privacy.noise import SeededGaussian
-from privacy.secure_payload import PAYLOAD_RANGE, quantization_range
+from privacy.secure_aggregation import PAYLOAD_RANGE, quantization_range
+from protocol.round_instructions import RoundInstructions
 from server.metrics_store import MetricsStore
 from server.run_settings import RunSettings
-from server.run_workspace import Workspace, prepare_workspace
-from server.secure_aggregation_transport import GuardedSecAggPlusWorkflow, protocol_parameters
-from server.server_app import RUN_DIR_ENV
-from server.server_app import app as server_app
-from server.simulated_clients import synthetic_population
-from server.simulation import BACKEND_CONFIG
+from server.secure_aggregation import GuardedSecAggPlusWorkflow, protocol_parameters
+from simulation.client_app import rounds as device_rounds
+from simulation.populations import synthetic_population
+from simulation.run_workspace import RUN_DIR_ENV, Workspace, prepare_workspace
+from simulation.server_app import app as server_app
+from simulation.simulate import BACKEND_CONFIG
 from tests.conftest import REPO_ROOT
 from tests.server.message_capture import record_replies
 
@@ -88,9 +88,9 @@ def _drop(workspace: Workspace, devices: list[int]) -> None:
 
 def _run(capture_replies: bool = True) -> None:
     mods: list[Mod] | None = (
-        [record_replies, client.client_app.route_round] if capture_replies else None
+        [record_replies, device_rounds.route_round] if capture_replies else None
     )
-    app = ClientApp(client_fn=client.client_app.secure_round_client, mods=mods)
+    app = ClientApp(client_fn=device_rounds.secure_round_client, mods=mods)
     logging.getLogger("absl").setLevel(logging.ERROR)
     run_simulation(server_app, app, num_supernodes=CLIENTS, backend_config=BACKEND_CONFIG)
 
@@ -99,10 +99,10 @@ def _device_updates(workspace: Workspace, settings: RunSettings, devices: list[i
     """The updates the devices compute from the initial head in round 1, summed."""
     initial = get_weights(new_head(HeadConfig(), seed=settings.seed))
     instructions = RoundInstructions(
+        round=1,
         clipping_norm=settings.clipping_norm,
         local_epochs=settings.local_epochs,
         learning_rate=settings.learning_rate,
-        seed=1,
     )
     embed = workspace.devices.embed_function()
     total = np.zeros(flatten(initial).size)
@@ -112,7 +112,6 @@ def _device_updates(workspace: Workspace, settings: RunSettings, devices: list[i
             outcome = run_round(
                 profile,
                 initial,
-                HeadConfig(),
                 instructions,
                 embed,
                 SeededGaussian(np.random.default_rng(0)),

@@ -10,17 +10,16 @@ import numpy as np
 from flwr.clientapp import ClientApp
 from flwr.simulation import run_simulation
 
-import client.client_app
 from models.reranking_head import HeadConfig, parameter_count
 from models.training import new_head
 from privacy.clipping import l2_norm
 from privacy.device_release import payload_size
 from server.run_settings import RunSettings
-from server.run_workspace import prepare_workspace
-from server.server_app import RUN_DIR_ENV
-from server.server_app import app as server_app
-from server.simulated_clients import synthetic_population
-from server.simulation import BACKEND_CONFIG
+from simulation.client_app import rounds as device_rounds
+from simulation.populations import synthetic_population
+from simulation.run_workspace import RUN_DIR_ENV, prepare_workspace
+from simulation.server_app import app as server_app
+from simulation.simulate import BACKEND_CONFIG
 from tests.conftest import REPO_ROOT
 from tests.server.message_capture import record_replies
 
@@ -51,7 +50,7 @@ def test_devices_send_only_one_release_vector_clipped_to_c(tmp_path, encoder_cac
     population = synthetic_population(6, seed=0)
     prepare_workspace(tmp_path / "run", settings, population)
     recording = ClientApp(mods=[record_replies])
-    recording.train()(client.client_app.train)
+    recording.train()(device_rounds.train)
     logging.getLogger("absl").setLevel(logging.ERROR)
 
     run_simulation(server_app, recording, num_supernodes=6, backend_config=BACKEND_CONFIG)

@@ -1,0 +1,1 @@
+"""What the device and the server must agree on: the round instructions and the persona schema."""

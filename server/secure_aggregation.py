@@ -1,0 +1,203 @@
+"""SecAgg+ rounds over Flower's Grid: the round loop gets only the sum of the updates.
+
+Flower 1.41 offers SecAgg+ (Bell et al. 2020, "Secure Single-Server Aggregation with
+(Poly)Logarithmic Overhead") only through its legacy API: ``SecAggPlusWorkflow`` drives the
+protocol's four stages (setup, share keys, collect masked vectors, unmask) and hands the
+unmasked mean to a legacy ``Strategy``. Here each round builds the workflow for the round's
+sampled devices, a one-round strategy hands it those devices and keeps what it unmasks,
+and the mean is turned back into the sum (every device weighs 1).
+
+One guard is added to the protocol: if fewer devices sent a masked vector than the
+round's ``min-contributors``, the server stops *before* unmasking. Their noise shares were
+sized for at least that many, so a smaller sum would carry less noise than the ledger
+accounts for; never unmasked, it reveals nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from flwr.app import ArrayRecord, ConfigRecord, Context
+from flwr.common import (
+    EvaluateIns,
+    EvaluateRes,
+    FitIns,
+    FitRes,
+    Parameters,
+    Scalar,
+    ndarrays_to_parameters,
+    parameters_to_ndarrays,
+)
+from flwr.server.client_manager import ClientManager
+from flwr.server.client_proxy import ClientProxy
+from flwr.server.compat.grid_client_proxy import GridClientProxy
+from flwr.server.compat.legacy_context import LegacyContext
+from flwr.server.strategy import Strategy
+from flwr.server.workflow import SecAggPlusWorkflow
+from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, MAIN_PARAMS_RECORD
+from flwr.server.workflow.constant import Key as WorkflowKey
+from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
+from flwr.serverapp import Grid
+
+from models.weights import flatten
+from privacy.device_release import payload_size
+from privacy.secure_aggregation import (
+    MIN_SECURE_ROUND,
+    PAYLOAD_RANGE,
+    SecureSum,
+    halted_round,
+    quantization_range,
+)
+from protocol.round_instructions import RoundInstructions
+from server.flower_transport import REPLY_TIMEOUT_SECONDS, FlowerTransport
+
+
+class SecureAggregationTransport:
+    """The round loop's transport when ``secure_aggregation`` is on."""
+
+    def __init__(
+        self,
+        grid: Grid,
+        context: Context,
+        *,
+        expected_nodes: int,
+        dropout_tolerance: float,
+        reply_timeout: float = REPLY_TIMEOUT_SECONDS,
+    ) -> None:
+        self._grid = grid
+        self._nodes = FlowerTransport(grid, expected_nodes=expected_nodes)
+        self._context = context
+        self._tolerance = dropout_tolerance
+        self._timeout = reply_timeout
+
+    def node_ids(self) -> list[int]:
+        return self._nodes.node_ids()
+
+    def train(
+        self,
+        nodes: Sequence[int],
+        weights: list[npt.NDArray[np.float32]],
+        instructions: RoundInstructions,
+    ) -> SecureSum:
+        size = payload_size(flatten(weights).size)
+        strategy = OneRoundStrategy(
+            self._grid, self._context.run_id, nodes, instructions.to_config()
+        )
+        context = LegacyContext(self._context, strategy=strategy)
+        context.state.config_records[MAIN_CONFIGS_RECORD] = ConfigRecord(
+            {WorkflowKey.CURRENT_ROUND: instructions.round}
+        )
+        context.state.array_records[MAIN_PARAMS_RECORD] = ArrayRecord(list(weights))
+        workflow = GuardedSecAggPlusWorkflow(
+            min_contributors=instructions.min_contributors,
+            **protocol_parameters(len(nodes), self._tolerance),
+            timeout=self._timeout,
+        )
+        workflow(self._grid, context)
+        if strategy.mean is None:
+            reason = workflow.halted or "the SecAgg+ protocol stopped (too few devices)"
+            return halted_round(size, len(nodes), reason)
+        contributors = strategy.contributors
+        return SecureSum(strategy.mean * contributors, contributors, len(nodes))
+
+
+def protocol_parameters(devices: int, dropout_tolerance: float) -> dict[str, Any]:
+    """SecAgg+'s share count, threshold and quantisation for one round of ``devices``.
+
+    Each device secret-shares its keys with an odd number of neighbours, about 2 log2(n)
+    of them (all of them in small rounds), and any ``threshold`` of those can reconstruct;
+    the threshold stays above half the neighbours, as the protocol's security needs, and
+    below their number (Flower's rule), and tolerates the configured share of dropouts.
+    """
+    if devices < MIN_SECURE_ROUND:
+        raise ValueError(f"SecAgg+ needs at least {MIN_SECURE_ROUND} devices, got {devices}")
+    neighbours = min(devices, 2 * math.ceil(math.log2(devices)) + 1)
+    threshold = max(2, math.ceil(neighbours * (1 - dropout_tolerance)))
+    return {
+        "num_shares": neighbours,
+        "reconstruction_threshold": min(threshold, neighbours - 1),
+        "max_weight": 1.0,
+        "clipping_range": PAYLOAD_RANGE,
+        "quantization_range": quantization_range(devices),
+        "modulus_range": 2**32,
+    }
+
+
+class GuardedSecAggPlusWorkflow(SecAggPlusWorkflow):
+    """SecAgg+ that refuses to unmask a sum of fewer than ``min_contributors`` devices."""
+
+    def __init__(self, *, min_contributors: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.min_contributors = min_contributors
+        self.halted: str | None = None
+
+    def collect_masked_vectors_stage(
+        self, grid: Grid, context: LegacyContext, state: WorkflowState
+    ) -> bool:
+        if not super().collect_masked_vectors_stage(grid, context, state):
+            return False
+        arrived = len(state.active_node_ids)
+        if arrived < self.min_contributors:
+            self.halted = (
+                f"{arrived} masked vectors arrived, fewer than the {self.min_contributors} "
+                "the noise shares were sized for; not unmasked"
+            )
+            return False
+        return True
+
+
+class OneRoundStrategy(Strategy):
+    """A legacy strategy for one SecAgg+ round: fixed devices in, the unmasked mean out."""
+
+    def __init__(
+        self, grid: Grid, run_id: int, nodes: Sequence[int], config: dict[str, int | float | str]
+    ) -> None:
+        self._proxies = [GridClientProxy(node, grid, run_id) for node in nodes]
+        self._config: dict[str, Scalar] = dict(config)
+        self.mean: npt.NDArray[np.float64] | None = None
+        self.contributors = 0
+
+    def configure_fit(
+        self, server_round: int, parameters: Parameters, client_manager: ClientManager
+    ) -> list[tuple[ClientProxy, FitIns]]:
+        return [(proxy, FitIns(parameters, self._config)) for proxy in self._proxies]
+
+    def aggregate_fit(
+        self,
+        server_round: int,
+        results: list[tuple[ClientProxy, FitRes]],
+        failures: list[tuple[ClientProxy, FitRes] | BaseException],
+    ) -> tuple[Parameters | None, dict[str, Scalar]]:
+        if not results:
+            return None, {}
+        # Every result carries the same unmasked mean; the per-device FitRes holds no
+        # metrics and a weight of 1 (client.client_app sends nothing else in the clear).
+        (mean,) = parameters_to_ndarrays(results[0][1].parameters)
+        self.mean = np.asarray(mean, np.float64)
+        self.contributors = len(results)
+        return ndarrays_to_parameters([mean]), {}
+
+    def initialize_parameters(self, client_manager: ClientManager) -> Parameters | None:
+        return None
+
+    def configure_evaluate(
+        self, server_round: int, parameters: Parameters, client_manager: ClientManager
+    ) -> list[tuple[ClientProxy, EvaluateIns]]:
+        return []
+
+    def aggregate_evaluate(
+        self,
+        server_round: int,
+        results: list[tuple[ClientProxy, EvaluateRes]],
+        failures: list[tuple[ClientProxy, EvaluateRes] | BaseException],
+    ) -> tuple[float | None, dict[str, Scalar]]:
+        return None, {}
+
+    def evaluate(
+        self, server_round: int, parameters: Parameters
+    ) -> tuple[float, dict[str, Scalar]] | None:
+        return None

@@ -1,0 +1,137 @@
+"""A simulated run's folder: settings, the simulated devices' stores, shared embeddings.
+
+Layout of ``OUT``::
+
+    settings.json      the run's settings (resuming checks they still match)
+    workspace.json     population, encoder and the simulated devices' store secret
+    clients/NNNNN.fpstore   one encrypted store per simulated device
+    embeddings.npz     every data-set text's embedding, computed once for all devices
+    head.npz, ledger.json, metrics.sqlite   written by the server as rounds complete
+
+    unseen_users.json  the held-out users' examples (the simulator evaluates on them)
+
+Simulated devices use the cheapest KDF the store allows (8 MiB, 1 pass) so thousands can
+be created; a real device uses the default. Their passphrases derive from a per-run secret
+in workspace.json: it simulates many people's keys on one machine and is nothing a real
+deployment has.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from client.embedding.factory import default_embedder
+from client.embedding.manifest import default_cache_dir
+from client.persona import AttributeKind
+from client.profile import Profile
+from models.embedding_cache import EmbeddingCache
+from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
+from server.run_folder import RunFolder
+from server.run_settings import RunSettings
+from simulation.populations import ClientData, PopulationData
+from simulation.simulated_devices import WORKSPACE_FILE, SimulatedDevices
+
+# How `fedpersona simulate` tells the Flower apps where the run folder is (Flower's
+# in-process simulation ignores the run config); `flwr run` uses the run config's `out`.
+RUN_DIR_ENV = "FEDPERSONA_RUN_DIR"
+
+
+class WorkspaceMismatchError(ValueError):
+    """An existing run folder was made with other settings; resuming would mix runs."""
+
+
+@dataclass(frozen=True)
+class Workspace(RunFolder):
+    """A simulation's run folder: what the server writes, plus the simulated devices."""
+
+    devices: SimulatedDevices
+
+    @property
+    def unseen_path(self) -> Path:
+        return self.root / "unseen_users.json"
+
+    @classmethod
+    def load(cls, root: Path) -> Workspace:
+        return cls(root=root, devices=SimulatedDevices.load(root))
+
+
+def simulated_device_kdf() -> KdfParams:
+    return KdfParams(memory_kib=MIN_MEMORY_KIB, iterations=MIN_ITERATIONS)
+
+
+def open_workspace(
+    root: Path, settings: RunSettings, population: Callable[[], PopulationData]
+) -> Workspace:
+    """The run folder at ``root``, set up first (``population`` loaded) only if it is not."""
+    if (root / WORKSPACE_FILE).is_file():
+        return _existing(root, settings)
+    return prepare_workspace(root, settings, population())
+
+
+def _existing(root: Path, settings: RunSettings) -> Workspace:
+    saved = RunSettings.load(root / "settings.json")
+    if saved != settings:
+        raise WorkspaceMismatchError(
+            f"{root} holds a run with other settings; use a new --out folder "
+            f"(differs in: {_differences(saved.to_json(), settings.to_json())})"
+        )
+    return Workspace.load(root)
+
+
+def prepare_workspace(root: Path, settings: RunSettings, population: PopulationData) -> Workspace:
+    """Create the run folder (or check an existing one matches ``settings``)."""
+    if (root / WORKSPACE_FILE).is_file():
+        return _existing(root, settings)
+    root.mkdir(parents=True, exist_ok=True)
+    encoder = default_embedder(export_if_missing=True)
+    shared = EmbeddingCache(
+        default_cache_dir() / "embeddings" / f"{encoder.name}.npz", encoder.name, encoder.embed
+    )
+    devices = SimulatedDevices(root=root, secret=secrets.token_hex(32), encoder=encoder.name)
+    EmbeddingCache(devices.embeddings_path, encoder.name, shared)(sorted(population.texts()))
+    for index, client in enumerate(population.clients):
+        seed_store(devices.store_path(index), devices.passphrase(index), client)
+    workspace = Workspace(root=root, devices=devices)
+    settings.save(workspace.settings_path)
+    workspace.unseen_path.write_text(json.dumps([asdict(e) for e in population.unseen_users]))
+    # Written last: its presence marks a complete set-up.
+    (root / WORKSPACE_FILE).write_text(
+        json.dumps(
+            {
+                "secret": devices.secret,
+                "encoder": encoder.name,
+                "population": population.name,
+                "clients": len(population.clients),
+            },
+            indent=2,
+        )
+    )
+    return workspace
+
+
+def seed_store(path: Path, passphrase: str, client: ClientData) -> None:
+    """Create one simulated device's encrypted store holding its user's data."""
+    with (
+        Profile.create(path, passphrase, kdf=simulated_device_kdf()) as profile,
+        profile.store.transaction().write(),
+    ):
+        for category, name, value, kind in client.persona:
+            profile.persona.observe(
+                category,
+                name,
+                value,
+                kind=AttributeKind(kind),
+                confidence=1.0,
+                at=0.0,
+            )
+        for pair in client.train + client.evaluation:
+            profile.training.add(pair)
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
+    return ", ".join(sorted(k for k in old if old.get(k) != new.get(k))) or "nothing"

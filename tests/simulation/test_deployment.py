@@ -1,0 +1,67 @@
+"""The deployment engine for real: superlink and supernodes on loopback, 2 rounds, no leftovers."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from server.metrics_store import MetricsStore
+from simulation.deployment import LocalDeployment, PortInUseError, alive, free_port
+from tests.conftest import REPO_ROOT
+
+
+@pytest.mark.parametrize("secure_aggregation", [False, True], ids=["plain", "secagg"])
+def test_superlink_and_supernodes_run_two_rounds_and_leave_no_process_behind(
+    tmp_path, encoder_cache, monkeypatch, secure_aggregation
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    deployment = LocalDeployment(
+        tmp_path / "deployment",
+        supernodes=3,
+        port=free_port(),
+        supernode_ports=[free_port() for _ in range(3)],
+    )
+    run_dir = tmp_path / "run"
+
+    with deployment:
+        result = deployment.run(
+            REPO_ROOT,
+            {
+                "out": str(run_dir),
+                "population": "synthetic",
+                "clients": 3,
+                "rounds": 2,
+                "clients-per-round": 3,
+                "sampling": "fixed_size",
+                "epsilon": 10.0,
+                "local-epochs": 1,
+                "secure-aggregation": secure_aggregation,
+            },
+        )
+        started = deployment.process_tree()
+        ended = deployment.stop()
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    store = MetricsStore(run_dir / "metrics.sqlite")
+    assert [r["clients_completed"] for r in store.rounds()] == [3, 3]
+    info = store.run_info()
+    assert info is not None
+    assert info["state"] == "completed"
+    assert info["settings"]["secure_aggregation"] is secure_aggregation
+    assert len(started) >= 4  # superlink + 3 supernodes (+ the runtimes they spawned)
+    assert started <= ended | started
+    assert not [pid for pid in ended if alive(pid)]
+
+
+def test_a_port_in_use_gives_a_clear_error_and_starts_nothing(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        deployment = LocalDeployment(tmp_path, supernodes=2, port=taken)
+
+        with pytest.raises(PortInUseError, match=f"port {taken} on 127.0.0.1 is already in use"):
+            deployment.start()
+
+    assert deployment.process_tree() == set()
