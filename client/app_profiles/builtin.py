@@ -31,7 +31,11 @@ def builtin_profile(name: str) -> AppProfile:
             f"no built-in application profile {name!r}; choose one of {list(_FILES)}"
         )
     resource = resources.files("client.app_profiles").joinpath("builtin", _FILES[name])
-    profile = parse_app_profile_text(resource.read_text(encoding="utf-8"), f"builtin/{_FILES[name]}")
+    profile = parse_app_profile_text(
+        resource.read_text(encoding="utf-8"), f"builtin/{_FILES[name]}"
+    )
     if profile.name != name:
-        raise AppProfileError(f"builtin/{_FILES[name]}: name: expected {name!r}, got {profile.name!r}")
+        raise AppProfileError(
+            f"builtin/{_FILES[name]}: name: expected {name!r}, got {profile.name!r}"
+        )
     return profile

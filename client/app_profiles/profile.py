@@ -81,7 +81,9 @@ def _table(data: Mapping[str, Any], key: str, source: str, *, required: bool) ->
         raise _fail(source, key, f"expected a table, got {table!r}")
     unknown = sorted(set(table) - _TABLE_KEYS[key])
     if unknown:
-        raise _fail(source, f"{key}.{unknown[0]}", f"unknown key (allowed: {sorted(_TABLE_KEYS[key])})")
+        raise _fail(
+            source, f"{key}.{unknown[0]}", f"unknown key (allowed: {sorted(_TABLE_KEYS[key])})"
+        )
     return table
 
 
@@ -103,7 +105,9 @@ def _generation(table: Mapping[str, Any], source: str) -> tuple[float | None, in
     reserve = table.get("reply_reserve_tokens", DEFAULT_REPLY_RESERVE_TOKENS)
     if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 1:
         raise _fail(
-            source, "generation.reply_reserve_tokens", f"expected a positive integer, got {reserve!r}"
+            source,
+            "generation.reply_reserve_tokens",
+            f"expected a positive integer, got {reserve!r}",
         )
     return (float(temperature) if temperature is not None else None), reserve
 

@@ -89,10 +89,14 @@ def discover_context_window(config: ServerConfig, client: httpx.Client) -> Conte
     root = config.server_root
 
     def llama_cpp() -> int | None:
-        return from_llama_cpp_props(_json_or_none(client.get(root + "/props", timeout=probe_timeout)))
+        return from_llama_cpp_props(
+            _json_or_none(client.get(root + "/props", timeout=probe_timeout))
+        )
 
     def ollama() -> int | None:
-        answer = client.post(root + "/api/show", json={"model": config.model}, timeout=probe_timeout)
+        answer = client.post(
+            root + "/api/show", json={"model": config.model}, timeout=probe_timeout
+        )
         return from_ollama_show(_json_or_none(answer))
 
     def vllm() -> int | None:
@@ -113,4 +117,6 @@ def discover_context_window(config: ServerConfig, client: httpx.Client) -> Conte
             continue
         if tokens is not None:
             return ContextWindow(tokens=tokens, source=source)
-    return ContextWindow(tokens=config.default_context_length, source="default (server did not say)")
+    return ContextWindow(
+        tokens=config.default_context_length, source="default (server did not say)"
+    )

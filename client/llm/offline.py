@@ -57,7 +57,11 @@ class OfflineBackend:
     """
 
     def __init__(
-        self, reason: str = "no server configured", *, context_length: int = 8192, max_items: int = 10
+        self,
+        reason: str = "no server configured",
+        *,
+        context_length: int = 8192,
+        max_items: int = 10,
     ) -> None:
         if context_length < 1 or max_items < 1:
             raise ValueError(

@@ -189,7 +189,8 @@ class OpenAICompatibleBackend:
 
 
 def _is_json(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").partition(";")[0].strip() == "application/json"
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.partition(";")[0].strip() == "application/json"
 
 
 def timeout_of(config: ServerConfig) -> httpx.Timeout:

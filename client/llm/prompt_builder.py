@@ -125,7 +125,9 @@ def build_chat_prompt(
                 f"({budget.context_length} tokens with {budget.reply_reserve} kept for the reply)."
             )
         kept, tokens = fitted
-    kept_ids = {id(item) for item in kept.persona + kept.memories}  # identity: equal texts may repeat
+    kept_ids = {
+        id(item) for item in kept.persona + kept.memories
+    }  # identity: equal texts may repeat
     dropped = tuple(i for i in (*parts.persona, *parts.memories) if id(i) not in kept_ids)
     return ChatPrompt(
         messages=tuple(render(kept)),

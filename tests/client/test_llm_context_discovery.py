@@ -53,21 +53,31 @@ def test_ollama_num_ctx_parameter_wins_over_the_trained_length() -> None:
 
 
 def test_llama_cpp_props_gives_n_ctx() -> None:
-    props = {"default_generation_settings": {"n_ctx": 4096, "model": "qwen2.5-0.5b"}, "total_slots": 1}
+    props = {
+        "default_generation_settings": {"n_ctx": 4096, "model": "qwen2.5-0.5b"},
+        "total_slots": 1,
+    }
     with fake_server({("GET", "/props"): answer(props)}) as server:
         window = window_of(server.url)
     assert window == ContextWindow(tokens=4096, source="llama.cpp /props")
 
 
 def test_vllm_models_gives_max_model_len() -> None:
-    models = {"object": "list", "data": [{"id": "other", "max_model_len": 2048},
-                                         {"id": "llama3.2", "max_model_len": 32768}]}
+    models = {
+        "object": "list",
+        "data": [
+            {"id": "other", "max_model_len": 2048},
+            {"id": "llama3.2", "max_model_len": 32768},
+        ],
+    }
     with fake_server({("GET", "/v1/models"): answer(models)}) as server:
         assert window_of(server.url).tokens == 32768
 
 
 def test_configured_length_overrides_and_asks_nothing() -> None:
-    with fake_server({("GET", "/props"): answer({"default_generation_settings": {"n_ctx": 512}})}) as s:
+    with fake_server(
+        {("GET", "/props"): answer({"default_generation_settings": {"n_ctx": 512}})}
+    ) as s:
         window = window_of(s.url, context_length=3000)
         asked = list(s.seen)
     assert window == ContextWindow(tokens=3000, source="configured")
@@ -96,7 +106,9 @@ def test_unreachable_server_falls_back_to_the_default() -> None:
 
 
 def test_discovery_is_asked_once() -> None:
-    with fake_server({("GET", "/props"): answer({"default_generation_settings": {"n_ctx": 4096}})}) as s:
+    with fake_server(
+        {("GET", "/props"): answer({"default_generation_settings": {"n_ctx": 4096}})}
+    ) as s:
         config = ServerConfig(base_url=s.url, model="m", connect_timeout_s=1.0)
         with OpenAICompatibleBackend(config) as backend:
             backend.context_length()

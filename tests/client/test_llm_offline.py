@@ -23,15 +23,28 @@ from client.llm import (
 from client.llm.offline import HOW_TO_CONNECT, NOT_CONNECTED, NOTHING_FOUND
 from client.llm.openai_compatible import OpenAICompatibleBackend
 from tests.client.llm_factories import fact, memory
-from tests.client.llm_fake_server import Handler, chunk, fake_server, free_port, send_json, sse_route
+from tests.client.llm_fake_server import (
+    Handler,
+    chunk,
+    fake_server,
+    free_port,
+    send_json,
+    sse_route,
+)
 
 CHAT = ("POST", "/v1/chat/completions")
 
 
 def make_prompt(*, with_items: bool = True) -> ChatPrompt:
-    persona = [fact("Allergic to penicillin", score=0.9, item_id="health.allergy")] if with_items else []
+    persona = (
+        [fact("Allergic to penicillin", score=0.9, item_id="health.allergy")] if with_items else []
+    )
     memories = (
-        [memory("Had a rash after amoxicillin last spring", score=0.7, item_id="m-42", session="s-7")]
+        [
+            memory(
+                "Had a rash after amoxicillin last spring", score=0.7, item_id="m-42", session="s-7"
+            )
+        ]
         if with_items
         else []
     )
@@ -80,7 +93,9 @@ def test_no_server_configured_means_offline() -> None:
 
 
 def test_unreachable_server_answers_offline_with_the_reason() -> None:
-    config = ServerConfig(base_url=f"http://127.0.0.1:{free_port()}/v1", model="m", connect_timeout_s=1)
+    config = ServerConfig(
+        base_url=f"http://127.0.0.1:{free_port()}/v1", model="m", connect_timeout_s=1
+    )
     backend = choose_backend(config)
     reply = complete(backend, make_prompt())
     backend.close()
@@ -117,7 +132,9 @@ def any_backend(request: pytest.FixtureRequest) -> Iterator[ChatBackend]:
         return
     events = [chunk("One, "), chunk("two."), chunk(None, "stop")]
     with fake_server({CHAT: sse_route(events)}) as server:
-        backend = OpenAICompatibleBackend(ServerConfig(base_url=server.url, model="m", context_length=2048))
+        backend = OpenAICompatibleBackend(
+            ServerConfig(base_url=server.url, model="m", context_length=2048)
+        )
         yield backend
         backend.close()
 
@@ -132,6 +149,7 @@ def test_backend_contract(any_backend: ChatBackend) -> None:
     assert last.text
     assert any_backend.context_length() > 0
     line = any_backend.describe()
-    assert line and "\n" not in line
+    assert line
+    assert "\n" not in line
     any_backend.close()
     any_backend.close()  # twice is fine

@@ -98,7 +98,11 @@ def test_settings_reach_the_request_and_usage_can_be_left_out() -> None:
     events = [chunk("ok", "stop")]
     with fake_server({CHAT: sse_route(events)}) as server:
         backend = make_backend(
-            server.url, api_key="sk-local", temperature=0.2, max_reply_tokens=64, include_usage=False
+            server.url,
+            api_key="sk-local",
+            temperature=0.2,
+            max_reply_tokens=64,
+            include_usage=False,
         )
         _, reply = run(backend)
         sent = server.seen[0]
@@ -215,7 +219,7 @@ def test_connection_dropped_mid_chunk_is_a_cut_stream() -> None:
     def route(handler: Handler) -> None:
         start_events(handler)
         write_event(handler, chunk("Before the crash"))
-        handler.wfile.write(b"40\r\ndata: {\"choi")  # a chunk promised 64 bytes, sent 14
+        handler.wfile.write(b'40\r\ndata: {"choi')  # a chunk promised 64 bytes, sent 14
         drop_connection(handler)
 
     with fake_server({CHAT: route}) as server:

@@ -70,8 +70,13 @@ def test_consecutive_user_messages_are_merged() -> None:
 def test_budget_drops_old_turns_then_weak_memories_then_facts_never_policy() -> None:
     profile = builtin_profile("tutor")
     counter = CharEstimateCounter()
-    turns = [ChatMessage("user" if i % 2 == 0 else "assistant", f"turn {i} " + "x" * 200) for i in range(6)]
-    memories = [memory(f"memory {i} " + "y" * 200, score=1 - i / 10, item_id=f"m-{i}") for i in range(4)]
+    turns = [
+        ChatMessage("user" if i % 2 == 0 else "assistant", f"turn {i} " + "x" * 200)
+        for i in range(6)
+    ]
+    memories = [
+        memory(f"memory {i} " + "y" * 200, score=1 - i / 10, item_id=f"m-{i}") for i in range(4)
+    ]
     persona = [fact(f"fact {i} " + "z" * 200, score=1 - i / 10) for i in range(3)]
     # The budget is exactly the size of the prompt with the newest two turns, the two
     # most relevant memories and every fact: that is what fitting must arrive at.
@@ -117,7 +122,9 @@ def test_prompt_that_cannot_fit_even_bare_is_refused() -> None:
 def test_no_budget_keeps_everything() -> None:
     profile = AppProfile(name="p", title="P", role="Be brief.", rules=("Rule one.",))
     items = [memory(f"m{i}", item_id=f"m-{i}") for i in range(30)]
-    prompt = build_chat_prompt(profile, persona=[], memories=items, recent_turns=[], user_message="q")
+    prompt = build_chat_prompt(
+        profile, persona=[], memories=items, recent_turns=[], user_message="q"
+    )
     assert len(prompt.context.memories) == 30
     assert prompt.context.dropped == ()
     assert prompt.estimated_tokens > 0

@@ -37,6 +37,8 @@ def test_bad_settings_are_refused_by_name(overrides: dict[str, Any], field: str)
         ("http://localhost:1234", "http://localhost:1234", "http://localhost:1234"),
     ],
 )
-def test_roots_are_derived_from_the_base_url(base_url: str, api_root: str, server_root: str) -> None:
+def test_roots_are_derived_from_the_base_url(
+    base_url: str, api_root: str, server_root: str
+) -> None:
     config = ServerConfig(base_url=base_url, model="m")
     assert (config.api_root, config.server_root) == (api_root, server_root)

@@ -23,7 +23,9 @@ def test_char_estimate_counts_ascii_by_four_and_other_characters_whole() -> None
 def test_char_estimate_is_within_its_stated_margin_on_prose() -> None:
     # The shipped profiles are English prose like the prompts the estimate is used for.
     folder = resources.files("client.app_profiles").joinpath("builtin")
-    text = "\n".join(f.read_text(encoding="utf-8") for f in folder.iterdir() if f.name.endswith(".toml"))
+    text = "\n".join(
+        f.read_text(encoding="utf-8") for f in folder.iterdir() if f.name.endswith(".toml")
+    )
     estimate, real = CharEstimateCounter().count(text), WordPieceCounter().count(text)
     assert 0.75 <= estimate / real <= 1.25, (estimate, real)
 
@@ -33,11 +35,15 @@ def test_wordpiece_counter_neither_pads_nor_truncates() -> None:
     assert counter.count("") == 0
     assert counter.count("hello world") == 2
     assert counter.count("word " * 600) == 600  # past the encoder's 256-token limit
-    assert counter.count("我想预订两晚的酒店房间。") == CharEstimateCounter().count("我想预订两晚的酒店房间。")
+    assert counter.count("我想预订两晚的酒店房间。") == CharEstimateCounter().count(
+        "我想预订两晚的酒店房间。"
+    )
 
 
 def test_message_overhead_is_added_per_message() -> None:
-    assert count_messages(CharEstimateCounter(), ["abcd", "abcdefgh"]) == 3 + 2 * PER_MESSAGE_OVERHEAD
+    assert (
+        count_messages(CharEstimateCounter(), ["abcd", "abcdefgh"]) == 3 + 2 * PER_MESSAGE_OVERHEAD
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,7 +54,9 @@ def test_message_overhead_is_added_per_message() -> None:
         (TokenBudget(context_length=500, reply_reserve=600), 0),
     ],
 )
-def test_prompt_limit_leaves_the_reply_reserve_and_the_margin(budget: TokenBudget, limit: int) -> None:
+def test_prompt_limit_leaves_the_reply_reserve_and_the_margin(
+    budget: TokenBudget, limit: int
+) -> None:
     assert budget.prompt_limit == limit
 
 
@@ -62,7 +70,7 @@ def test_prompt_limit_leaves_the_reply_reserve_and_the_margin(budget: TokenBudge
     ],
 )
 def test_bad_budgets_are_refused(settings: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="context_length|reply_reserve|safety_margin|keep_recent"):
+    with pytest.raises(ValueError, match=r"context_length|reply_reserve|safety_margin|keep_recent"):
         TokenBudget(**settings)  # type: ignore[arg-type]
 
 
