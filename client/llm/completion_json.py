@@ -71,16 +71,23 @@ def raise_for_error_object(chunk: dict[str, Any], *, partial_text: str = "") -> 
     )
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def parse_usage(value: Any) -> Usage | None:
     """The ``usage`` object, or None when absent or not made of whole numbers."""
     if not isinstance(value, dict):
         return None
-    counts = [value.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")]
-    if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts[:2]):
+    prompt, completion = _count(value.get("prompt_tokens")), _count(value.get("completion_tokens"))
+    if prompt is None or completion is None:
         return None
-    prompt, completion, total = counts
-    total = total if isinstance(total, int) else prompt + completion  # type: ignore[operator]
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)  # type: ignore[arg-type]
+    total = _count(value.get("total_tokens"))
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion if total is None else total,
+    )
 
 
 def _first_choice(chunk: dict[str, Any]) -> dict[str, Any]:

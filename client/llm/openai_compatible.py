@@ -176,7 +176,9 @@ class OpenAICompatibleBackend:
         yield from self._apply_whole(response.content, state)
 
     def _apply_whole(self, body: bytes, state: _StreamState) -> Iterator[TextDelta]:
-        content = completion_json.whole_reply(completion_json.parse_object(body))
+        body_object = completion_json.parse_object(body)
+        completion_json.raise_for_error_object(body_object)
+        content = completion_json.whole_reply(body_object)
         state.pieces.append(content.text)
         state.finish_reason, state.usage, state.model = (
             content.finish_reason,
