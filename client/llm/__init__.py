@@ -3,6 +3,8 @@
 The chat loop's path through this package, per turn::
 
     backend = choose_backend(ServerConfig(base_url=..., model=...))  # or choose_backend(None)
+    # persona / memories: ranked store records through client.llm.store_items
+    # (persona_item, memory_item), most relevant first; turns through turn_message.
     prompt = build_chat_prompt(profile, persona=..., memories=..., recent_turns=...,
                                user_message=text, budget=TokenBudget(
                                    context_length=backend.context_length(),
