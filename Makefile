@@ -16,7 +16,7 @@ export ORT_DISABLE_TELEMETRY := 1
 export FLWR_HOME := $(CURDIR)/.flwr
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run flwr-run tour test lint install clean
+.PHONY: run flwr-run tour test lint browser install clean
 
 # The main job: a DP federated simulation on the built-in synthetic population. The run
 # folder is replaced each time (resuming a run is `fedpersona simulate --out` on its folder).
@@ -34,8 +34,16 @@ flwr-run: $(STAMP)
 tour: $(STAMP)
 	$(BIN)/fedpersona demo --out runs/store-tour
 
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest
+
+# The dashboard's browser test drives Debian's Chromium (Playwright never downloads one):
+# installed here when missing, so that a new user's first `make test` passes.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "make test needs Debian's chromium: apt-get install chromium (as root)"; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

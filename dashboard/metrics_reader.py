@@ -14,10 +14,18 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from server.metrics_store import FILE_NAME, SCHEMA_VERSION, RoundRow
+from server.metrics_store import FILE_NAME, HELDOUT_COLUMNS, SCHEMA_VERSION, RoundRow
 
 ROUND_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RoundRow))
-RUN_COLUMNS = ("schema_version", "settings", "state", "detail", "started_at", "updated_at")
+RUN_COLUMNS = (
+    "schema_version",
+    "settings",
+    "state",
+    "detail",
+    "started_at",
+    "updated_at",
+    *HELDOUT_COLUMNS,
+)
 ProblemKind = Literal["missing", "empty", "older_schema", "unreadable"]
 
 
@@ -42,6 +50,11 @@ class RunData:
     started_at: float | None
     updated_at: float | None
     rounds: tuple[dict[str, Any], ...]
+    # hits@1 of the global head on held-out users, percent: before the first round, after
+    # the last, and the 95% interval's half-width (None: the run had no held-out users)
+    heldout_before: float | None = None
+    heldout_after: float | None = None
+    heldout_ci95: float | None = None
 
     @property
     def name(self) -> str:
@@ -125,6 +138,9 @@ def _read(conn: sqlite3.Connection, file: Path) -> RunData | StoreProblem:
         started_at=info["started_at"],
         updated_at=info["updated_at"],
         rounds=rounds,
+        heldout_before=info["heldout_hits_before"],
+        heldout_after=info["heldout_hits_after"],
+        heldout_ci95=info["heldout_hits_ci95"],
     )
 
 

@@ -40,6 +40,7 @@ from privacy.noise import GaussianNoise
 from privacy.secure_aggregation import MIN_SECURE_ROUND, SecureSum, halted_round, too_few_sampled
 from protocol.round_instructions import RoundInstructions
 from server.dp_fedavg import AdaptiveClipping, ClientReport, DpFedAvg, LocalTraining, RoundAggregate
+from server.held_out import Evaluate, HeldOutScore
 from server.metrics_store import MetricsStore, RoundRow
 from server.privacy_budget import open_ledger
 from server.run_folder import RunFolder
@@ -69,6 +70,8 @@ class RunOutcome:
     delta: float
     noise_multiplier: float
     detail: str
+    heldout_before: HeldOutScore | None = None  # this start's head, before its first round
+    heldout_after: HeldOutScore | None = None  # the head after the last round
 
 
 def run_federation(
@@ -79,12 +82,15 @@ def run_federation(
     noise: GaussianNoise,
     rng: random.Random,
     say: Callable[[str], None] = print,
+    evaluate: Evaluate | None = None,
 ) -> RunOutcome:
     """Run (or resume) the federation in ``folder`` until its rounds or its budget end.
 
-    A run that raises is recorded as ``failed`` with the reason, then the error goes on.
+    ``evaluate`` scores the global head on held-out users before the first round and after
+    each one. A run that raises is recorded as ``failed`` with the reason, then the error
+    goes on.
     """
-    run = _Run.start(settings, folder, noise=noise, say=say)
+    run = _Run.start(settings, folder, noise=noise, say=say, evaluate=evaluate)
     try:
         state, detail = run.play(transport, rng)
         run.metrics.finish_run(state, detail)
@@ -102,6 +108,8 @@ def run_federation(
         settings.target_delta,
         run.ledger.settings.noise_multiplier,
         detail,
+        run.heldout_before,
+        run.heldout_after,
     )
 
 
@@ -117,6 +125,9 @@ class _Run:
     metrics: MetricsStore
     noise: GaussianNoise
     say: Callable[[str], None]
+    evaluate: Evaluate | None = None
+    heldout_before: HeldOutScore | None = None
+    heldout_after: HeldOutScore | None = None
 
     @classmethod
     def start(
@@ -126,6 +137,7 @@ class _Run:
         *,
         noise: GaussianNoise,
         say: Callable[[str], None],
+        evaluate: Evaluate | None,
     ) -> _Run:
         ledger = open_ledger(settings, folder.ledger_path)
         model, clipping_norm = _load_or_new_head(folder, settings)
@@ -139,7 +151,16 @@ class _Run:
             }
         )
         dp = _dp_fedavg(settings, ledger.settings.noise_multiplier, clipping_norm)
-        return cls(settings, folder, ledger, model, dp, metrics, noise, say)
+        run = cls(settings, folder, ledger, model, dp, metrics, noise, say, evaluate)
+        if evaluate is not None:
+            run.heldout_before = evaluate(model)
+            if ledger.rounds == 0:  # a resumed run keeps the 'before' of its first start
+                metrics.record_heldout(
+                    before=100 * run.heldout_before.hits_at_1,
+                    ci95=100 * run.heldout_before.ci95,
+                )
+            say(f"held-out users before round {ledger.rounds + 1}: {_score(run.heldout_before)}")
+        return run
 
     def play(self, transport: Transport, rng: random.Random) -> tuple[str, str]:
         """Rounds until the configured number, or until the budget would be exceeded."""
@@ -177,7 +198,13 @@ class _Run:
             self.model,
             extra={"rounds": round_number, "clipping_norm": self.dp.clipping_norm},
         )
-        row = _row(instructions, sampled, result, self.ledger, time.perf_counter() - started)
+        heldout = self.evaluate(self.model) if self.evaluate is not None else None
+        if heldout is not None:
+            self.heldout_after = heldout
+            self.metrics.record_heldout(after=100 * heldout.hits_at_1, ci95=100 * heldout.ci95)
+        row = _row(
+            instructions, sampled, result, self.ledger, time.perf_counter() - started, heldout
+        )
         self.metrics.append_round(row)
         self.say(_line(row, self.settings))
 
@@ -237,6 +264,7 @@ def _row(
     result: RoundAggregate,
     ledger: PrivacyLedger,
     seconds: float,
+    heldout: HeldOutScore | None,
 ) -> RoundRow:
     m = result.metrics
     epsilons = ledger.epsilons()
@@ -256,16 +284,28 @@ def _row(
         fraction_clipped=m["fraction_clipped"],
         statistic_noise_std=m["statistic_noise_std"],
         wall_seconds=seconds,
+        heldout_hits_at_1=None if heldout is None else heldout.hits_at_1,
+        heldout_ci95=None if heldout is None else heldout.ci95,
     )
 
 
+def _score(score: HeldOutScore) -> str:
+    return f"hits@1 {100 * score.hits_at_1:.1f} +- {100 * score.ci95:.1f} ({score.examples} turns)"
+
+
 def _line(row: RoundRow, settings: RunSettings) -> str:
-    hits = "  n/a" if row.eval_hits_at_1 is None else f"{100 * row.eval_hits_at_1:5.1f}"
-    loss = "  n/a" if row.train_loss is None else f"{row.train_loss:.3f}"
+    """One round: the held-out measure first (when there is one), then the noisy statistic
+    of the devices' own later turns, then the privacy spent."""
     budget = "inf" if not settings.private else f"{settings.epsilon:g}"
     governing = governing_epsilon(row.epsilon_rdp, row.epsilon_pld)
     spent = f"{governing:.2f}" if math.isfinite(governing) else "inf"
+    own = "n/a" if row.eval_hits_at_1 is None else f"{100 * row.eval_hits_at_1:.0f}"
+    heldout = ""
+    if row.heldout_hits_at_1 is not None and row.heldout_ci95 is not None:
+        heldout = (
+            f"held-out hits@1 {100 * row.heldout_hits_at_1:5.1f} +-{100 * row.heldout_ci95:.1f}  "
+        )
     return (
         f"round {row.round:3d}  clients {row.clients_completed:3d}/{row.clients_sampled:<3d} "
-        f"loss {loss}  hits@1 {hits} (their later turns)  epsilon {spent} / {budget}"
+        f"{heldout}(their own turns, noisy: {own})  epsilon {spent} / {budget}"
     )

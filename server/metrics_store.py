@@ -37,9 +37,15 @@ class RoundRow:
     fraction_clipped: float | None
     statistic_noise_std: float | None
     wall_seconds: float
+    # The global head after this round on the held-out users (server.held_out), and the
+    # half-width of its 95% interval: fractions, None when the run has no held-out users.
+    heldout_hits_at_1: float | None = None
+    heldout_ci95: float | None = None
 
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "float | None": "REAL"}
+# The run's before -> after on the held-out users, in percent (the issue-14 contract).
+HELDOUT_COLUMNS = ("heldout_hits_before", "heldout_hits_after", "heldout_hits_ci95")
 
 
 def _columns() -> str:
@@ -61,7 +67,8 @@ class MetricsStore:
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS run (id INTEGER PRIMARY KEY CHECK (id = 1), "
             "schema_version INTEGER, settings TEXT, state TEXT, detail TEXT, "
-            "started_at REAL, updated_at REAL)"
+            "started_at REAL, updated_at REAL, heldout_hits_before REAL, "
+            "heldout_hits_after REAL, heldout_hits_ci95 REAL)"
         )
 
     def close(self) -> None:
@@ -84,12 +91,28 @@ class MetricsStore:
         self._conn.execute(f"INSERT INTO rounds ({names}) VALUES ({marks})", tuple(values.values()))
         self._conn.execute("UPDATE run SET updated_at = ? WHERE id = 1", (time.time(),))
 
+    def record_heldout(
+        self, *, before: float | None = None, after: float | None = None, ci95: float | None = None
+    ) -> None:
+        """The held-out users' hits@1 before the first round and after the last (percent);
+        a value left None keeps what was recorded (a resumed run keeps its 'before')."""
+        self._conn.execute(
+            "UPDATE run SET heldout_hits_before = COALESCE(?, heldout_hits_before), "
+            "heldout_hits_after = COALESCE(?, heldout_hits_after), "
+            "heldout_hits_ci95 = COALESCE(?, heldout_hits_ci95) WHERE id = 1",
+            (before, after, ci95),
+        )
+
     def finish_run(self, state: str, detail: str = "") -> None:
         """End state: ``completed``, ``budget_exhausted`` or ``failed`` (with a reason)."""
         self._conn.execute(
             "UPDATE run SET state = ?, detail = ?, updated_at = ? WHERE id = 1",
             (state, detail, time.time()),
         )
+
+    def round_rows(self) -> list[RoundRow]:
+        """The rounds as typed rows."""
+        return [RoundRow(**row) for row in self.rounds()]
 
     def rounds(self) -> list[dict[str, Any]]:
         cursor = self._conn.execute("SELECT * FROM rounds ORDER BY round")

@@ -19,6 +19,7 @@ from flwr.serverapp import Grid, ServerApp
 from privacy.noise import SecureGaussian, SeededGaussian
 from server.federated_run import RunOutcome, Transport, run_federation
 from server.flower_transport import FlowerTransport
+from server.held_out import Evaluate
 from server.run_folder import RunFolder
 from server.run_settings import RunSettings
 from server.secure_aggregation import SecureAggregationTransport
@@ -34,7 +35,12 @@ def settings_for(folder: RunFolder, context: Context) -> RunSettings:
 
 
 def run_server(
-    grid: Grid, context: Context, settings: RunSettings, folder: RunFolder
+    grid: Grid,
+    context: Context,
+    settings: RunSettings,
+    folder: RunFolder,
+    *,
+    evaluate: Evaluate | None = None,
 ) -> RunOutcome:
     # dp-accounting logs each RDP order it drops as numerically unstable; the orders left
     # still bound epsilon, so the warnings tell an operator nothing.
@@ -55,7 +61,7 @@ def run_server(
         if settings.secure_aggregation
         else FlowerTransport(grid, expected_nodes=settings.clients)
     )
-    return run_federation(settings, folder, transport, noise=noise, rng=rng)
+    return run_federation(settings, folder, transport, noise=noise, rng=rng, evaluate=evaluate)
 
 
 @app.main()

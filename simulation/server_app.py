@@ -12,8 +12,10 @@ from pathlib import Path
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
+from models.reranking_head import EMBEDDING_DIM
 from server.run_folder import RunFolder
 from server.server_app import run_server, settings_for
+from simulation.held_out import HeldOutUsers, load_examples
 from simulation.populations import load_population
 from simulation.run_workspace import RUN_DIR_ENV, open_workspace
 
@@ -43,4 +45,9 @@ def main(grid: Grid, context: Context) -> None:
             root=Path(str(data_dir)) if data_dir else None,
         ),
     )
-    run_server(grid, context, settings, workspace)
+    held_out = HeldOutUsers.of(
+        load_examples(workspace.unseen_path),
+        workspace.devices.embed_function(),
+        dimension=EMBEDDING_DIM,
+    )
+    run_server(grid, context, settings, workspace, evaluate=held_out)

@@ -233,13 +233,17 @@ KILL_SCRIPT = textwrap.dedent(
 
 def _server(root: Path, point: str, kill_round: int, mode: str) -> int:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", KILL_SCRIPT, str(root), point, str(kill_round), mode],
         env=env,
         capture_output=True,
+        text=True,
         timeout=300,
         check=False,
-    ).returncode
+    )
+    if done.returncode not in (0, -9):
+        raise AssertionError(f"the server process failed: {done.stderr[-2000:]}")
+    return done.returncode
 
 
 @pytest.mark.parametrize(
