@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.reranking_head import EMBEDDING_DIM
 from privacy.noise import SeededGaussian
 from protocol.round_instructions import RoundInstructions
 from server.federated_run import RunOutcome, run_federation
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
+from simulation.held_out import HeldOutUsers, load_examples
 from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
 from simulation.run_workspace import Workspace, prepare_workspace
@@ -250,3 +252,39 @@ def test_a_secure_round_of_fewer_than_three_devices_is_halted_before_any_device_
     (row,) = MetricsStore(workspace.metrics_path).rounds()
     assert (row["clients_sampled"], row["clients_completed"]) == (2, 0)
     assert any("a secure round needs 3" in line for line in lines)
+
+
+def test_held_out_users_measure_the_head_before_and_after_every_round(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    workspace = prepare_workspace(tmp_path / "run", settings, synthetic_population(CLIENTS, seed=0))
+    held_out = HeldOutUsers.of(
+        load_examples(workspace.unseen_path),
+        workspace.devices.embed_function(),
+        dimension=EMBEDDING_DIM,
+    )
+    lines: list[str] = []
+
+    outcome = run_federation(
+        settings,
+        workspace,
+        InProcessTransport(workspace, CLIENTS, SeededGaussian(np.random.default_rng(1))),
+        noise=SeededGaussian(np.random.default_rng(0)),
+        rng=random.Random(0),
+        say=lines.append,
+        evaluate=held_out,
+    )
+
+    store = MetricsStore(workspace.metrics_path)
+    info, rows = store.run_info(), store.rounds()
+    assert info is not None
+    assert outcome.heldout_before is not None
+    assert outcome.heldout_after is not None
+    assert info["heldout_hits_before"] == pytest.approx(100 * outcome.heldout_before.hits_at_1)
+    assert info["heldout_hits_after"] == pytest.approx(100 * outcome.heldout_after.hits_at_1)
+    assert info["heldout_hits_ci95"] == pytest.approx(100 * outcome.heldout_after.ci95)
+    assert rows[-1]["heldout_hits_at_1"] == pytest.approx(outcome.heldout_after.hits_at_1)
+    assert all(0.0 <= r["heldout_hits_at_1"] <= 1.0 for r in rows)
+    assert outcome.heldout_after.examples == len(load_examples(workspace.unseen_path)) > 0
+    assert any("held-out hits@1" in line for line in lines)

@@ -1,0 +1,41 @@
+"""The round instructions travel as a flat record and come back the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.reranking_head import HeadConfig
+from protocol.round_instructions import RoundInstructions
+
+
+def test_instructions_survive_the_round_trip_through_a_config_record():
+    sent = RoundInstructions(
+        round=7,
+        clipping_norm=0.5,
+        local_epochs=5,
+        learning_rate=0.01,
+        batch_size=8,
+        noise_share_std=0.25,
+        min_contributors=4,
+        head=HeadConfig(hidden_dim=32, mlp_dim=16),
+    )
+
+    config = sent.to_config()
+
+    assert all(isinstance(v, int | float | str) for v in config.values())  # what Flower carries
+    assert RoundInstructions.from_config(config) == sent
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [("clipping-norm", "0.5", "clipping-norm"), ("round", None, "round"), ("head", 3, "head")],
+)
+def test_a_missing_or_mistyped_key_is_named(key, value, message):
+    config = RoundInstructions(round=1, clipping_norm=1.0).to_config()
+    if value is None:
+        del config[key]
+    else:
+        config[key] = value
+
+    with pytest.raises(TypeError, match=message):
+        RoundInstructions.from_config(config)
