@@ -74,7 +74,7 @@ def _rule(
 
 
 _OBJECT = r"([a-z][a-z' -]{1,40}?)"
-_STOP = r"(?:[.,!?;]| and | but | because | so | last | this | with | a few | since | for |$)"
+_STOP = r"(?:[.,!?;]| and | but | because | so | last | this | with | a few | since | for | at | in | near | on |$)"
 RULES = (
     _rule(rf"\bmy name is {_OBJECT}{_STOP}", "demographics", "name", core=True),
     _rule(

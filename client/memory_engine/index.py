@@ -36,6 +36,7 @@ class IndexEntry:
     at: float = 0.0
     links: set[str] = field(default_factory=set)
     superseded_by: str = ""
+    turn_id: str = ""  # the short-term turn the item was written from
     attribute: str = ""  # "category/name" of the persona attribute the item supports
 
 

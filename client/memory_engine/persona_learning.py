@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from client.memory import MemoryItem
 from client.memory_engine.index import MemoryIndex
+from client.persona import PersonaFullError
 from client.persona_schema import STATEMENTS, AttributeKind
 from client.profile import Profile
 
@@ -24,7 +25,7 @@ FACT = "fact"
 
 def pending_facts(profile: Profile) -> list[MemoryItem]:
     """Fact items whose disclosure has not reached the persona yet, oldest first."""
-    items = [i for i in profile.memory.items() if i.kind == FACT and i.meta.get("applied") != "1"]
+    items = [i for i in profile.memory.items() if i.kind == FACT and "applied" not in i.meta]
     return sorted(items, key=lambda i: float(i.meta.get("at", i.created_at)))
 
 
@@ -32,9 +33,15 @@ def apply_facts(profile: Profile, index: MemoryIndex, facts: list[MemoryItem]) -
     """Apply ``facts`` to the persona in order; returns how many attributes changed value."""
     changed = 0
     for fact in facts:
+        outcome = "1"
         with profile.store.transaction().write():
-            changed += _apply_one(profile, index, fact)
-            profile.memory.update_item(replace(fact, meta={**fact.meta, "applied": "1"}))
+            try:
+                changed += _apply_one(profile, index, fact)
+            except PersonaFullError:
+                # The persona is at its cap and its policy refuses: the fact stays a
+                # memory (retrievable) and is not retried at every session's end.
+                outcome = "persona-full"
+            profile.memory.update_item(replace(fact, meta={**fact.meta, "applied": outcome}))
     return changed
 
 

@@ -46,6 +46,7 @@ def entry_of(item: MemoryItem) -> IndexEntry:
         at=float(item.meta.get("at", item.created_at)),
         links=set(item.links),
         superseded_by=item.meta.get("superseded_by", ""),
+        turn_id=item.meta.get("turn_id", ""),
         attribute=item.meta.get("category", "") + "/" + item.meta.get("name", "")
         if "category" in item.meta
         else "",
