@@ -54,6 +54,7 @@ _CHANGE = re.compile(
     r"\b(now|anymore|no longer|stopped|quit|switched|moved|changed|started|became|"
     r"just got|recently|these days|nowadays)\b"
 )
+_CLAUSE_START = re.compile(r"[,;]\s+(?:and |but |so )?(?=(?:i|i'm|i've|my|we)\b)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z']+")
 
 
@@ -134,13 +135,24 @@ class RuleExtractor:
     def extract(self, text: str) -> list[Disclosure]:
         found: list[Disclosure] = []
         for sentence in split_sentences(text):
-            if is_self_disclosure(sentence):
-                found.append(_disclosure_of(sentence))
+            for clause in split_clauses(sentence):
+                if is_self_disclosure(clause):
+                    found.append(_disclosure_of(clause))
         return found
 
 
 def rule_arity(match: re.Match[str]) -> int:
     return len(match.groups())
+
+
+def split_clauses(sentence: str) -> list[str]:
+    """A sentence cut where a new first-person clause starts ("I'm good, I have two jobs").
+
+    Chat sentences run several facts together with commas; one fact per clause keeps
+    small talk out of the fact and each fact short enough to match the person's words.
+    """
+    parts = _CLAUSE_START.split(sentence)
+    return [p.strip(" ,;-") for p in parts if p.strip(" ,;-")]
 
 
 def split_sentences(text: str) -> list[str]:
