@@ -88,7 +88,7 @@ def _session(conv: dict[str, Any], number: int) -> tuple[LocomoTurn, ...]:
 
 
 def parse_date(text: str, number: int) -> float:
-    """'1:56 pm on 8 May, 2023' -> POSIX seconds; an unreadable date falls back to day ``number``."""
+    """'1:56 pm on 8 May, 2023' -> POSIX seconds; unreadable: day ``number`` of 1970."""
     try:
         moment = datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
     except ValueError:

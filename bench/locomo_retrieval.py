@@ -141,9 +141,8 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
             engine = MemoryEngine(profile, embedder, config=CONFIG)
             dia_of = ingest(engine, conversation)
             ingest_seconds += time.perf_counter() - started
-            log(
-                f"{conversation.sample_id}: {len(engine.index)} items, {len(conversation.questions)} questions"
-            )
+            count = len(conversation.questions)
+            log(f"{conversation.sample_id}: {len(engine.index)} items, {count} questions")
             evaluate_conversation(engine, conversation, dia_of, tallies)
             full = sum(engine.counter.count(f"{t.speaker}: {t.text}") for t in conversation.turns())
             history_tokens.extend([full] * len(conversation.questions))

@@ -75,7 +75,10 @@ def _rule(
 
 
 _OBJECT = r"([a-z][a-z' -]{1,40}?)"
-_STOP = r"(?:[.,!?;]| and | but | because | so | last | this | with | a few | since | for | at | in | near | on |$)"
+_STOP = (
+    r"(?:[.,!?;]| and | but | because | so | last | this | with | a few | since | for "
+    r"| at | in | near | on |$)"
+)
 RULES = (
     _rule(rf"\bmy name is {_OBJECT}{_STOP}", "demographics", "name", core=True),
     _rule(
@@ -197,6 +200,12 @@ def _disclosure_of(sentence: str) -> Disclosure:
             confidence=0.8,
             is_change=is_change,
         )
+    return statement_of(sentence)
+
+
+def statement_of(sentence: str) -> Disclosure:
+    """A fact kept in the person's own words (no attribute pattern applies)."""
+    lowered = sentence.lower()
     return Disclosure(
         category=STATEMENTS,
         name=" ".join(_WORD.findall(lowered))[:128],

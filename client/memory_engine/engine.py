@@ -18,7 +18,7 @@ import numpy as np
 from client.embedding.protocol import Embedder, Vectors
 from client.memory import Turn
 from client.memory_engine.config import EngineConfig
-from client.memory_engine.disclosure import DisclosureExtractor, RuleExtractor
+from client.memory_engine.disclosure import DisclosureExtractor, RuleExtractor, statement_of
 from client.memory_engine.index import MemoryIndex
 from client.memory_engine.persona_learning import apply_facts, pending_facts
 from client.memory_engine.prompt import AppProfile, Prompt, assemble
@@ -27,7 +27,7 @@ from client.memory_engine.retrieval import ALL_STAGES, Candidate, Stages, search
 from client.memory_engine.summary import ExtractiveSummariser, Summariser
 from client.memory_engine.tokens import TokenCounter, WordPieceCounter
 from client.memory_engine.validator import TraceEntry, validate
-from client.memory_engine.writer import Written, entry_of, write_session
+from client.memory_engine.writer import Written, entry_of, write_facts, write_session
 from client.persona import PersonaAttribute
 from client.persona_schema import STATEMENTS
 from client.profile import Forgotten, Profile
@@ -115,6 +115,22 @@ class MemoryEngine:
             persona_updated=due,
             persona_changes=changes,
         )
+
+    def remember(self, text: str, *, at: float | None = None) -> list[str]:
+        """An explicit "remember this" (``/remember``): stored and applied to the persona now.
+
+        Returns the ids of the fact items written (a statement the rules cannot map is
+        kept in the user's words under ``statements``).
+        """
+        at = at or now()
+        disclosures = self.extractor.extract(text) or [statement_of(text)]
+        ids = write_facts(
+            self.profile, self.index, disclosures, at=at, embedder=self.embedder, config=self.config
+        )
+        facts = [f for f in pending_facts(self.profile) if f.id in set(ids)]
+        apply_facts(self.profile, self.index, facts)
+        self._persona_cache = None
+        return ids
 
     def update_persona_now(self) -> int:
         """Apply every pending disclosure now (``/remember``, or a client's own schedule)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from client.embedding.protocol import Embedder
 from client.memory import MemoryItem, SessionSummary, Turn
 from client.memory_engine.config import EngineConfig
-from client.memory_engine.disclosure import DisclosureExtractor
+from client.memory_engine.disclosure import Disclosure, DisclosureExtractor
 from client.memory_engine.index import IndexEntry, MemoryIndex
 from client.memory_engine.linking import link_new_item
 from client.memory_engine.persona_learning import FACT
@@ -75,18 +75,7 @@ def write_session(
         if turn_item is not None:
             items.append(turn_item)
         for disclosure in extractor.extract(turn.text):
-            meta = {
-                **_turn_meta(turn),
-                "category": disclosure.category,
-                "name": disclosure.name,
-                "value": disclosure.value,
-                "kind": disclosure.kind.value,
-                "confidence": f"{disclosure.confidence:.3f}",
-                "turn_item": turn_item.id if turn_item is not None else "",
-            }
-            fact = MemoryItem(
-                text=disclosure.sentence, kind=FACT, source_session=turn.session_id, meta=meta
-            )
+            fact = fact_item(disclosure, _turn_meta(turn), turn.session_id)
             facts.append(fact)
             if disclosure.is_change:
                 changes.append(fact.id)
@@ -98,6 +87,35 @@ def write_session(
         changes=tuple(changes),
         summary=summary,
     )
+
+
+def fact_item(disclosure: Disclosure, meta: dict[str, str], session: str | None) -> MemoryItem:
+    """The long-term item of one disclosure; its meta carries the persona attribute."""
+    attribute = {
+        "category": disclosure.category,
+        "name": disclosure.name,
+        "value": disclosure.value,
+        "kind": disclosure.kind.value,
+        "confidence": f"{disclosure.confidence:.3f}",
+    }
+    return MemoryItem(
+        text=disclosure.sentence, kind=FACT, source_session=session, meta={**meta, **attribute}
+    )
+
+
+def write_facts(
+    profile: Profile,
+    index: MemoryIndex,
+    disclosures: Sequence[Disclosure],
+    *,
+    at: float,
+    embedder: Embedder,
+    config: EngineConfig,
+) -> list[str]:
+    """Store explicit facts (no turn behind them); returns their ids."""
+    facts = [fact_item(d, {"at": repr(at), "explicit": "1"}, None) for d in disclosures]
+    _store_and_link(profile, index, facts, embedder, config)
+    return [f.id for f in facts]
 
 
 def _turn_meta(turn: Turn) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""What the engine writes (turns, facts, links, summary, persona) is sealed: no plaintext on disk."""
+"""What the engine writes (turns, facts, links, summary, persona) is sealed: no plaintext
+on disk."""
 
 from __future__ import annotations
 

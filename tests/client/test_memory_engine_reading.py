@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bench.locomo_data import SAMPLE_FILE, dia_ids_of, ingest, load_conversations
-from client.embedding import OnnxEmbedder
 from client.memory_engine import AppProfile, EngineConfig, FeatureHead, MemoryEngine, WordCounter
 from client.memory_engine.prompt import assemble
 from client.memory_engine.retrieval import Candidate
@@ -57,9 +56,11 @@ def test_validator_drops_what_is_below_the_floor_and_says_why(profile, onnx_embe
 
     retrieval = engine.retrieve("Where does Miso the cat sleep?")
 
-    assert retrieval.memories and all("Miso" in m.text for m in retrieval.memories)
+    assert retrieval.memories
+    assert all("Miso" in m.text for m in retrieval.memories)
     bicycle = [t for t in retrieval.trace if "bicycle" in t.text]
-    assert bicycle and all(not t.kept and "relevance floor" in t.reason for t in bicycle)
+    assert bicycle
+    assert all(not t.kept and "relevance floor" in t.reason for t in bicycle)
 
 
 def test_prompt_keeps_role_and_policy_apart_from_the_persona_within_the_budget():
@@ -83,7 +84,8 @@ def test_prompt_keeps_role_and_policy_apart_from_the_persona_within_the_budget()
     assert prompt.section("persona").lines == tuple(persona)
     assert all(app.policy not in line for line in prompt.section("persona").lines)
     assert prompt.tokens["persona"] + prompt.tokens["memories"] <= 60
-    assert 0 < len(prompt.section("memories").lines) < 100 and prompt.dropped_memories > 0
+    assert 0 < len(prompt.section("memories").lines) < 100
+    assert prompt.dropped_memories > 0
     for section in prompt.sections:
         assert section.tokens == sum(counter.count(line) for line in section.lines)
     system = prompt.messages()[0]["content"]

@@ -1,8 +1,7 @@
-"""The engine's writing side: links on add and forget, persona schedule, contradictions, summaries."""
+"""The engine's writing side: links on add and forget, the persona schedule, contradictions,
+summaries."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,8 +23,8 @@ def _session(engine: MemoryEngine, session_id: str, lines: list[str], at: float)
 
 
 @pytest.fixture
-def engine(profile: Profile, onnx_embedder: OnnxEmbedder) -> Iterator[MemoryEngine]:
-    yield _engine(profile, onnx_embedder, link_count=2)
+def engine(profile: Profile, onnx_embedder: OnnxEmbedder) -> MemoryEngine:
+    return _engine(profile, onnx_embedder, link_count=2)
 
 
 def _links_are_symmetric(engine: MemoryEngine) -> None:
@@ -38,13 +37,13 @@ def _links_are_symmetric(engine: MemoryEngine) -> None:
 
 def test_new_items_link_to_their_nearest_and_links_stay_capped(engine):
     lines = [f"I planted {n} tomato plants in my garden this spring." for n in range(2, 9)]
-    _session(engine, "s1", lines + ["My sister works as a pilot for a cargo airline."], 0.0)
+    _session(engine, "s1", [*lines, "My sister works as a pilot for a cargo airline."], 0.0)
 
     items = engine.profile.memory.items()
     assert len(items) >= 8
     assert all(len(item.links) <= 2 * engine.config.link_count for item in items)
     assert all(item.links for item in items)
-    pilot = [i for i in items if "pilot" in i.text and i.kind == "turn"][0]
+    pilot = next(i for i in items if "pilot" in i.text and i.kind == "turn")
     # Its nearest item is the fact written from the same sentence, not a tomato.
     assert any("pilot" in engine.index.entry(other).text for other in pilot.links)
     _links_are_symmetric(engine)
@@ -66,7 +65,8 @@ def test_forgetting_an_item_leaves_no_link_index_row_or_evidence(engine):
     assert doomed.id not in engine.index
     assert all(doomed.id not in item.links for item in engine.profile.memory.items())
     location = engine.profile.persona.get("demographics", "location")
-    assert location is not None and doomed.id not in location.evidence
+    assert location is not None
+    assert doomed.id not in location.evidence
     assert all(c.id != doomed.id for c in engine.retrieve("Where do I live?").memories)
     _links_are_symmetric(engine)
 
@@ -85,10 +85,14 @@ def test_persona_updates_every_k_sessions_and_at_once_on_a_change(profile, onnx_
         engine.add_turn("s3", line, at=3 * DAY)
         report = engine.end_session("s3")
 
-    assert report is not None and report.persona_updated and report.sessions_done == 3
+    assert report is not None
+    assert report.persona_updated
+    assert report.sessions_done == 3
     occupation = profile.persona.get("demographics", "occupation")
-    assert occupation is not None and occupation.value == "nurse"
-    assert occupation.evidence and profile.memory.get(occupation.evidence[0]) is not None
+    assert occupation is not None
+    assert occupation.value == "nurse"
+    assert occupation.evidence
+    assert profile.memory.get(occupation.evidence[0]) is not None
     assert profile.persona.get("interests", "playing chess").value == "likes"
 
 
@@ -98,14 +102,19 @@ def test_a_newer_contradicting_value_wins_and_the_old_one_keeps_its_dates(profil
     _session(engine, "s2", ["I moved to Lisbon for a new job."], 20 * DAY)
 
     location = profile.persona.get("demographics", "location")
-    assert location is not None and location.value == "Lisbon"
+    assert location is not None
+    assert location.value == "Lisbon"
     (past,) = location.history
-    assert past.value == "Porto" and past.since == 10 * DAY and past.until == 20 * DAY
+    assert past.value == "Porto"
+    assert past.since == 10 * DAY
+    assert past.until == 20 * DAY
     old_fact = profile.memory.get(past.evidence[0])
-    assert old_fact is not None and old_fact.meta["superseded_by"] == location.evidence[0]
+    assert old_fact is not None
+    assert old_fact.meta["superseded_by"] == location.evidence[0]
 
     trace = {t.id: t for t in engine.retrieve("Where do I live?").trace}
-    assert not trace[old_fact.id].kept and trace[old_fact.id].reason.startswith("superseded")
+    assert not trace[old_fact.id].kept
+    assert trace[old_fact.id].reason.startswith("superseded")
 
 
 def test_an_older_statement_applied_late_does_not_undo_a_newer_change(profile, onnx_embedder):
@@ -132,4 +141,5 @@ def test_session_summary_stays_within_its_budget(profile, onnx_embedder):
     engine = _engine(profile, onnx_embedder, summary_budget=40)
     _session(engine, "s1", lines, 0.0)
     (stored,) = profile.memory.summaries()
-    assert 0 < counter.count(stored.text) <= 40 and stored.turn_count == 40
+    assert 0 < counter.count(stored.text) <= 40
+    assert stored.turn_count == 40
