@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.locomo_retrieval --out bench/results/locomo_retrieval.json
-    .venv/bin/python -m bench.locomo_retrieval --quick   # one conversation, 8 sessions
+    .venv/bin/python -m bench.locomo_retrieval --quick   # two conversations, 6 sessions each
 
 Each conversation of ``locomo/locomo10-dev.json`` is ingested session by session through
 the engine into its own encrypted store (bench.locomo_data). Then, for every question of
@@ -11,9 +11,11 @@ categories 1-4, each row ranks the stored items, maps them to the dialogue turns
 from (distinct, in rank order) and scores recall@5/10/25 of the question's ``evidence``
 ids: the share of evidence turns among the first k, averaged over questions (the LoCoMo
 paper's retrieval metric). Rows: ``dense`` (MiniLM cosine), ``lexical`` (BM25, bm25s),
-``fused`` (reciprocal rank fusion), ``fused+links``, ``fused+rerank`` (the engine's
-feature head at its prior), and ``engine`` (every stage: fusion, speaker and links, the
-head, the validator). ``tokens_per_query``: the memory section assembled from the first
+``fused`` (cosine + 0.2 x normalised BM25), ``fused+context`` (plus the turns said around
+an item), ``fused+links`` (plus similarity links), ``fused+rerank`` (the feature head,
+trained leave-one-conversation-out: only on the other conversations' questions), and
+``engine`` (every stage, that head, and the validator). ``tokens_per_query``: the memory
+section assembled from the first
 10 memories; ``history_tokens``: the whole conversation, which a full-context prompt
 would carry. Latency: embedding the question plus the row's stages, one process.
 """
@@ -35,8 +37,8 @@ import numpy as np
 from bench.locomo_data import Conversation, dia_ids_of, ingest, load_conversations
 from bench.reporting import run_and_report, table
 from client.embedding import default_embedder, encoder_dir
-from client.memory_engine import EngineConfig, MemoryEngine, Stages
-from client.memory_engine.retrieval import search
+from client.memory_engine import EngineConfig, FeatureHead, MemoryEngine, Stages
+from client.memory_engine.retrieval import FEATURES, Candidate, search
 from client.profile import Profile, ProfileSettings
 from models.data.locations import data_dir
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
@@ -71,6 +73,7 @@ ROWS: tuple[tuple[str, Ranker], ...] = (
     ("dense", _searcher(replace(PLAIN, lexical=False), False)),
     ("lexical", _searcher(replace(PLAIN, dense=False), False)),
     ("fused", _searcher(PLAIN, False)),
+    ("fused+context", _searcher(replace(PLAIN, context=True), False)),
     ("fused+links", _searcher(replace(PLAIN, links=True), False)),
     ("fused+rerank", _searcher(PLAIN, True)),
     ("engine", _engine),
@@ -88,13 +91,16 @@ class Tally:
         return cls({k: [] for k in KS}, [], [])
 
 
-def evaluate_conversation(
-    engine: MemoryEngine,
-    conversation: Conversation,
-    dia_of: dict[str, str],
-    tallies: dict[str, Tally],
-) -> None:
-    for question in conversation.questions:
+@dataclass
+class Ingested:
+    conversation: Conversation
+    engine: MemoryEngine
+    dia_of: dict[str, str]
+
+
+def evaluate_conversation(done: Ingested, tallies: dict[str, Tally]) -> None:
+    engine = done.engine
+    for question in done.conversation.questions:
         started = time.perf_counter()
         query = engine.embedder.embed([question.question])[0]
         embed_ms = 1000 * (time.perf_counter() - started)
@@ -104,50 +110,88 @@ def evaluate_conversation(
             elapsed = 1000 * (time.perf_counter() - started)
             tally = tallies[method]
             tally.latency_ms.append(elapsed + (embed_ms if method != "engine" else 0.0))
-            dias = dia_ids_of(engine, ranked, dia_of)
+            dias = dia_ids_of(engine, ranked, done.dia_of)
             gold = set(question.evidence)
             for k in KS:
                 tally.hits[k].append(len(gold & set(dias[:k])) / len(gold))
-            lines = [
-                engine.memory_line(engine_candidate(engine, i)) for i in ranked[:PROMPT_MEMORIES]
-            ]
-            tally.tokens.append(sum(engine.counter.count(line) for line in lines))
+            tally.tokens.append(_memory_tokens(engine, ranked[:PROMPT_MEMORIES]))
 
 
-def engine_candidate(engine: MemoryEngine, item_id: str) -> Any:
-    from client.memory_engine.retrieval import Candidate
+def _memory_tokens(engine: MemoryEngine, item_ids: list[str]) -> int:
+    lines = [engine.memory_line(Candidate(id=i, text="", score=0.0)) for i in item_ids]
+    return sum(engine.counter.count(line) for line in lines)
 
-    entry = engine.index.entry(item_id)
-    return Candidate(id=item_id, text=entry.text, score=0.0)
+
+def usage_signals(done: Ingested) -> list[tuple[list[Candidate], set[str]]]:
+    """Each question's candidates with the evidence turns as positives (what a user confirms)."""
+    engine = done.engine
+    lists = []
+    for question in done.conversation.questions:
+        query = engine.embedder.embed([question.question])[0]
+        found = search(engine.index, question.question, query, engine.config)
+        gold = set(question.evidence)
+        positives = {
+            c.id for c in found if done.dia_of.get(engine.index.entry(c.id).turn_id) in gold
+        }
+        lists.append((found, positives))
+    return lists
+
+
+def train_heads(ingested: list[Ingested], log: Callable[[str], None]) -> list[FeatureHead]:
+    """One head per conversation, trained only on the other conversations' signals.
+
+    Leave-one-conversation-out: the head a new person's device would get from a
+    federation of other people, never from the person's own questions.
+    """
+    signals = [usage_signals(done) for done in ingested]
+    heads = []
+    for held_out in range(len(ingested)):
+        head = FeatureHead.prior()
+        training = [s for i, lists in enumerate(signals) if i != held_out for s in lists]
+        loss = head.train(training) if training else 0.0
+        log(f"head for {ingested[held_out].conversation.sample_id}: loss {loss:.3f}")
+        heads.append(head)
+    return heads
 
 
 def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     conversations = load_conversations(data_dir(args.data_dir))
     if args.quick:
-        conversations = [_first_sessions(conversations[0], 8)]
+        conversations = [_first_sessions(c, 6) for c in conversations[:2]]
     embedder = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
     tallies = {method: Tally.empty() for method, _ in ROWS}
-    history_tokens: list[int] = []
-    ingest_seconds = 0.0
     with tempfile.TemporaryDirectory() as folder:
-        for conversation in conversations:
-            started = time.perf_counter()
-            profile = Profile.create(
-                Path(folder) / f"{conversation.sample_id}.fpstore",
-                "benchmark passphrase",
-                kdf=KdfParams(memory_kib=MIN_MEMORY_KIB, iterations=MIN_ITERATIONS),
-                settings=ProfileSettings(turn_capacity=200),
+        started = time.perf_counter()
+        ingested = [_ingest(Path(folder), c, embedder, log) for c in conversations]
+        ingest_seconds = time.perf_counter() - started
+        heads = train_heads(ingested, log)
+        history_tokens: list[int] = []
+        for done, head in zip(ingested, heads, strict=True):
+            done.engine.head = head
+            evaluate_conversation(done, tallies)
+            full = sum(
+                done.engine.counter.count(f"{t.speaker}: {t.text}")
+                for t in done.conversation.turns()
             )
-            engine = MemoryEngine(profile, embedder, config=CONFIG)
-            dia_of = ingest(engine, conversation)
-            ingest_seconds += time.perf_counter() - started
-            count = len(conversation.questions)
-            log(f"{conversation.sample_id}: {len(engine.index)} items, {count} questions")
-            evaluate_conversation(engine, conversation, dia_of, tallies)
-            full = sum(engine.counter.count(f"{t.speaker}: {t.text}") for t in conversation.turns())
-            history_tokens.extend([full] * len(conversation.questions))
-            profile.close()
-    return _report(args, conversations, tallies, history_tokens, ingest_seconds)
+            history_tokens.extend([full] * len(done.conversation.questions))
+            done.engine.profile.close()
+    return _report(args, conversations, tallies, history_tokens, ingest_seconds, heads)
+
+
+def _ingest(
+    folder: Path, conversation: Conversation, embedder: Any, log: Callable[[str], None]
+) -> Ingested:
+    profile = Profile.create(
+        folder / f"{conversation.sample_id}.fpstore",
+        "benchmark passphrase",
+        kdf=KdfParams(memory_kib=MIN_MEMORY_KIB, iterations=MIN_ITERATIONS),
+        settings=ProfileSettings(turn_capacity=200),
+    )
+    engine = MemoryEngine(profile, embedder, config=CONFIG)
+    dia_of = ingest(engine, conversation)
+    count = len(conversation.questions)
+    log(f"{conversation.sample_id}: {len(engine.index)} items, {count} questions")
+    return Ingested(conversation, engine, dia_of)
 
 
 def _report(
@@ -156,6 +200,7 @@ def _report(
     tallies: dict[str, Tally],
     history_tokens: list[int],
     ingest_seconds: float,
+    heads: list[FeatureHead],
 ) -> dict[str, Any]:
     rows = []
     for method, tally in tallies.items():
@@ -173,9 +218,11 @@ def _report(
             "conversations": [c.sample_id for c in conversations],
             "questions": sum(len(c.questions) for c in conversations),
             "categories": [1, 2, 3, 4],
-            "engine_config": {k: v for k, v in vars(CONFIG).items()},
+            "engine_config": dict(vars(CONFIG)),
             "prompt_memories": PROMPT_MEMORIES,
             "ingest_seconds": round(ingest_seconds, 1),
+            "head_features": list(FEATURES),
+            "head_weights": [[round(float(w), 3) for w in h.weights] for h in heads],
         },
         "rows": rows,
         "history_tokens_per_query": round(statistics.fmean(history_tokens)),

@@ -104,9 +104,8 @@ class MemoryEngine:
             config=self.config,
         )
         sessions_done = len(self.profile.memory.summaries())
-        pending = pending_facts(self.profile)
         due = sessions_done > 0 and sessions_done % self.config.persona_every_k_sessions == 0
-        to_apply = pending if due else [f for f in pending if f.id in set(written.changes)]
+        to_apply = pending_facts(self.profile, self.index, None if due else set(written.changes))
         changes = apply_facts(self.profile, self.index, to_apply)
         self._persona_cache = None
         return SessionReport(
@@ -127,14 +126,14 @@ class MemoryEngine:
         ids = write_facts(
             self.profile, self.index, disclosures, at=at, embedder=self.embedder, config=self.config
         )
-        facts = [f for f in pending_facts(self.profile) if f.id in set(ids)]
+        facts = pending_facts(self.profile, self.index, set(ids))
         apply_facts(self.profile, self.index, facts)
         self._persona_cache = None
         return ids
 
     def update_persona_now(self) -> int:
         """Apply every pending disclosure now (``/remember``, or a client's own schedule)."""
-        changes = apply_facts(self.profile, self.index, pending_facts(self.profile))
+        changes = apply_facts(self.profile, self.index, pending_facts(self.profile, self.index))
         self._persona_cache = None
         return changes
 
@@ -152,7 +151,8 @@ class MemoryEngine:
     ) -> Retrieval:
         """Memories for ``message``: search, rerank, validate; the trace says why."""
         query = self.embedder.embed([message])[0]
-        _, persona_vectors = self._persona()
+        # The persona feature costs a matrix product per query: only when the head uses it.
+        persona_vectors = self._persona()[1] if self.head.uses("persona") else None
         candidates = search(self.index, message, query, self.config, stages, persona_vectors)
         if rerank:
             candidates = self.head.rerank(candidates)

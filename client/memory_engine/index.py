@@ -36,6 +36,8 @@ class IndexEntry:
     at: float = 0.0
     links: set[str] = field(default_factory=set)
     superseded_by: str = ""
+    previous: str = ""  # the item said just before (a fact: the turn it came from)
+    pending: bool = False  # a fact not yet applied to the persona
     turn_id: str = ""  # the short-term turn the item was written from
     attribute: str = ""  # "category/name" of the persona attribute the item supports
 
@@ -51,6 +53,9 @@ class MemoryIndex:
         self._size = 0
         self._bm25: bm25s.BM25 | None = None
         self._bm25_stale = True
+        self._speakers: dict[str, int] = {}
+        self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self._speaker_rows: npt.NDArray[np.object_] | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -74,6 +79,11 @@ class MemoryIndex:
         row: Vectors = self._matrix[self._position[item_id]]
         return row
 
+    def rows(self, positions: list[int]) -> Vectors:
+        """The vectors of the given rows, as one (len(positions), dimension) array."""
+        picked: Vectors = self._matrix[positions]
+        return picked
+
     def add(self, entry: IndexEntry, vector: Vectors) -> None:
         if entry.id in self._position:
             raise KeyError(f"item {entry.id} is already indexed")
@@ -85,7 +95,12 @@ class MemoryIndex:
         self._position[entry.id] = self._size
         self._entries.append(entry)
         self._size += 1
+        if entry.speaker:
+            name = entry.speaker.lower()
+            self._speakers[name] = self._speakers.get(name, 0) + 1
         self._bm25_stale = True
+        self._neighbours = None
+        self._speaker_rows = None
 
     def remove(self, item_ids: set[str]) -> None:
         keep = [i for i, e in enumerate(self._entries) if e.id not in item_ids]
@@ -93,9 +108,42 @@ class MemoryIndex:
         self._entries = [self._entries[i] for i in keep]
         self._position = {e.id: i for i, e in enumerate(self._entries)}
         self._size = len(self._entries)
+        self._speakers = {}
         for entry in self._entries:
+            if entry.speaker:
+                name = entry.speaker.lower()
+                self._speakers[name] = self._speakers.get(name, 0) + 1
             entry.links -= item_ids
         self._bm25_stale = True
+        self._neighbours = None
+        self._speaker_rows = None
+
+    def neighbours(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(before, after): for each row, the row said just before and just after it, or -1.
+
+        A fact's "before" is the turn it came from; "after" links only turns. Rebuilt
+        after changes, like the BM25 index.
+        """
+        if self._neighbours is None:
+            before = np.full(self._size, -1, dtype=np.int64)
+            after = np.full(self._size, -1, dtype=np.int64)
+            for row, entry in enumerate(self._entries):
+                previous = self._position.get(entry.previous, -1)
+                before[row] = previous
+                if previous >= 0 and entry.kind == self._entries[previous].kind:
+                    after[previous] = row
+            self._neighbours = (before, after)
+        return self._neighbours
+
+    def said_by(self, names: set[str]) -> Scores:
+        """1.0 for each row said by one of ``names`` (lower-cased), else 0.0."""
+        if self._speaker_rows is None:
+            self._speaker_rows = np.array([e.speaker.lower() for e in self._entries], dtype=object)
+        return np.isin(self._speaker_rows, sorted(names)).astype(np.float32)
+
+    def speakers(self) -> set[str]:
+        """Lower-cased names of everyone whose words are indexed."""
+        return set(self._speakers)
 
     def dense_scores(self, query: Vectors) -> Scores:
         """Cosine of every item with the unit ``query`` vector: shape (len(self),)."""

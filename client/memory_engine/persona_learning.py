@@ -23,10 +23,17 @@ from client.profile import Profile
 FACT = "fact"
 
 
-def pending_facts(profile: Profile) -> list[MemoryItem]:
-    """Fact items whose disclosure has not reached the persona yet, oldest first."""
-    items = [i for i in profile.memory.items() if i.kind == FACT and "applied" not in i.meta]
-    return sorted(items, key=lambda i: float(i.meta.get("at", i.created_at)))
+def pending_facts(
+    profile: Profile, index: MemoryIndex, among: set[str] | None = None
+) -> list[MemoryItem]:
+    """Fact items (of ``among``, if given) not yet applied to the persona, oldest first.
+
+    The index marks them (from ``meta.applied`` at load), so only those are decrypted.
+    """
+    ids = [e.id for e in index.entries() if e.pending and (among is None or e.id in among)]
+    items = [profile.memory.get(item_id) for item_id in ids]
+    found = [i for i in items if i is not None]
+    return sorted(found, key=lambda i: float(i.meta.get("at", i.created_at)))
 
 
 def apply_facts(profile: Profile, index: MemoryIndex, facts: list[MemoryItem]) -> int:
@@ -42,6 +49,8 @@ def apply_facts(profile: Profile, index: MemoryIndex, facts: list[MemoryItem]) -
                 # memory (retrievable) and is not retried at every session's end.
                 outcome = "persona-full"
             profile.memory.update_item(replace(fact, meta={**fact.meta, "applied": outcome}))
+        if fact.id in index:
+            index.entry(fact.id).pending = False
     return changed
 
 

@@ -1,8 +1,8 @@
 """The rerank stage: a small linear head over retrieval features, trainable on device.
 
 A sibling of ``models.reranking_head`` (same family: frozen MiniLM vectors in, a score
-per candidate out, higher is better), but over the engine's own features (dense cosine,
-BM25, the fused score, speaker match, link, recency, persona similarity), so it needs
+per candidate out, higher is better), but over the engine's own features (the search
+score, dense cosine, BM25, the fused score, context, speaker, link, persona), so it needs
 no torch on the retrieval path and scores 100 candidates in microseconds. Its
 parameters are one weight vector: trainable from usage signals (a memory the user
 confirmed or that the reply used is a positive, the others negatives) with a pairwise
@@ -21,17 +21,9 @@ import numpy.typing as npt
 from client.memory_engine.retrieval import FEATURES, Candidate
 
 Weights = npt.NDArray[np.float64]
-# Before any training the head ranks by the fused score and lets semantic similarity
-# break near-ties: a safe prior for a new user with no signals yet.
-PRIOR = {
-    "dense": 0.5,
-    "lexical": 0.0,
-    "fused": 1.0,
-    "speaker": 0.0,
-    "linked": 0.0,
-    "recency": 0.0,
-    "persona": 0.0,
-}
+# Before any training the head keeps the retrieval order (a safe prior for a new user
+# with no signals yet); training learns corrections from the other features.
+PRIOR = {"retrieval": 1.0}
 
 
 @dataclass
@@ -40,15 +32,20 @@ class FeatureHead:
 
     @classmethod
     def prior(cls) -> FeatureHead:
-        return cls(np.array([PRIOR[name] for name in FEATURES], dtype=np.float64))
+        return cls(np.array([PRIOR.get(name, 0.0) for name in FEATURES], dtype=np.float64))
+
+    def uses(self, feature: str) -> bool:
+        """Whether the feature has a non-zero weight (callers may skip computing it)."""
+        return bool(self.weights[FEATURES.index(feature)] != 0.0)
 
     def rerank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates rescored by the head (the retrieval score stays in ``features``)."""
         if not candidates:
             return []
+        for candidate in candidates:
+            candidate.features["retrieval"] = candidate.score
         scores = features_of(candidates) @ self.weights
         for candidate, score in zip(candidates, scores, strict=True):
-            candidate.features["retrieval"] = candidate.score
             candidate.score = float(score)
         return sorted(candidates, key=lambda c: -c.score)
 
@@ -82,5 +79,11 @@ class FeatureHead:
 def features_of(candidates: Sequence[Candidate]) -> npt.NDArray[np.float64]:
     """(len(candidates), len(FEATURES)) in the order of :data:`FEATURES`."""
     return np.array(
-        [[c.features.get(name, 0.0) for name in FEATURES] for c in candidates], dtype=np.float64
+        [[c.features.get(name, _default(c, name)) for name in FEATURES] for c in candidates],
+        dtype=np.float64,
     )
+
+
+def _default(candidate: Candidate, name: str) -> float:
+    # Before a rerank, the search score is the candidate's own score.
+    return candidate.score if name == "retrieval" else 0.0

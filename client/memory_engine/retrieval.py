@@ -1,12 +1,13 @@
-"""Candidate generation: dense and lexical search fused, then speaker, links and recency.
+"""Candidate generation: dense and lexical search fused, then context and links.
 
 Stages, each switchable so the benchmark can measure what each adds:
 1. dense cosine over the decrypted index and BM25 over the same items, each proposing
    its top ``candidates``;
-2. reciprocal rank fusion of the two rankings (Cormack et al., SIGIR 2009:
-   ``sum 1 / (rrf_k + rank)``), which needs no calibration between cosine and BM25;
-3. a bonus for items said by someone the message names (a question about Caroline is
-   about what Caroline said), and for recent items;
+2. fusion of the two: by default cosine + ``lexical_weight`` x BM25 / (the query's best
+   BM25), or reciprocal rank fusion (Cormack et al., SIGIR 2009: ``sum 1 / (rrf_k +
+   rank)``), which on LoCoMo dev fell below dense alone (docs/benchmarks.md);
+3. context: an item gains a share of the score of the turn said just before or after it
+   (answers follow questions), and optionally a bonus when the message names its speaker;
 4. link expansion: the items linked to the best candidates join with a share of their
    parent's score, so a fact found by its words brings the facts written beside it.
 Scores point up: higher means more relevant.
@@ -22,7 +23,8 @@ from client.embedding.protocol import Vectors
 from client.memory_engine.config import EngineConfig
 from client.memory_engine.index import MemoryIndex, Scores, tokenize, top_positions
 
-FEATURES = ("dense", "lexical", "fused", "speaker", "linked", "recency", "persona")
+# What the rerank head sees of each candidate; "retrieval" is the score search gave it.
+FEATURES = ("retrieval", "dense", "lexical", "fused", "context", "speaker", "linked", "persona")
 LINK_PARENTS = 10  # how many of the best candidates lend their links
 
 
@@ -32,7 +34,7 @@ class Stages:
 
     dense: bool = True
     lexical: bool = True
-    context: bool = True  # speaker and recency bonuses
+    context: bool = True  # what was said around an item, and by whom
     links: bool = True
 
 
@@ -60,60 +62,82 @@ def search(
     stages = stages or ALL_STAGES
     if len(index) == 0:
         return []
-    dense = index.dense_scores(query) if stages.dense else np.zeros(len(index), np.float32)
-    lexical = index.lexical_scores(message) if stages.lexical else np.zeros(len(index), np.float32)
-    fused = _rrf(dense, lexical, config, stages)
-    named = _named_speakers(index, message) if stages.context else set()
-    recency = _recency(index) if stages.context and config.recency_weight > 0 else None
+    size = len(index)
+    dense = index.dense_scores(query) if stages.dense else np.zeros(size, np.float32)
+    lexical = index.lexical_scores(message) if stages.lexical else np.zeros(size, np.float32)
     top_lexical = float(lexical.max()) if lexical.size else 0.0
+    lexical_share = lexical / top_lexical if top_lexical > 0 else lexical
+    base = _fuse(dense, lexical, config, stages)
+    context, speaker = _context(index, message, base, config, stages)
+    total = base + context
     candidates: dict[str, Candidate] = {}
-    for position, score in fused.items():
+    for position in top_positions(total, config.candidates):
+        if base[position] <= 0.0 and not stages.dense:
+            continue  # lexical only: an item sharing no word with the message is no candidate
         entry = index.at(position)
         features = {
             "dense": float(dense[position]),
-            "lexical": float(lexical[position]) / top_lexical if top_lexical > 0 else 0.0,
-            "fused": score,
-            "speaker": 1.0 if entry.speaker.lower() in named else 0.0,
+            "lexical": float(lexical_share[position]),
+            "fused": float(base[position]),
+            "context": float(context[position]),
+            "speaker": float(speaker[position]),
             "linked": 0.0,
-            "recency": float(recency[position]) if recency is not None else 0.0,
         }
-        total = score * (1.0 + config.speaker_weight * features["speaker"])
-        total += config.recency_weight * features["recency"] * score
         candidates[entry.id] = Candidate(
-            id=entry.id, text=entry.text, score=total, features=features
+            id=entry.id, text=entry.text, score=float(total[position]), features=features
         )
     if stages.links and config.link_weight > 0:
-        _expand_links(index, candidates, config, dense, lexical, top_lexical)
+        _expand_links(index, candidates, config, dense, lexical_share)
     ranked = sorted(candidates.values(), key=lambda c: -c.score)
     _add_persona_feature(index, ranked, persona)
     return ranked
 
 
-def _rrf(dense: Scores, lexical: Scores, config: EngineConfig, stages: Stages) -> dict[int, float]:
-    """Position -> fused score over the union of both top lists (scaled so the best is ~1)."""
-    fused: dict[int, float] = {}
-    rankings = []
-    if stages.dense:
-        rankings.append(top_positions(dense, config.candidates))
-    if stages.lexical:
-        rankings.append([p for p in top_positions(lexical, config.candidates) if lexical[p] > 0])
-    for ranking in rankings:
-        for rank, position in enumerate(ranking):
-            fused[position] = fused.get(position, 0.0) + 1.0 / (config.rrf_k + rank + 1)
-    scale = (config.rrf_k + 1) / len(rankings) if rankings else 1.0
-    return {position: value * scale for position, value in fused.items()}
+def _fuse(dense: Scores, lexical: Scores, config: EngineConfig, stages: Stages) -> Scores:
+    """The fused relevance of every row (higher is better)."""
+    if config.fusion == "rrf":
+        fused = np.zeros(dense.shape[0], dtype=np.float32)
+        for on, scores in ((stages.dense, dense), (stages.lexical, lexical)):
+            if on:
+                ranking = [p for p in top_positions(scores, config.candidates) if scores[p] != 0]
+                for rank, position in enumerate(ranking):
+                    fused[position] += (config.rrf_k + 1) / (config.rrf_k + rank + 1)
+        return fused
+    # Convex: cosine plus a share of BM25 scaled by the query's best BM25 score, so the
+    # lexical term lies in [0, 1] like the cosine whatever the query's length.
+    top = float(lexical.max()) if stages.lexical and lexical.size else 0.0
+    share = lexical / top if top > 0 else np.zeros_like(lexical)
+    if not stages.dense:
+        return np.asarray(share, dtype=np.float32)
+    weight = config.lexical_weight if stages.lexical else 0.0
+    return np.asarray(dense + weight * share, dtype=np.float32)
+
+
+def _context(
+    index: MemoryIndex, message: str, base: Scores, config: EngineConfig, stages: Stages
+) -> tuple[Scores, Scores]:
+    """(bonus, speaker flag) per row: what was said around an item, and by whom.
+
+    The answer to "what did X research?" is often the turn after X was asked about it:
+    each item gains ``context_weight`` x the best fused score of the turn said just
+    before or after it (a fact: of the turn it came from).
+    """
+    size = base.shape[0]
+    speaker = np.zeros(size, dtype=np.float32)
+    if not stages.context:
+        return np.zeros(size, dtype=np.float32), speaker
+    named = _named_speakers(index, message)
+    if named:
+        speaker = index.said_by(named)
+    before, after = index.neighbours()
+    padded = np.append(base, np.float32(0.0))  # row -1 (no neighbour) reads this 0
+    around = np.maximum(padded[before], padded[after])
+    bonus = config.context_weight * np.maximum(around, 0.0) + config.speaker_weight * speaker
+    return np.asarray(bonus, dtype=np.float32), speaker
 
 
 def _named_speakers(index: MemoryIndex, message: str) -> set[str]:
-    words = set(tokenize(message))
-    return {e.speaker.lower() for e in index.entries() if e.speaker and e.speaker.lower() in words}
-
-
-def _recency(index: MemoryIndex) -> Scores:
-    """1.0 for the newest item, falling linearly to 0 for the oldest (by time said)."""
-    times = np.array([e.at for e in index.entries()], dtype=np.float64)
-    ranks = np.argsort(np.argsort(times, kind="stable"), kind="stable")
-    return (ranks / max(len(times) - 1, 1)).astype(np.float32)
+    return index.speakers() & set(tokenize(message))
 
 
 def _expand_links(
@@ -121,9 +145,9 @@ def _expand_links(
     candidates: dict[str, Candidate],
     config: EngineConfig,
     dense: Scores,
-    lexical: Scores,
-    top_lexical: float,
+    lexical_share: Scores,
 ) -> None:
+    """The best candidates lend ``link_weight`` x their score to the items linked to them."""
     parents = sorted(candidates.values(), key=lambda c: -c.score)[:LINK_PARENTS]
     for parent in parents:
         for linked_id in index.entry(parent.id).links:
@@ -136,19 +160,18 @@ def _expand_links(
                 existing.score = max(existing.score, inherited)
                 continue
             position = index.position(linked_id)
-            entry = index.at(position)
             candidates[linked_id] = Candidate(
                 id=linked_id,
-                text=entry.text,
+                text=index.at(position).text,
                 score=inherited,
                 via=f"link:{parent.id}",
                 features={
                     "dense": float(dense[position]),
-                    "lexical": float(lexical[position]) / top_lexical if top_lexical > 0 else 0.0,
+                    "lexical": float(lexical_share[position]),
                     "fused": 0.0,
+                    "context": 0.0,
                     "speaker": parent.features["speaker"],
                     "linked": 1.0,
-                    "recency": 0.0,
                 },
             )
 
@@ -161,7 +184,7 @@ def _add_persona_feature(
         for candidate in ranked:
             candidate.features["persona"] = 0.0
         return
-    vectors = np.stack([index.vector(c.id) for c in ranked])
-    best = (vectors @ persona.T).max(axis=1)
+    rows = [index.position(c.id) for c in ranked]
+    best = (index.rows(rows) @ persona.T).max(axis=1)
     for candidate, value in zip(ranked, best, strict=True):
         candidate.features["persona"] = float(value)

@@ -47,6 +47,8 @@ def entry_of(item: MemoryItem) -> IndexEntry:
         links=set(item.links),
         superseded_by=item.meta.get("superseded_by", ""),
         turn_id=item.meta.get("turn_id", ""),
+        previous=item.meta.get("previous", ""),
+        pending=item.kind == FACT and "applied" not in item.meta,
         attribute=item.meta.get("category", "") + "/" + item.meta.get("name", "")
         if "category" in item.meta
         else "",
@@ -70,12 +72,15 @@ def write_session(
     items: list[MemoryItem] = []
     facts: list[MemoryItem] = []
     changes: list[str] = []
+    previous = ""
     for turn in user_turns:
-        turn_item = _turn_item(turn) if config.store_turns_as_memories else None
+        turn_item = _turn_item(turn, previous) if config.store_turns_as_memories else None
         if turn_item is not None:
             items.append(turn_item)
+            previous = turn_item.id
         for disclosure in extractor.extract(turn.text):
-            fact = fact_item(disclosure, _turn_meta(turn), turn.session_id)
+            meta = {**_turn_meta(turn), "previous": turn_item.id if turn_item else ""}
+            fact = fact_item(disclosure, meta, turn.session_id)
             facts.append(fact)
             if disclosure.is_change:
                 changes.append(fact.id)
@@ -123,10 +128,9 @@ def _turn_meta(turn: Turn) -> dict[str, str]:
     return {**meta, "speaker": turn.speaker} if turn.speaker else meta
 
 
-def _turn_item(turn: Turn) -> MemoryItem:
-    return MemoryItem(
-        text=turn.text, kind=TURN, source_session=turn.session_id, meta=_turn_meta(turn)
-    )
+def _turn_item(turn: Turn, previous: str) -> MemoryItem:
+    meta = {**_turn_meta(turn), "previous": previous}
+    return MemoryItem(text=turn.text, kind=TURN, source_session=turn.session_id, meta=meta)
 
 
 def _store_and_link(
