@@ -35,14 +35,18 @@ def test_retrieval_finds_the_evidence_turns_of_real_locomo_questions(
     dia_of = ingest(engine, conversation)
     assert len(conversation.questions) >= 20
 
-    recall = []
+    recall: dict[int, list[float]] = {5: [], 10: []}
     for question in conversation.questions:
         ranked = [c.id for c in engine.retrieve(question.question).memories]
-        found = dia_ids_of(engine, ranked, dia_of)[:5]
-        recall.append(len(set(question.evidence) & set(found)) / len(question.evidence))
+        found = dia_ids_of(engine, ranked, dia_of)
+        for k, scores in recall.items():
+            scores.append(len(set(question.evidence) & set(found[:k])) / len(question.evidence))
 
-    # 58 turns, 3 sessions: a random top-5 would find about 9% of the evidence.
-    assert sum(recall) / len(recall) >= 0.6
+    # 58 turns in 3 sessions: a random top-5 would find about 9% of the evidence, a
+    # random top-10 about 17%.
+    mean = {k: sum(v) / len(v) for k, v in recall.items()}
+    assert mean[5] >= 0.5, mean
+    assert mean[10] >= 0.6, mean
 
 
 def test_validator_drops_what_is_below_the_floor_and_says_why(profile, onnx_embedder):
