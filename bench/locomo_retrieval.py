@@ -13,8 +13,9 @@ ids: the share of evidence turns among the first k, averaged over questions (the
 paper's retrieval metric). Rows: ``dense`` (MiniLM cosine), ``lexical`` (BM25, bm25s),
 ``fused`` (cosine + 0.2 x normalised BM25), ``fused+context`` (plus the turns said around
 an item), ``fused+links`` (plus similarity links), ``fused+rerank`` (the feature head,
-trained leave-one-conversation-out: only on the other conversations' questions), and
-``engine`` (every stage, that head, and the validator). ``tokens_per_query``: the memory
+trained leave-one-conversation-out: only on the other conversations' questions, on the
+candidates of the fused stage), and ``engine`` (every stage, a head trained the same way
+on the engine's candidates, and the validator). ``tokens_per_query``: the memory
 section assembled from the first
 10 memories; ``history_tokens``: the whole conversation, which a full-context prompt
 would carry. Latency: embedding the question plus the row's stages, one process.
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from bench.locomo_data import Conversation, dia_ids_of, ingest, load_conversatio
 from bench.reporting import run_and_report, table
 from client.embedding import default_embedder, encoder_dir
 from client.memory_engine import EngineConfig, FeatureHead, MemoryEngine, Stages
-from client.memory_engine.retrieval import FEATURES, Candidate, search
+from client.memory_engine.retrieval import ALL_STAGES, FEATURES, Candidate, search
 from client.profile import Profile, ProfileSettings
 from models.data.locations import data_dir
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
@@ -46,6 +47,7 @@ from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 DEFAULT_OUT = Path("bench/results/locomo_retrieval.json")
 KS = (5, 10, 25)
 PROMPT_MEMORIES = 10
+SIGNAL_DEPTH = 30
 # Enough candidates that every row can fill recall@25 with distinct turns.
 CONFIG = EngineConfig(candidates=100, top_k=60)
 ANCHORS = (
@@ -53,19 +55,19 @@ ANCHORS = (
     ("MiniLM dense over turns (issue 15)", (40.0, 49.0, 63.0)),
     ("MiniLM dense, speaker name in text (issue 15)", (44.5, 53.8, 68.0)),
 )
-Ranker = Callable[[MemoryEngine, str, np.ndarray], list[str]]
+Ranker = Callable[["Ingested", str, np.ndarray], list[str]]
 
 
 def _searcher(stages: Stages, rerank: bool) -> Ranker:
-    def rank(engine: MemoryEngine, message: str, query: np.ndarray) -> list[str]:
-        found = search(engine.index, message, query, engine.config, stages)
-        return [c.id for c in (engine.head.rerank(found) if rerank else found)]
+    def rank(done: Ingested, message: str, query: np.ndarray) -> list[str]:
+        found = search(done.engine.index, message, query, done.engine.config, stages)
+        return [c.id for c in (done.plain_head.rerank(found) if rerank else found)]
 
     return rank
 
 
-def _engine(engine: MemoryEngine, message: str, query: np.ndarray) -> list[str]:
-    return [c.id for c in engine.retrieve(message).memories]
+def _engine(done: Ingested, message: str, query: np.ndarray) -> list[str]:
+    return [c.id for c in done.engine.retrieve(message).memories]
 
 
 PLAIN = Stages(context=False, links=False)
@@ -96,6 +98,7 @@ class Ingested:
     conversation: Conversation
     engine: MemoryEngine
     dia_of: dict[str, str]
+    plain_head: FeatureHead = field(default_factory=FeatureHead.prior)
 
 
 def evaluate_conversation(done: Ingested, tallies: dict[str, Tally]) -> None:
@@ -106,7 +109,7 @@ def evaluate_conversation(done: Ingested, tallies: dict[str, Tally]) -> None:
         embed_ms = 1000 * (time.perf_counter() - started)
         for method, ranker in ROWS:
             started = time.perf_counter()
-            ranked = ranker(engine, question.question, query)
+            ranked = ranker(done, question.question, query)
             elapsed = 1000 * (time.perf_counter() - started)
             tally = tallies[method]
             tally.latency_ms.append(elapsed + (embed_ms if method != "engine" else 0.0))
@@ -122,13 +125,18 @@ def _memory_tokens(engine: MemoryEngine, item_ids: list[str]) -> int:
     return sum(engine.counter.count(line) for line in lines)
 
 
-def usage_signals(done: Ingested) -> list[tuple[list[Candidate], set[str]]]:
-    """Each question's candidates with the evidence turns as positives (what a user confirms)."""
+def usage_signals(done: Ingested, stages: Stages) -> list[tuple[list[Candidate], set[str]]]:
+    """Each question's first candidates, the evidence turns as positives (what a user confirms).
+
+    Only the first ``SIGNAL_DEPTH`` candidates: a user sees and confirms what reached the
+    prompt, so the head learns to reorder the top, not the tail.
+    """
     engine = done.engine
     lists = []
     for question in done.conversation.questions:
         query = engine.embedder.embed([question.question])[0]
-        found = search(engine.index, question.question, query, engine.config)
+        found = search(engine.index, question.question, query, engine.config, stages)
+        found = found[:SIGNAL_DEPTH]
         gold = set(question.evidence)
         positives = {
             c.id for c in found if done.dia_of.get(engine.index.entry(c.id).turn_id) in gold
@@ -137,13 +145,16 @@ def usage_signals(done: Ingested) -> list[tuple[list[Candidate], set[str]]]:
     return lists
 
 
-def train_heads(ingested: list[Ingested], log: Callable[[str], None]) -> list[FeatureHead]:
+def train_heads(
+    ingested: list[Ingested], stages: Stages, log: Callable[[str], None]
+) -> list[FeatureHead]:
     """One head per conversation, trained only on the other conversations' signals.
 
     Leave-one-conversation-out: the head a new person's device would get from a
-    federation of other people, never from the person's own questions.
+    federation of other people, never from the person's own questions. Trained on the
+    candidates of the same ``stages`` it will rerank.
     """
-    signals = [usage_signals(done) for done in ingested]
+    signals = [usage_signals(done, stages) for done in ingested]
     heads = []
     for held_out in range(len(ingested)):
         head = FeatureHead.prior()
@@ -164,10 +175,12 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         started = time.perf_counter()
         ingested = [_ingest(Path(folder), c, embedder, log) for c in conversations]
         ingest_seconds = time.perf_counter() - started
-        heads = train_heads(ingested, log)
+        heads = train_heads(ingested, ALL_STAGES, log)
+        plain_heads = train_heads(ingested, PLAIN, log)
         history_tokens: list[int] = []
-        for done, head in zip(ingested, heads, strict=True):
+        for done, head, plain_head in zip(ingested, heads, plain_heads, strict=True):
             done.engine.head = head
+            done.plain_head = plain_head
             evaluate_conversation(done, tallies)
             full = sum(
                 done.engine.counter.count(f"{t.speaker}: {t.text}")
@@ -223,6 +236,7 @@ def _report(
             "ingest_seconds": round(ingest_seconds, 1),
             "head_features": list(FEATURES),
             "head_weights": [[round(float(w), 3) for w in h.weights] for h in heads],
+            "signal_depth": SIGNAL_DEPTH,
         },
         "rows": rows,
         "history_tokens_per_query": round(statistics.fmean(history_tokens)),

@@ -11,6 +11,7 @@ disk unsealed.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,6 +211,4 @@ def persona_line(attribute: PersonaAttribute) -> str:
 
 
 def _day(at: float) -> str:
-    import time
-
     return time.strftime("%d %B %Y", time.gmtime(at)) if at > 0 else ""
