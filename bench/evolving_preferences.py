@@ -3,13 +3,14 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.evolving_preferences --out bench/results/evolving_preferences.json
-    .venv/bin/python -m bench.evolving_preferences --quick   # 12 users
+    .venv/bin/python -m bench.evolving_preferences --quick   # 12 users (default 30)
 
 Each synthetic user (``server.population``, read only) talks to their own device, session
 by session, through ``MemoryEngine``. For every scheduled change that replaces a value
 (``old`` -> ``new``), a 4-way multiple-choice probe asks "what is the user's current
 <attribute>?" with the new value, the old value and two other values of the attribute
-(drawn with a fixed seed): once just before the session that discloses the change (gold:
+(drawn with a fixed seed; attributes with fewer than four values are skipped): once just
+before the session that discloses the change (gold:
 the old value) and once after the last session (gold: the new value); a third probe asks
 for the previous value (gold: the old value, which the device keeps in its history).
 
@@ -92,6 +93,11 @@ def answer(engine: MemoryEngine, probe: Probe) -> tuple[str, str]:
     return probe.options[current], probe.options[previous]
 
 
+def _values(taxonomy: Taxonomy, change: Change) -> int:
+    """How many values the attribute has (a 4-way probe needs four)."""
+    return len(taxonomy.leaf(change.category, change.name).values)
+
+
 def _said_before(user: SyntheticUser, change: Change) -> bool:
     """Whether the old value was disclosed (explicitly or not) before the change's session."""
     return any(
@@ -108,7 +114,7 @@ def run_user(
     probes = [
         Probe(c, options_for(c, taxonomy, rng))
         for c in user.schedule
-        if c.kind is ChangeKind.REPLACE and c.old and c.new
+        if c.kind is ChangeKind.REPLACE and c.old and c.new and _values(taxonomy, c) >= 4
     ]
     if not probes:
         return []
@@ -195,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
