@@ -81,7 +81,9 @@ METHODS: dict[str, Callable[[Facts], Facts]] = {
 
 
 def score(
-    embedder: Embedder, speakers: list[tuple[Facts, Facts]], extract: Callable[[Facts], Facts]
+    vectors: dict[str, np.ndarray],
+    speakers: list[tuple[Facts, Facts]],
+    extract: Callable[[Facts], Facts],
 ) -> dict[str, Any]:
     counts = {
         t: [0, 0, 0, 0] for t in THRESHOLDS
@@ -90,7 +92,7 @@ def score(
         found = extract(utterances)
         if not gold and not found:
             continue
-        cosine = _cosines(embedder, found, gold)
+        cosine = _cosines(vectors, found, gold)
         for t in THRESHOLDS:
             close = cosine >= t
             counts[t][0] += int(close.any(axis=1).sum()) if found and gold else 0
@@ -100,12 +102,24 @@ def score(
     return {f"{t:.1f}": _prf(*counts[t]) for t in THRESHOLDS}
 
 
-def _cosines(embedder: Embedder, found: Facts, gold: Facts) -> np.ndarray:
+def _cosines(vectors: dict[str, np.ndarray], found: Facts, gold: Facts) -> np.ndarray:
     if not found or not gold:
         return np.zeros((len(found), len(gold)), dtype=np.float32)
-    vectors = embedder.embed([*found, *gold])
-    result: np.ndarray = vectors[: len(found)] @ vectors[len(found) :].T
+    left = np.stack([vectors[s] for s in found])
+    right = np.stack([vectors[s] for s in gold])
+    result: np.ndarray = left @ right.T
     return result
+
+
+def embed_all(embedder: Embedder, speakers: list[tuple[Facts, Facts]]) -> dict[str, np.ndarray]:
+    """Every sentence any method extracts and every gold fact, embedded once."""
+    texts: set[str] = set()
+    for utterances, gold in speakers:
+        texts.update(gold)
+        for extract in METHODS.values():
+            texts.update(extract(utterances))
+    ordered = sorted(texts)
+    return dict(zip(ordered, embedder.embed(ordered), strict=True))
 
 
 def _prf(matched_found: int, found: int, matched_gold: int, gold: int) -> dict[str, float]:
@@ -128,10 +142,12 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
     )
     log(f"{len(speakers)} speaker-sessions")
     embedder = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
-    rows = []
-    for method, extract in METHODS.items():
-        log(f"scoring {method}")
-        rows.append({"method": method, "by_threshold": score(embedder, speakers, extract)})
+    vectors = embed_all(embedder, speakers)
+    log(f"{len(vectors)} distinct sentences embedded")
+    rows = [
+        {"method": method, "by_threshold": score(vectors, speakers, extract)}
+        for method, extract in METHODS.items()
+    ]
     return {
         "benchmark": "msc_persona",
         "config": {
