@@ -10,17 +10,18 @@ by session, through ``MemoryEngine``. For every scheduled change that replaces a
 (``old`` -> ``new``), a 4-way multiple-choice probe asks "what is the user's current
 <attribute>?" with the new value, the old value and two other values of the attribute
 (drawn with a fixed seed; attributes with fewer than four values are skipped): once just
-before the session that discloses the change (gold:
-the old value) and once after the last session (gold: the new value); a third probe asks
-for the previous value (gold: the old value, which the device keeps in its history).
+before the session that discloses the change (gold: the old value) and once after the
+last session (gold: the new value); a third probe asks for the previous value (gold: the
+old value, which the device's memories keep).
 
 No language model answers. The device retrieves its memories for the attribute
 ("my <attribute>"), the validator removes superseded ones, and each kept memory votes
 for the option it names clearly (MiniLM cosine at least ``VOTE_FLOOR`` and ``VOTE_MARGIN``
-above the runner-up). The current
-value is the option voted for by the most recently said memory; the previous value is
-the latest option voted for before that one. Without any vote the device answers with
-the option closest to any memory.
+above the runner-up). The current value is the option voted for by the most recently
+said memory; the previous value is the latest option voted for before that one. Without
+any vote the device answers with the option closest to any memory. Rows are given for
+all changes and for those whose old value was said before the change (otherwise the
+"before" probe has nothing to go on).
 """
 
 from __future__ import annotations
