@@ -143,3 +143,19 @@ def test_session_summary_stays_within_its_budget(profile, onnx_embedder):
     (stored,) = profile.memory.summaries()
     assert 0 < counter.count(stored.text) <= 40
     assert stored.turn_count == 40
+
+
+def test_remember_applies_an_explicit_fact_at_once_and_retrieval_finds_it(engine):
+    _session(engine, "s1", ["I live in Porto near the river."], 10 * DAY)
+
+    ids = engine.remember("I moved to Berlin for work.", at=20 * DAY)
+
+    location = engine.profile.persona.get("demographics", "location")
+    assert location is not None
+    assert location.value == "Berlin"
+    assert location.evidence == (ids[0],)
+    kept = [m.id for m in engine.retrieve("Which city did I move to?").memories]
+    assert ids[0] in kept
+    unmapped = engine.remember("Peanuts make me ill.")
+    assert engine.profile.persona.get("statements", "peanuts make me ill") is not None
+    assert unmapped[0] in engine.index
