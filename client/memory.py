@@ -39,15 +39,19 @@ class Turn:
     text: str
     at: float = field(default_factory=now)
     id: str = field(default_factory=new_record_id)
+    speaker: str = ""  # the person's name where a conversation has several (optional)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "session_id": self.session_id,
             "role": self.role,
             "text": self.text,
             "at": self.at,
         }
+        if self.speaker:
+            data["speaker"] = self.speaker
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "turn") -> Turn:
@@ -60,6 +64,7 @@ class Turn:
             role=role,
             text=field_of(data, "text", str, where),
             at=float(field_of(data, "at", (int, float), where)),
+            speaker=str(data.get("speaker", "")),
         )
 
 
@@ -103,6 +108,9 @@ class MemoryItem:
     created_at: float = field(default_factory=now)
     updated_at: float = field(default_factory=now)
     id: str = field(default_factory=new_record_id)
+    # Free-form text facts about the item (speaker, session date, the persona attribute it
+    # supports, what superseded it); sealed with the item like everything else.
+    meta: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +122,7 @@ class MemoryItem:
             "links": list(self.links),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "meta": dict(self.meta),
         }
 
     @classmethod
@@ -130,7 +139,17 @@ class MemoryItem:
             links=tuple(str(link) for link in field_of(data, "links", list, where)),
             created_at=float(field_of(data, "created_at", (int, float), where)),
             updated_at=float(field_of(data, "updated_at", (int, float), where)),
+            meta=_meta_of(data.get("meta", {}), where),
         )
+
+
+def _meta_of(meta: object, where: str) -> dict[str, str]:
+    # Items written before ``meta`` existed have none: an empty mapping, not an error.
+    if not isinstance(meta, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+    ):
+        raise RecordFormatError(f"{where}.meta: expected an object of text values")
+    return dict(meta)
 
 
 class Memory:
@@ -195,6 +214,24 @@ class Memory:
                 self._put_item(replace(first, links=(*first.links, second_id)))
             if first_id not in second.links:
                 self._put_item(replace(second, links=(*second.links, first_id)))
+
+    def unlink(self, first_id: str, second_id: str) -> None:
+        """Remove the link between two items on both ends (missing ends are ignored)."""
+        with self._store.transaction().write():
+            for this_id, other_id in ((first_id, second_id), (second_id, first_id)):
+                item = self.get(this_id)
+                if item is not None and other_id in item.links:
+                    links = tuple(link for link in item.links if link != other_id)
+                    self._put_item(replace(item, links=links))
+
+    def update_item(self, item: MemoryItem) -> MemoryItem:
+        """Replace an existing item's text, meta or embedding; its links are kept as stored."""
+        current = self.get(item.id)
+        if current is None:
+            raise KeyError(f"unknown memory {item.id}")
+        updated = replace(item, links=current.links, updated_at=now())
+        self._put_item(updated)
+        return updated
 
     def get(self, item_id: str) -> MemoryItem | None:
         payload = self._items.get(item_id)

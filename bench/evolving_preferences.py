@@ -1,0 +1,215 @@
+"""Evolving preferences: does the device's memory follow a person whose tastes change?
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.evolving_preferences --out bench/results/evolving_preferences.json
+    .venv/bin/python -m bench.evolving_preferences --quick   # 12 users (default 30)
+
+Each synthetic user (``simulation.population``, read only) talks to their own device, session
+by session, through ``MemoryEngine``. For every scheduled change that replaces a value
+(``old`` -> ``new``), a 4-way multiple-choice probe asks "what is the user's current
+<attribute>?" with the new value, the old value and two other values of the attribute
+(drawn with a fixed seed; attributes with fewer than four values are skipped): once just
+before the session that discloses the change (gold: the old value) and once after the
+last session (gold: the new value); a third probe asks for the previous value (gold: the
+old value, which the device's memories keep).
+
+No language model answers. The device retrieves its memories for the attribute
+("my <attribute>"), the validator removes superseded ones, and each kept memory votes
+for the option it names clearly (MiniLM cosine at least ``VOTE_FLOOR`` and ``VOTE_MARGIN``
+above the runner-up). The current value is the option voted for by the most recently
+said memory; the previous value is the latest option voted for before that one. Without
+any vote the device answers with the option closest to any memory. Rows are given for
+all changes and for those whose old value was said before the change (otherwise the
+"before" probe has nothing to go on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.reporting import run_and_report, table
+from client.embedding import default_embedder, encoder_dir
+from client.embedding.protocol import Embedder
+from client.memory_engine import EngineConfig, MemoryEngine
+from client.profile import Profile, ProfileSettings
+from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
+from simulation.population.entities import Change, ChangeKind, SyntheticUser
+from simulation.population.generator import generate_population
+from simulation.population.taxonomy import Taxonomy, load_taxonomy
+
+DEFAULT_OUT = Path("bench/results/evolving_preferences.json")
+# A memory votes when it names one option clearly: cosine at least VOTE_FLOOR and at
+# least VOTE_MARGIN above the runner-up (set from a handful of user 0's memories, where
+# small talk sits near 0.3 for every option).
+VOTE_FLOOR = 0.45
+VOTE_MARGIN = 0.1
+DAY = 86400.0
+PROBES = ("before_disclosure", "after_disclosure", "previous_value")
+
+
+@dataclass(frozen=True)
+class Probe:
+    change: Change
+    options: tuple[str, ...]  # new, old, two distractors, shuffled
+
+
+def options_for(change: Change, taxonomy: Taxonomy, rng: np.random.Generator) -> tuple[str, ...]:
+    values = [spec.value for spec in taxonomy.leaf(change.category, change.name).values]
+    others = [v for v in values if v not in (change.old, change.new)]
+    picked = [str(v) for v in rng.choice(others, size=2, replace=False)]
+    options = [str(change.new), str(change.old), *picked]
+    return tuple(options[i] for i in rng.permutation(4))
+
+
+def answer(engine: MemoryEngine, probe: Probe) -> tuple[str, str]:
+    """(current value, previous value) as the device's memories say."""
+    name = probe.change.name.replace("_", " ")
+    kept = engine.retrieve(f"my {name}").memories
+    vectors = engine.embedder.embed(list(probe.options))
+    votes: list[tuple[float, int]] = []
+    best_overall = np.full(len(probe.options), -1.0)
+    for memory in kept:
+        sims = vectors @ engine.index.vector(memory.id)
+        best_overall = np.maximum(best_overall, sims)
+        ordered = np.sort(sims)
+        if ordered[-1] >= VOTE_FLOOR and ordered[-1] - ordered[-2] >= VOTE_MARGIN:
+            votes.append((engine.index.entry(memory.id).at, int(sims.argmax())))
+    if not votes:
+        choice = int(best_overall.argmax())
+        return probe.options[choice], probe.options[choice]
+    votes.sort()
+    current = votes[-1][1]
+    earlier = [option for _, option in votes if option != current]
+    previous = earlier[-1] if earlier else current
+    return probe.options[current], probe.options[previous]
+
+
+def _values(taxonomy: Taxonomy, change: Change) -> int:
+    """How many values the attribute has (a 4-way probe needs four)."""
+    return len(taxonomy.leaf(change.category, change.name).values)
+
+
+def _said_before(user: SyntheticUser, change: Change) -> bool:
+    """Whether the old value was disclosed (explicitly or not) before the change's session."""
+    return any(
+        turn.label is not None and turn.label.key == change.key and turn.label.value == change.old
+        for session in user.sessions[: change.session]
+        for turn in session.turns
+    )
+
+
+def run_user(
+    user: SyntheticUser, embedder: Embedder, taxonomy: Taxonomy, folder: Path, seed: int
+) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    probes = [
+        Probe(c, options_for(c, taxonomy, rng))
+        for c in user.schedule
+        if c.kind is ChangeKind.REPLACE and c.old and c.new and _values(taxonomy, c) >= 4
+    ]
+    if not probes:
+        return []
+    profile = Profile.create(
+        folder / f"{user.user_id}.fpstore",
+        "benchmark passphrase",
+        kdf=KdfParams(memory_kib=MIN_MEMORY_KIB, iterations=MIN_ITERATIONS),
+        settings=ProfileSettings(turn_capacity=200),
+    )
+    engine = MemoryEngine(profile, embedder, config=EngineConfig(top_k=20))
+    results: dict[int, dict[str, Any]] = {
+        id(p): {"attribute": p.change.name, "old_said_before": _said_before(user, p.change)}
+        for p in probes
+    }
+    for session in user.sessions:
+        for probe in probes:
+            if probe.change.session == session.index:
+                current, _ = answer(engine, probe)
+                results[id(probe)]["before_disclosure"] = current == probe.change.old
+        for turn in session.turns:
+            engine.add_turn(f"s{session.index}", turn.text, at=session.index * DAY + turn.index)
+        engine.end_session(f"s{session.index}")
+    for probe in probes:
+        current, previous = answer(engine, probe)
+        results[id(probe)]["after_disclosure"] = current == probe.change.new
+        results[id(probe)]["previous_value"] = previous == probe.change.old
+    profile.close()
+    return list(results.values())
+
+
+def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    users = generate_population(args.users, seed=args.seed)
+    taxonomy = load_taxonomy()
+    embedder = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
+    records: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for number, user in enumerate(users):
+            records.extend(run_user(user, embedder, taxonomy, Path(folder), args.seed + number))
+            if number % 10 == 9:
+                log(f"{number + 1} users, {len(records)} changes")
+    rows = [_row(name, records, subset) for name in PROBES for subset in (False, True)]
+    return {
+        "benchmark": "evolving_preferences",
+        "config": {
+            "quick": args.quick,
+            "users": args.users,
+            "seed": args.seed,
+            "vote_floor": VOTE_FLOOR,
+            "vote_margin": VOTE_MARGIN,
+            "chance": 25.0,
+        },
+        "rows": rows,
+        "per_change": records,
+    }
+
+
+def _row(name: str, records: list[dict[str, Any]], said_only: bool) -> dict[str, Any]:
+    chosen = [r for r in records if name in r and (r["old_said_before"] or not said_only)]
+    return {
+        "probe": name,
+        "changes": "old value said before the change" if said_only else "all",
+        "accuracy": round(100 * statistics.fmean(float(r[name]) for r in chosen), 1)
+        if chosen
+        else None,
+        "n": len(chosen),
+    }
+
+
+def show(result: dict[str, Any]) -> None:
+    lines = [
+        [
+            r["probe"],
+            r["changes"],
+            "-" if r["accuracy"] is None else f"{r['accuracy']:.1f}",
+            str(r["n"]),
+        ]
+        for r in result["rows"]
+    ]
+    print("\n".join(table(["probe", "changes", "accuracy %", "n"], lines)))
+    print("chance: 25.0; target: 80; PersonaMem (2025): frontier LLMs around 50")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--users", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.users = 12
+    return run_and_report(lambda log: produce(args, log), show, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

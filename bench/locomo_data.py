@@ -1,0 +1,118 @@
+"""LoCoMo conversations read from the shared data folder, and their ingestion into an engine.
+
+Each conversation is one device that hears both speakers: every turn is a user turn with
+the speaker's name (LoCoMo's questions are about either person). A turn that shared a
+photo carries the photo's caption, as a chat client that describes images would see it.
+The session's date (``session_N_date_time``) is the time of its turns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from client.memory_engine import MemoryEngine
+from models.data.locations import DataFormatError, require
+
+DEV_FILE = Path("locomo/locomo10-dev.json")
+SAMPLE_FILE = Path("locomo/locomo10-sample.json")
+CATEGORIES = (1, 2, 3, 4)  # 5 (adversarial) has no answer in the conversation
+
+
+@dataclass(frozen=True)
+class LocomoTurn:
+    dia_id: str
+    speaker: str
+    text: str
+    at: float
+
+
+@dataclass(frozen=True)
+class LocomoQuestion:
+    question: str
+    evidence: tuple[str, ...]
+    category: int
+
+
+@dataclass(frozen=True)
+class Conversation:
+    sample_id: str
+    speakers: tuple[str, str]
+    sessions: tuple[tuple[LocomoTurn, ...], ...]
+    questions: tuple[LocomoQuestion, ...]
+
+    def turns(self) -> list[LocomoTurn]:
+        return [t for session in self.sessions for t in session]
+
+
+def load_conversations(root: Path, relative: Path = DEV_FILE) -> list[Conversation]:
+    path = require(root, relative)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, list):
+        raise DataFormatError(f"{path}: expected a list of conversations")
+    return [_conversation(c) for c in data]
+
+
+def _conversation(raw: dict[str, Any]) -> Conversation:
+    conv = raw["conversation"]
+    numbers = sorted(
+        int(key.split("_")[1])
+        for key, value in conv.items()
+        if key.startswith("session_") and key.count("_") == 1 and isinstance(value, list)
+    )
+    sessions = tuple(_session(conv, n) for n in numbers)
+    questions = tuple(
+        LocomoQuestion(str(q["question"]), tuple(q.get("evidence", [])), int(q["category"]))
+        for q in raw["qa"]
+        if int(q["category"]) in CATEGORIES and q.get("evidence")
+    )
+    return Conversation(
+        raw["sample_id"], (conv["speaker_a"], conv["speaker_b"]), sessions, questions
+    )
+
+
+def _session(conv: dict[str, Any], number: int) -> tuple[LocomoTurn, ...]:
+    start = parse_date(conv.get(f"session_{number}_date_time", ""), number)
+    turns = []
+    for offset, raw in enumerate(conv[f"session_{number}"]):
+        text = str(raw["text"])
+        if raw.get("blip_caption"):
+            text = f"{text} [shares a photo of {raw['blip_caption']}]"
+        turns.append(
+            LocomoTurn(str(raw["dia_id"]), str(raw["speaker"]), text, start + 60.0 * offset)
+        )
+    return tuple(turns)
+
+
+def parse_date(text: str, number: int) -> float:
+    """'1:56 pm on 8 May, 2023' -> POSIX seconds; unreadable: day ``number`` of 1970."""
+    try:
+        moment = datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
+    except ValueError:
+        return 86400.0 * number
+    return moment.timestamp()
+
+
+def ingest(engine: MemoryEngine, conversation: Conversation) -> dict[str, str]:
+    """Feed the conversation session by session; returns turn record id -> LoCoMo dia_id."""
+    dia_of: dict[str, str] = {}
+    for number, session in enumerate(conversation.sessions, start=1):
+        session_id = f"{conversation.sample_id}:{number}"
+        for turn in session:
+            stored = engine.add_turn(session_id, turn.text, speaker=turn.speaker, at=turn.at)
+            dia_of[stored.id] = turn.dia_id
+        engine.end_session(session_id)
+    return dia_of
+
+
+def dia_ids_of(engine: MemoryEngine, item_ids: list[str], dia_of: dict[str, str]) -> list[str]:
+    """The distinct dialogue ids behind ranked items (a fact maps to the turn it came from)."""
+    seen: dict[str, None] = {}
+    for item_id in item_ids:
+        dia = dia_of.get(engine.index.entry(item_id).turn_id)
+        if dia is not None:
+            seen.setdefault(dia)
+    return list(seen)

@@ -1,0 +1,61 @@
+"""The engine's settings, parsed once into a frozen dataclass and checked on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    """Every knob of the memory engine.
+
+    Attributes:
+        persona_every_k_sessions: the persona absorbs pending self-disclosures every k
+            finished sessions; explicit statements of change apply at once.
+        link_count: links each new long-term item gets to its most related items.
+        candidates: how many items dense and lexical search each propose.
+        top_k: how many memories survive the rerank and the validator.
+        relevance_floor: items whose fused relevance falls below this are dropped (the
+            validator's trace says so); in [0, 1] of the best candidate's score.
+        fusion: ``"convex"`` (cosine + lexical_weight x normalised BM25) or ``"rrf"``.
+        lexical_weight: the BM25 share in convex fusion.
+        rrf_k: the constant of reciprocal rank fusion (Cormack et al., SIGIR 2009 use 60).
+        link_weight: how much of a found item's score its linked items inherit.
+        context_weight: share of the fused score of the turn said just before or after an
+            item that the item gains (conversational context; a fact: its turn's score).
+        speaker_weight: bonus for items said by a person the message names.
+        memory_budget: tokens for persona plus memories in the assembled prompt.
+        summary_budget: tokens of a session summary.
+        store_turns_as_memories: keep every user turn as a long-term (episodic) item, so a
+            later question can find what was said verbatim, not only extracted facts.
+    """
+
+    persona_every_k_sessions: int = 3
+    link_count: int = 5
+    candidates: int = 50
+    top_k: int = 10
+    relevance_floor: float = 0.05
+    fusion: str = "convex"
+    lexical_weight: float = 0.2
+    rrf_k: int = 60
+    link_weight: float = 0.5
+    context_weight: float = 0.2
+    speaker_weight: float = 0.0
+    memory_budget: int = 2000
+    summary_budget: int = 120
+    store_turns_as_memories: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("persona_every_k_sessions", "candidates", "top_k", "rrf_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("link_count", "memory_budget", "summary_budget"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if not 0.0 <= self.relevance_floor <= 1.0:
+            raise ValueError(f"relevance_floor must be within [0, 1], got {self.relevance_floor}")
+        if self.fusion not in ("convex", "rrf"):
+            raise ValueError(f"fusion must be 'convex' or 'rrf', got {self.fusion!r}")
+        for name in ("link_weight", "context_weight", "speaker_weight", "lexical_weight"):
+            if getattr(self, name) < 0.0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")

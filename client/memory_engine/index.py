@@ -1,0 +1,193 @@
+"""The decrypted, in-memory search index over long-term items (dense and BM25).
+
+The store keeps every item sealed at rest; on unlock the engine decrypts the items once
+into this index, which lives only in process memory and is never written anywhere.
+Dense search is an exact scan (one matrix-vector product: 10k items x 384 dims is
+about 1 ms on one core, so an approximate index is not needed at the scale of a
+person's memories; see docs/benchmarks.md). Lexical search is BM25 from ``bm25s``,
+rebuilt lazily after changes because its sparse index does not support appends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import bm25s  # type: ignore[import-untyped]
+import numpy as np
+import numpy.typing as npt
+
+from client.embedding.protocol import Vectors
+
+Scores = npt.NDArray[np.float32]
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@dataclass(kw_only=True)
+class IndexEntry:
+    """What retrieval needs to know about one item, decrypted."""
+
+    id: str
+    text: str
+    kind: str
+    search: str = ""  # the text BM25 indexes (speaker and words); ``text`` if empty
+    session: str | None = None
+    speaker: str = ""
+    at: float = 0.0
+    links: set[str] = field(default_factory=set)
+    superseded_by: str = ""
+    previous: str = ""  # the item said just before (a fact: the turn it came from)
+    pending: bool = False  # a fact not yet applied to the persona
+    turn_id: str = ""  # the short-term turn the item was written from
+    attribute: str = ""  # "category/name" of the persona attribute the item supports
+
+
+class MemoryIndex:
+    """Rows of unit vectors and BM25 postings, addressed by item id."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._entries: list[IndexEntry] = []
+        self._position: dict[str, int] = {}
+        self._matrix = np.zeros((0, dimension), dtype=np.float32)
+        self._size = 0
+        self._bm25: bm25s.BM25 | None = None
+        self._bm25_stale = True
+        self._speakers: dict[str, int] = {}
+        self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self._speaker_rows: npt.NDArray[np.object_] | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._position
+
+    def entry(self, item_id: str) -> IndexEntry:
+        return self._entries[self._position[item_id]]
+
+    def entries(self) -> list[IndexEntry]:
+        return list(self._entries)
+
+    def at(self, position: int) -> IndexEntry:
+        return self._entries[position]
+
+    def position(self, item_id: str) -> int:
+        return self._position[item_id]
+
+    def vector(self, item_id: str) -> Vectors:
+        row: Vectors = self._matrix[self._position[item_id]]
+        return row
+
+    def rows(self, positions: list[int]) -> Vectors:
+        """The vectors of the given rows, as one (len(positions), dimension) array."""
+        picked: Vectors = self._matrix[positions]
+        return picked
+
+    def add(self, entry: IndexEntry, vector: Vectors) -> None:
+        if entry.id in self._position:
+            raise KeyError(f"item {entry.id} is already indexed")
+        if self._size == self._matrix.shape[0]:  # grow by doubling: amortised O(1) appends
+            grown = np.zeros((max(64, 2 * self._size), self.dimension), dtype=np.float32)
+            grown[: self._size] = self._matrix[: self._size]
+            self._matrix = grown
+        self._matrix[self._size] = vector
+        self._position[entry.id] = self._size
+        self._entries.append(entry)
+        self._size += 1
+        if entry.speaker:
+            name = entry.speaker.lower()
+            self._speakers[name] = self._speakers.get(name, 0) + 1
+        self._bm25_stale = True
+        self._neighbours = None
+        self._speaker_rows = None
+
+    def remove(self, item_ids: set[str]) -> None:
+        keep = [i for i, e in enumerate(self._entries) if e.id not in item_ids]
+        self._matrix = np.ascontiguousarray(self._matrix[keep])
+        self._entries = [self._entries[i] for i in keep]
+        self._position = {e.id: i for i, e in enumerate(self._entries)}
+        self._size = len(self._entries)
+        self._speakers = {}
+        for entry in self._entries:
+            if entry.speaker:
+                name = entry.speaker.lower()
+                self._speakers[name] = self._speakers.get(name, 0) + 1
+            entry.links -= item_ids
+        self._bm25_stale = True
+        self._neighbours = None
+        self._speaker_rows = None
+
+    def neighbours(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(before, after): for each row, the row said just before and just after it, or -1.
+
+        A fact's "before" is the turn it came from; "after" links only turns. Rebuilt
+        after changes, like the BM25 index.
+        """
+        if self._neighbours is None:
+            before = np.full(self._size, -1, dtype=np.int64)
+            after = np.full(self._size, -1, dtype=np.int64)
+            for row, entry in enumerate(self._entries):
+                previous = self._position.get(entry.previous, -1)
+                before[row] = previous
+                if previous >= 0 and entry.kind == self._entries[previous].kind:
+                    after[previous] = row
+            self._neighbours = (before, after)
+        return self._neighbours
+
+    def said_by(self, names: set[str]) -> Scores:
+        """1.0 for each row said by one of ``names`` (lower-cased), else 0.0."""
+        if self._speaker_rows is None:
+            self._speaker_rows = np.array([e.speaker.lower() for e in self._entries], dtype=object)
+        return np.isin(self._speaker_rows, sorted(names)).astype(np.float32)
+
+    def speakers(self) -> set[str]:
+        """Lower-cased names of everyone whose words are indexed."""
+        return set(self._speakers)
+
+    def dense_scores(self, query: Vectors) -> Scores:
+        """Cosine of every item with the unit ``query`` vector: shape (len(self),)."""
+        scores: Scores = np.asarray(self._matrix[: self._size] @ query.astype(np.float32))
+        return scores
+
+    def lexical_scores(self, query: str) -> Scores:
+        """BM25 score of every item for ``query`` (zeros when no query term is indexed)."""
+        if self._size == 0:
+            return np.zeros(0, dtype=np.float32)
+        if self._bm25 is None or self._bm25_stale:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(
+                [tokenize(e.search or e.text) for e in self._entries], show_progress=False
+            )
+            self._bm25_stale = False
+        terms = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
+        if not terms:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+
+    def nearest(self, vector: Vectors, count: int, *, exclude: str = "") -> list[tuple[str, float]]:
+        """The ``count`` items most similar to ``vector`` (highest cosine first)."""
+        if count <= 0 or self._size == 0:
+            return []
+        scores = self.dense_scores(vector)
+        if exclude in self._position:
+            scores[self._position[exclude]] = -np.inf
+        order = top_positions(scores, count)
+        return [(self._entries[i].id, float(scores[i])) for i in order if np.isfinite(scores[i])]
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words of two or more characters, stop words removed (BM25's input)."""
+    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
+
+
+def top_positions(scores: Scores, count: int) -> list[int]:
+    """Positions of the ``count`` highest scores, best first (argpartition, then sort)."""
+    count = min(count, scores.shape[0])
+    if count <= 0:
+        return []
+    part = np.argpartition(-scores, count - 1)[:count]
+    return [int(i) for i in part[np.argsort(-scores[part], kind="stable")]]
+
+
+_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)

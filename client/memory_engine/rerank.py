@@ -1,0 +1,89 @@
+"""The rerank stage: a small linear head over retrieval features, trainable on device.
+
+A sibling of ``models.reranking_head`` (same family: frozen MiniLM vectors in, a score
+per candidate out, higher is better), but over the engine's own features (the search
+score, dense cosine, BM25, the fused score, context, speaker, link, persona), so it needs
+no torch on the retrieval path and scores 100 candidates in microseconds. Its
+parameters are one weight vector: trainable from usage signals (a memory the user
+confirmed or that the reply used is a positive, the others negatives) with a pairwise
+logistic loss (RankNet, Burges et al. 2005), and federatable like the head (an update
+is a difference of two vectors, clipped and noised by the same code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from client.memory_engine.retrieval import FEATURES, Candidate
+
+Weights = npt.NDArray[np.float64]
+# Before any training the head keeps the retrieval order (a safe prior for a new user
+# with no signals yet); training learns corrections from the other features.
+PRIOR = {"retrieval": 1.0}
+
+
+@dataclass
+class FeatureHead:
+    weights: Weights
+
+    @classmethod
+    def prior(cls) -> FeatureHead:
+        return cls(np.array([PRIOR.get(name, 0.0) for name in FEATURES], dtype=np.float64))
+
+    def uses(self, feature: str) -> bool:
+        """Whether the feature has a non-zero weight (callers may skip computing it)."""
+        return bool(self.weights[FEATURES.index(feature)] != 0.0)
+
+    def rerank(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """Candidates rescored by the head (the retrieval score stays in ``features``)."""
+        if not candidates:
+            return []
+        for candidate in candidates:
+            candidate.features["retrieval"] = candidate.score
+        scores = features_of(candidates) @ self.weights
+        for candidate, score in zip(candidates, scores, strict=True):
+            candidate.score = float(score)
+        return sorted(candidates, key=lambda c: -c.score)
+
+    def train(
+        self,
+        lists: Sequence[tuple[Sequence[Candidate], set[str]]],
+        *,
+        epochs: int = 20,
+        learning_rate: float = 0.05,
+    ) -> float:
+        """Pairwise logistic SGD on (candidates, positive ids) lists; returns the last mean loss."""
+        loss = 0.0
+        for _ in range(epochs):
+            losses = [self._step(c, p, learning_rate) for c, p in lists if p]
+            loss = float(np.mean(losses)) if losses else 0.0
+        return loss
+
+    def _step(self, candidates: Sequence[Candidate], positives: set[str], rate: float) -> float:
+        x = features_of(candidates)
+        good = np.array([c.id in positives for c in candidates])
+        if good.all() or not good.any():
+            return 0.0
+        # Every positive against every negative: d = x_pos - x_neg, loss = log(1 + e^{-w.d}).
+        diffs = (x[good][:, None, :] - x[~good][None, :, :]).reshape(-1, x.shape[1])
+        margins = diffs @ self.weights
+        probability = 1.0 / (1.0 + np.exp(np.clip(margins, -30, 30)))
+        self.weights += rate * (probability[:, None] * diffs).mean(axis=0)
+        return float(np.logaddexp(0.0, -margins).mean())
+
+
+def features_of(candidates: Sequence[Candidate]) -> npt.NDArray[np.float64]:
+    """(len(candidates), len(FEATURES)) in the order of :data:`FEATURES`."""
+    return np.array(
+        [[c.features.get(name, _default(c, name)) for name in FEATURES] for c in candidates],
+        dtype=np.float64,
+    )
+
+
+def _default(candidate: Candidate, name: str) -> float:
+    # Before a rerank, the search score is the candidate's own score.
+    return candidate.score if name == "retrieval" else 0.0

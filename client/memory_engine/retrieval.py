@@ -1,0 +1,190 @@
+"""Candidate generation: dense and lexical search fused, then context and links.
+
+Stages, each switchable so the benchmark can measure what each adds:
+1. dense cosine over the decrypted index and BM25 over the same items, each proposing
+   its top ``candidates``;
+2. fusion of the two: by default cosine + ``lexical_weight`` x BM25 / (the query's best
+   BM25), or reciprocal rank fusion (Cormack et al., SIGIR 2009: ``sum 1 / (rrf_k +
+   rank)``), which on LoCoMo dev fell below dense alone (docs/benchmarks.md);
+3. context: an item gains a share of the score of the turn said just before or after it
+   (answers follow questions), and optionally a bonus when the message names its speaker;
+4. link expansion: the items linked to the best candidates join with a share of their
+   parent's score, so a fact found by its words brings the facts written beside it.
+Scores point up: higher means more relevant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from client.embedding.protocol import Vectors
+from client.memory_engine.config import EngineConfig
+from client.memory_engine.index import MemoryIndex, Scores, tokenize, top_positions
+
+# What the rerank head sees of each candidate; "retrieval" is the score search gave it.
+FEATURES = ("retrieval", "dense", "lexical", "fused", "context", "speaker", "linked", "persona")
+LINK_PARENTS = 10  # how many of the best candidates lend their links
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stages:
+    """Which stages run (the benchmark's rows switch them; the engine runs all)."""
+
+    dense: bool = True
+    lexical: bool = True
+    context: bool = True  # what was said around an item, and by whom
+    links: bool = True
+
+
+ALL_STAGES = Stages()
+
+
+@dataclass(kw_only=True)
+class Candidate:
+    id: str
+    text: str
+    score: float
+    features: dict[str, float] = field(default_factory=dict)
+    via: str = "search"  # "search" or "link:<parent id>"
+
+
+def search(
+    index: MemoryIndex,
+    message: str,
+    query: Vectors,
+    config: EngineConfig,
+    stages: Stages | None = None,
+    persona: Vectors | None = None,
+) -> list[Candidate]:
+    """Candidates for ``message`` (unit vector ``query``), best first."""
+    stages = stages or ALL_STAGES
+    if len(index) == 0:
+        return []
+    size = len(index)
+    dense = index.dense_scores(query) if stages.dense else np.zeros(size, np.float32)
+    lexical = index.lexical_scores(message) if stages.lexical else np.zeros(size, np.float32)
+    top_lexical = float(lexical.max()) if lexical.size else 0.0
+    lexical_share = lexical / top_lexical if top_lexical > 0 else lexical
+    base = _fuse(dense, lexical, config, stages)
+    context, speaker = _context(index, message, base, config, stages)
+    total = base + context
+    candidates: dict[str, Candidate] = {}
+    for position in top_positions(total, config.candidates):
+        if base[position] <= 0.0 and not stages.dense:
+            continue  # lexical only: an item sharing no word with the message is no candidate
+        entry = index.at(position)
+        features = {
+            "dense": float(dense[position]),
+            "lexical": float(lexical_share[position]),
+            "fused": float(base[position]),
+            "context": float(context[position]),
+            "speaker": float(speaker[position]),
+            "linked": 0.0,
+        }
+        candidates[entry.id] = Candidate(
+            id=entry.id, text=entry.text, score=float(total[position]), features=features
+        )
+    if stages.links and config.link_weight > 0:
+        _expand_links(index, candidates, config, dense, lexical_share)
+    ranked = sorted(candidates.values(), key=lambda c: -c.score)
+    _add_persona_feature(index, ranked, persona)
+    return ranked
+
+
+def _fuse(dense: Scores, lexical: Scores, config: EngineConfig, stages: Stages) -> Scores:
+    """The fused relevance of every row (higher is better)."""
+    if config.fusion == "rrf":
+        fused = np.zeros(dense.shape[0], dtype=np.float32)
+        for on, scores in ((stages.dense, dense), (stages.lexical, lexical)):
+            if on:
+                ranking = [p for p in top_positions(scores, config.candidates) if scores[p] != 0]
+                for rank, position in enumerate(ranking):
+                    fused[position] += (config.rrf_k + 1) / (config.rrf_k + rank + 1)
+        return fused
+    # Convex: cosine plus a share of BM25 scaled by the query's best BM25 score, so the
+    # lexical term lies in [0, 1] like the cosine whatever the query's length.
+    top = float(lexical.max()) if stages.lexical and lexical.size else 0.0
+    share = lexical / top if top > 0 else np.zeros_like(lexical)
+    if not stages.dense:
+        return np.asarray(share, dtype=np.float32)
+    weight = config.lexical_weight if stages.lexical else 0.0
+    return np.asarray(dense + weight * share, dtype=np.float32)
+
+
+def _context(
+    index: MemoryIndex, message: str, base: Scores, config: EngineConfig, stages: Stages
+) -> tuple[Scores, Scores]:
+    """(bonus, speaker flag) per row: what was said around an item, and by whom.
+
+    The answer to "what did X research?" is often the turn after X was asked about it:
+    each item gains ``context_weight`` x the best fused score of the turn said just
+    before or after it (a fact: of the turn it came from).
+    """
+    size = base.shape[0]
+    speaker = np.zeros(size, dtype=np.float32)
+    if not stages.context:
+        return np.zeros(size, dtype=np.float32), speaker
+    named = _named_speakers(index, message)
+    if named:
+        speaker = index.said_by(named)
+    before, after = index.neighbours()
+    padded = np.append(base, np.float32(0.0))  # row -1 (no neighbour) reads this 0
+    around = np.maximum(padded[before], padded[after])
+    bonus = config.context_weight * np.maximum(around, 0.0) + config.speaker_weight * speaker
+    return np.asarray(bonus, dtype=np.float32), speaker
+
+
+def _named_speakers(index: MemoryIndex, message: str) -> set[str]:
+    return index.speakers() & set(tokenize(message))
+
+
+def _expand_links(
+    index: MemoryIndex,
+    candidates: dict[str, Candidate],
+    config: EngineConfig,
+    dense: Scores,
+    lexical_share: Scores,
+) -> None:
+    """The best candidates lend ``link_weight`` x their score to the items linked to them."""
+    parents = sorted(candidates.values(), key=lambda c: -c.score)[:LINK_PARENTS]
+    for parent in parents:
+        for linked_id in index.entry(parent.id).links:
+            if linked_id not in index:
+                continue
+            inherited = config.link_weight * parent.score
+            existing = candidates.get(linked_id)
+            if existing is not None:
+                existing.features["linked"] = 1.0
+                existing.score = max(existing.score, inherited)
+                continue
+            position = index.position(linked_id)
+            candidates[linked_id] = Candidate(
+                id=linked_id,
+                text=index.at(position).text,
+                score=inherited,
+                via=f"link:{parent.id}",
+                features={
+                    "dense": float(dense[position]),
+                    "lexical": float(lexical_share[position]),
+                    "fused": 0.0,
+                    "context": 0.0,
+                    "speaker": parent.features["speaker"],
+                    "linked": 1.0,
+                },
+            )
+
+
+def _add_persona_feature(
+    index: MemoryIndex, ranked: list[Candidate], persona: Vectors | None
+) -> None:
+    """max cosine of each candidate with the persona's facts (0 without a persona)."""
+    if persona is None or persona.shape[0] == 0 or not ranked:
+        for candidate in ranked:
+            candidate.features["persona"] = 0.0
+        return
+    rows = [index.position(c.id) for c in ranked]
+    best = (index.rows(rows) @ persona.T).max(axis=1)
+    for candidate, value in zip(ranked, best, strict=True):
+        candidate.features["persona"] = float(value)
