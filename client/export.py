@@ -66,7 +66,7 @@ def export_profile(profile: Profile, *, skip_damaged: bool = False) -> ExportRes
     result = ExportResult(document={})
     sections: dict[str, list[dict[str, Any]]] = {}
     for section, table in SECTIONS.items():
-        scan = profile.store.tables[table].scan(strict=not skip_damaged)
+        scan = profile.store.scan(table, strict=not skip_damaged)
         sections[section] = [from_payload(payload) for _, payload in scan.records]
         result.damaged_ids += scan.bad_ids
         if not scan.digest_ok:

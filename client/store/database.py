@@ -123,19 +123,23 @@ class Database:
         except sqlite3.DatabaseError as error:
             raise self._translate(error) from error
         self._depth = 1
+        changes_before = self._conn.total_changes
         try:
             yield self._conn
-            self._commit()
+            self._commit(wrote=self._conn.total_changes != changes_before)
         except BaseException:
             self._rollback()
             raise
         finally:
             self._depth = 0
 
-    def _commit(self) -> None:
+    def _commit(self, *, wrote: bool) -> None:
         try:
             self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as error:
+            if not wrote:
+                # Ending a read of a damaged file can fail too; a read has nothing to lose.
+                return
             # A full disk can refuse the commit itself; the rollback then undoes it all.
             raise self._translate(error) from error
 

@@ -279,7 +279,10 @@ def _write_key_header(db: Database, params: KdfParams, kek: bytes, index_key: by
 
 def _open_database(path: Path) -> Database:
     """The store's file; a file SQLite finds damaged is opened read-only to salvage it."""
-    db = Database(path, create=False)
+    try:
+        db = Database(path, create=False)
+    except StoreDamagedError:
+        return Database(path, create=False, damaged=True)
     try:
         db.header()
     except StoreDamagedError:
