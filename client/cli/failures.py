@@ -4,11 +4,14 @@ The command line catches exactly the errors listed here, at one place (client.cl
 anything else is a bug and keeps its traceback. Exit codes (README, "The encrypted store"):
 
 - 0 done;
+- 1 the command's own work failed (`models export-encoder` did not match torch, a `demo`
+  check failed);
 - 2 wrong passphrase or bad arguments: anything fixed by changing the command or its input
   (a missing file or folder, a path that is a file where a folder is needed, bad settings);
 - 3 tampered or unreadable store;
 - 4 store busy, or changed by another process meanwhile (nothing was changed by this one);
-- 5 the system refused: no permission, a read-only file or folder, a full disk.
+- 5 the system refused: no permission, a read-only file or folder, a full disk;
+- 130 interrupted (Ctrl+C); nothing was left half-written.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from client.store.errors import (
     TamperedStoreError,
 )
 
-EXIT_OK, EXIT_USAGE, EXIT_TAMPERED, EXIT_BUSY, EXIT_SYSTEM = 0, 2, 3, 4, 5
-DOCUMENTED_EXIT_CODES = frozenset({EXIT_OK, EXIT_USAGE, EXIT_TAMPERED, EXIT_BUSY, EXIT_SYSTEM})
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TAMPERED, EXIT_BUSY, EXIT_SYSTEM = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+DOCUMENTED_EXIT_CODES = frozenset(
+    {EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TAMPERED, EXIT_BUSY, EXIT_SYSTEM, EXIT_INTERRUPTED}
+)
 
 # errno values a different argument would avoid; every other OSError is the system's.
 _USAGE_ERRNOS = {

@@ -20,7 +20,7 @@ from client.cli import (
     simulate_command,
     store_commands,
 )
-from client.cli.failures import CAUGHT, describe, exit_code_for
+from client.cli.failures import CAUGHT, EXIT_INTERRUPTED, describe, exit_code_for
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code_for(error)
     except KeyboardInterrupt:
         print("fedpersona: interrupted; nothing was left half-written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
