@@ -446,3 +446,15 @@ def test_forgetting_in_a_truncated_store_says_damaged_and_changes_nothing(tmp_pa
     assert "damaged" in result.stderr
     assert digest(store) == before
     assert os.path.getsize(store) > 0
+
+
+def test_the_demo_never_deletes_a_folder_that_is_not_an_earlier_tour(tmp_path):
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+
+    result = run_main(["demo", "--out", str(precious)])
+
+    assert result.code == 2
+    assert one_line(result.stderr)
+    assert (precious / "thesis.tex").read_text() == "years of work"
