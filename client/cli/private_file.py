@@ -17,8 +17,17 @@ from pathlib import Path
 
 
 def write_private_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600, replacing any file there atomically."""
-    path = Path(path)
+    """Write ``text`` to ``path`` with mode 0600, replacing any file there atomically.
+
+    A symbolic link is followed (its target is replaced); a device or pipe is written into.
+    """
+    path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # A device or a pipe (/dev/stdout, a FIFO): write into it; renaming over it would
+        # replace the device node itself.
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if not path.parent.is_dir():

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client.cli import dashboard_command, demo_command, models_commands
+from client.cli import demo_command, models_commands
 from client.cli.failures import DOCUMENTED_EXIT_CODES
 from client.export import SECTIONS
 from client.profile import Profile
@@ -148,11 +148,13 @@ def _stored(store: Path) -> dict[str, set[str]]:
         ["store", "export", "--store", str(store), "--passphrase-env", "FP_PASS"], cli_env()
     )
     document = json.loads(exported.stdout)
-    keys = {"persona": lambda r: f"{r['category']}/{r['name']}"}
-    return {
-        section: {keys.get(section, lambda r: r["id"])(r) for r in document[section]}
-        for section in SECTIONS
-    }
+    return {section: {_key(section, r) for r in document[section]} for section in SECTIONS}
+
+
+def _key(section: str, record: dict[str, Any]) -> str:
+    if section == "persona":
+        return f"{record['category']}/{record['name']}"
+    return str(record["id"])
 
 
 @settings(DETERMINISTIC, max_examples=120)
@@ -228,7 +230,7 @@ def stubbed_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return SimpleNamespace(reused=True, directory=out, manifest=None)
 
     monkeypatch.setattr(simulation, "simulate", fake_simulate)
-    monkeypatch.setattr(dashboard_command.os, "execv", fake_exec)
+    monkeypatch.setattr("client.cli.dashboard_command.os.execv", fake_exec)
     monkeypatch.setattr(demo_command, "run_store_tour", fake_tour)
     monkeypatch.setattr(models_commands, "export_encoder", fake_export)
     return ran

@@ -458,3 +458,12 @@ def test_the_demo_never_deletes_a_folder_that_is_not_an_earlier_tour(tmp_path):
     assert result.code == 2
     assert one_line(result.stderr)
     assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_export_into_a_device_writes_into_it_and_leaves_the_device_in_place(tmp_path):
+    store = _empty_store(tmp_path / "s.fpstore")
+
+    result = run_main(["store", "export", *_args(store), "--out", os.devnull], cli_env())
+
+    assert result.code == 0, result.stderr
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)

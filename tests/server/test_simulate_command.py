@@ -72,7 +72,7 @@ def no_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--dropout-tolerance", "0.6"], "dropout_tolerance must be in [0, 0.5)"),
         (["--epsilon", "0"], "epsilon must be positive"),
         (["--clients", "20", "--clients-per-round", "50"], "clients_per_round must be in [1, 20]"),
-        (["--learning-rate", "nan"], "not a positive number"),
+        (["--learning-rate", "nan"], "not a finite number"),
         (["--seed", "-1"], "is negative"),
         (["--clients", "20", "--sampling", "fixed_size", "--delta", "0.1"], "1 / population"),
     ],
