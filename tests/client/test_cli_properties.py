@@ -204,8 +204,13 @@ def test_import_of_any_text_is_refused_cleanly(pristine, work, raw):
 
 
 @pytest.fixture
-def stubbed_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Replace each command's heavy work once its arguments were accepted; record it."""
+def stubbed_work(monkeypatch: pytest.MonkeyPatch, work: Path) -> list[str]:
+    """Replace each command's heavy work once its arguments were accepted; record it.
+
+    Relative paths (a drawn ``--out synthetic``, the default ``runs/``) land in ``work``,
+    never in the repository.
+    """
+    monkeypatch.chdir(work)
     ran: list[str] = []
 
     def fake_simulate(settings: Any, out: Path, **_: Any) -> simulation.SimulationSummary:
