@@ -45,13 +45,13 @@ def round_seconds(devices: int, rounds: int, *, secure: bool, folder: Path) -> d
         secure_noise=False,
     )
     summary = simulate(settings, folder, say=lambda _: None)
-    walls = [row["wall_seconds"] for row in summary.rounds][1:]
+    walls = [row.wall_seconds for row in summary.rounds][1:]
     return {
         "devices": devices,
         "mode": "secagg+" if secure else "plain",
         "rounds_timed": len(walls),
         "median_round_seconds": statistics.median(walls),
-        "completed": [row["clients_completed"] for row in summary.rounds],
+        "completed": [row.clients_completed for row in summary.rounds],
     }
 
 

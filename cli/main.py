@@ -1,8 +1,9 @@
 """Entry point of the `fedpersona` console script: sub-commands and exit codes.
 
-Exit codes: 0 done; 2 wrong passphrase or bad arguments (argparse's own code for usage
-errors); 3 tampered or unreadable store; 4 store busy (another process kept its write
-lock past the timeout). Errors print one line to stderr, never a traceback.
+Exit codes (cli.failures): 0 done; 2 wrong passphrase or bad arguments (argparse's
+own code for usage errors); 3 tampered or unreadable store; 4 store busy or changed by
+another process; 5 the system refused (no permission, read-only, disk full). Errors print
+one line to stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from cli import (
     dashboard_command,
@@ -18,19 +20,18 @@ from cli import (
     simulate_command,
     store_commands,
 )
-from client.records import RecordFormatError
-from client.store.errors import (
-    StoreBusyError,
-    StoreError,
-    TamperedRecordsError,
-    TamperedStoreError,
-)
+from cli.failures import CAUGHT, EXIT_INTERRUPTED, describe, exit_code_for
 
-EXIT_OK, EXIT_USAGE, EXIT_TAMPERED, EXIT_BUSY = 0, 2, 3, 4
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (with where to find help), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = OneLineParser(
         prog="fedpersona",
         description="Private, on-device persona and memory for LLM assistants.",
     )
@@ -43,26 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def exit_code_for(error: BaseException) -> int:
-    if isinstance(error, TamperedStoreError | TamperedRecordsError):
-        return EXIT_TAMPERED
-    if isinstance(error, StoreBusyError):
-        return EXIT_BUSY
-    return EXIT_USAGE
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (StoreError, RecordFormatError, store_commands.InputError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"fedpersona: {message}", file=sys.stderr)
+    except CAUGHT as error:
+        print(f"fedpersona: {describe(error)}", file=sys.stderr)
         return exit_code_for(error)
     except KeyboardInterrupt:
         print("fedpersona: interrupted; nothing was left half-written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""`fedpersona simulate`: a simulated federated run with user-level differential privacy."""
+"""`fedpersona simulate`: a simulated federated run with user-level differential privacy.
+
+Its flags, their help and their defaults come from the fields of RunSettings
+(cli.settings_arguments): a setting is declared once. Every setting is checked, and the run
+folder found usable, before any set-up work: a bad setting is one line on stderr and exit
+code 2 (cli.failures), never a traceback after "setting up...".
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,14 @@ import argparse
 import math
 from pathlib import Path
 
+from cli.failures import UsageError
+from cli.settings_arguments import add_run_settings_arguments, run_settings_from
 from privacy.ledger import explain_delta, governing_epsilon
-from server.run_settings import POPULATIONS, SAMPLING, RunSettings
+from server.metrics_store import RoundRow
+from server.run_settings import RunSettings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    defaults = RunSettings()
     sim = commands.add_parser(
         "simulate",
         help="run simulated federated rounds with differential privacy",
@@ -19,135 +27,84 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "the server aggregates clipped, noised updates and stops before the "
         "privacy budget is spent.",
     )
-    sim.add_argument("--population", choices=POPULATIONS, default=defaults.population)
-    sim.add_argument("--clients", type=int, default=defaults.clients)
-    sim.add_argument("--rounds", type=int, default=defaults.rounds)
+    add_run_settings_arguments(sim)
     sim.add_argument(
-        "--clients-per-round",
-        type=int,
-        default=defaults.clients_per_round,
-        help="expected clients per round (Poisson) or exact (fixed-size)",
-    )
-    sim.add_argument("--sampling", choices=SAMPLING, default=defaults.sampling)
-    sim.add_argument(
-        "--epsilon",
-        type=float,
-        default=defaults.epsilon,
-        help="privacy budget; 'inf' trains without noise (no privacy)",
+        "--data-dir", type=Path, default=None, help="data sets (default: ../shared/data)"
     )
     sim.add_argument(
-        "--delta", type=float, default=None, help="default 1/(10*clients); must be below 1/clients"
+        "--out",
+        type=Path,
+        default=Path("runs/simulation"),
+        help="run folder; an existing run there is resumed (default: runs/simulation)",
     )
-    sim.add_argument(
-        "--noise-multiplier",
-        type=float,
-        default=None,
-        help="default: the smallest that fits --rounds in the budget",
-    )
-    sim.add_argument(
-        "--clipping-norm",
-        type=float,
-        default=defaults.clipping_norm,
-        help="clipping norm (the starting one with --adaptive-clipping)",
-    )
-    sim.add_argument(
-        "--adaptive-clipping",
-        action="store_true",
-        help="track a quantile of update norms (Andrew et al. 2021)",
-    )
-    sim.add_argument("--target-quantile", type=float, default=defaults.target_quantile)
-    sim.add_argument("--local-epochs", type=int, default=defaults.local_epochs)
-    sim.add_argument(
-        "--learning-rate",
-        type=float,
-        default=defaults.learning_rate,
-        help="devices' local learning rate",
-    )
-    sim.add_argument(
-        "--server-learning-rate",
-        type=float,
-        default=defaults.server_learning_rate,
-        help="server step as a multiple of the mean update",
-    )
-    sim.add_argument(
-        "--secure-aggregation",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.secure_aggregation,
-        help="SecAgg+: the server sees only each round's sum, devices add the noise (default "
-        "on; --no-secure-aggregation: the server sees each clipped update and adds the noise)",
-    )
-    sim.add_argument(
-        "--dropout-tolerance",
-        type=float,
-        default=defaults.dropout_tolerance,
-        help="with --secure-aggregation: share of a round's devices that may drop out",
-    )
-    sim.add_argument("--seed", type=int, default=defaults.seed)
-    sim.add_argument(
-        "--seeded-noise",
-        action="store_true",
-        help="reproducible noise from --seed (experiments; not for production)",
-    )
-    sim.add_argument("--data-dir", type=Path, default=None)
-    sim.add_argument("--out", type=Path, default=Path("runs/simulation"))
     sim.set_defaults(handler=_simulate)
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from simulation.simulate import simulate  # Flower and Ray load only for this command
+    settings = settings_from(args)
+    check_run_folder(args.out, settings)
+    from simulation.simulate import simulate  # Flower and Ray load only for a run that starts
 
-    try:
-        settings = RunSettings(
-            population=args.population,
-            clients=args.clients,
-            rounds=args.rounds,
-            clients_per_round=min(args.clients_per_round, args.clients),
-            sampling=args.sampling,
-            epsilon=args.epsilon,
-            delta=args.delta,
-            noise_multiplier=args.noise_multiplier,
-            clipping_norm=args.clipping_norm,
-            adaptive_clipping=args.adaptive_clipping,
-            target_quantile=args.target_quantile,
-            local_epochs=args.local_epochs,
-            learning_rate=args.learning_rate,
-            server_learning_rate=args.server_learning_rate,
-            secure_aggregation=args.secure_aggregation,
-            dropout_tolerance=args.dropout_tolerance,
-            seed=args.seed,
-            secure_noise=not args.seeded_noise,
-        )
-    except ValueError as error:
-        raise SystemExit(f"fedpersona simulate: {error}") from None
     summary = simulate(settings, args.out, data_dir=args.data_dir)
     print()
     print(f"run {summary.state}: {summary.detail}")
     if summary.rounds:
-        last = summary.rounds[-1]
-        spent = governing_epsilon(last["epsilon_rdp"], last["epsilon_pld"])
-        budget = (
-            "no budget (no noise: no privacy guarantee)"
-            if not settings.private
-            else (f"of a budget of {settings.epsilon:g}")
-        )
-        shown = f"{spent:.2f}" if math.isfinite(spent) else "inf"
+        _print_privacy(summary.rounds[-1], settings)
+    if summary.heldout_before is not None and summary.heldout_after is not None:
+        ci = summary.heldout_ci95 or 0.0
+        gain = summary.heldout_after - summary.heldout_before
+        verdict = "a gain larger than" if gain > ci else "within" if gain > -ci else "a loss beyond"
         print(
-            f"privacy: epsilon {shown} spent {budget}, "
-            f"delta {last['delta']:.2e}, noise multiplier {last['noise_multiplier']:.3f}, "
-            f"clipping norm {last['clipping_norm']:g}"
-        )
-        print(f"         {explain_delta(last['delta'], settings.clients)}")
-        if last["eval_hits_at_1"] is not None:
-            noise = last["statistic_noise_std"] or 0.0
-            spread = 100 * noise / max(last["clients_completed"], 1)
-            print(
-                f"quality: hits@1/20 {100 * last['eval_hits_at_1']:.1f} (noisy, +-{spread:.0f}) "
-                f"on the sampled devices' own later turns (last round)"
-            )
-    if summary.unseen_hits_at_1 is not None:
-        print(
-            f"quality: hits@1/20 {100 * summary.unseen_hits_at_1:.1f} on "
-            f"{summary.unseen_examples} turns of users who never took part"
+            f"quality: hits@1/20 on {summary.heldout_examples} turns of users who never took "
+            f"part: {summary.heldout_before:.1f} before -> {summary.heldout_after:.1f} after "
+            f"(95% interval +-{ci:.1f}: {verdict} the interval)"
         )
     print(f"metrics store: {summary.metrics_path}")
-    return 0
+    return 0 if summary.state != "failed" else 1
+
+
+def _print_privacy(last: RoundRow, settings: RunSettings) -> None:
+    spent = governing_epsilon(last.epsilon_rdp, last.epsilon_pld)
+    budget = (
+        "no budget (no noise: no privacy guarantee)"
+        if not settings.private
+        else f"of a budget of {settings.epsilon:g}"
+    )
+    shown = f"{spent:.2f}" if math.isfinite(spent) else "inf"
+    print(
+        f"privacy: epsilon {shown} spent {budget}, delta {last.delta:.2e}, "
+        f"noise multiplier {last.noise_multiplier:.3f}, clipping norm {last.clipping_norm:g}"
+    )
+    print(f"         {explain_delta(last.delta, settings.clients)}")
+    if last.eval_hits_at_1 is not None:
+        spread = 100 * (last.statistic_noise_std or 0.0) / max(last.clients_completed, 1)
+        print(
+            f"         the devices' own later turns: hits@1/20 {100 * last.eval_hits_at_1:.1f} "
+            f"(a noised statistic, +-{spread:.0f}; last round)"
+        )
+
+
+def settings_from(args: argparse.Namespace) -> RunSettings:
+    """The run's settings, checked by everything that can refuse them, before any set-up.
+
+    RunSettings validates itself; the privacy ledger's settings (calibrated noise, delta
+    against the population) are built once here for their checks.
+    """
+    from server.privacy_budget import ledger_settings_for
+
+    try:
+        settings = run_settings_from(args)
+        ledger_settings_for(settings)
+    except ValueError as error:
+        raise UsageError(f"simulate: {error}") from error
+    return settings
+
+
+def check_run_folder(out: Path, settings: RunSettings) -> None:
+    """A folder this run can resume, or set itself up in (OSErrors keep their own codes)."""
+    from simulation.run_workspace import WorkspaceMismatchError, check_out_folder
+
+    try:
+        check_out_folder(out, settings)
+    except WorkspaceMismatchError as error:
+        raise UsageError(f"simulate: {error}") from error

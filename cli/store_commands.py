@@ -10,14 +10,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from client.export import export_profile, import_profile
+from cli.failures import UsageError
+from cli.private_file import write_private_text
+from client.export import export_profile, import_profile, parse_export
 from client.profile import TIERS, Forgotten, Profile
 from privacy.kdf import KdfParams, default_params
 
 STORE_ENV = "FEDPERSONA_STORE"
+# Above these a KDF would not finish, or not fit in memory (and Argon2 takes 32-bit values).
+MAX_KDF_ITERATIONS = 100
 
 
-class InputError(Exception):
+class InputError(UsageError):
     """A bad argument, a missing variable or an unreadable input file (exit code 2)."""
 
 
@@ -80,18 +84,40 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _add_kdf_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kdf-memory-mib", type=int, help="Argon2id/scrypt memory in MiB")
-    parser.add_argument("--kdf-iterations", type=int, help="Argon2id passes (scrypt: parallelism)")
+    parser.add_argument(
+        "--kdf-memory-mib",
+        type=int,
+        help=f"Argon2id/scrypt memory in MiB (at most this machine's, {max_kdf_memory_mib()})",
+    )
+    parser.add_argument(
+        "--kdf-iterations",
+        type=int,
+        help=f"Argon2id passes, scrypt parallelism (at most {MAX_KDF_ITERATIONS})",
+    )
+
+
+def max_kdf_memory_mib() -> int:
+    """Half this machine's memory: a KDF that needs more could not unlock the store here."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return min(physical // 2**21, (2**32 - 1) // 1024)
 
 
 def _kdf_from(args: argparse.Namespace, base: KdfParams) -> KdfParams | None:
-    if args.kdf_memory_mib is None and args.kdf_iterations is None:
+    memory, iterations = args.kdf_memory_mib, args.kdf_iterations
+    if memory is None and iterations is None:
         return None
+    if memory is not None and memory > max_kdf_memory_mib():
+        raise InputError(
+            f"--kdf-memory-mib {memory} is more than this machine can give a KDF "
+            f"(at most {max_kdf_memory_mib()})"
+        )
+    if iterations is not None and iterations > MAX_KDF_ITERATIONS:
+        raise InputError(f"--kdf-iterations {iterations} is above {MAX_KDF_ITERATIONS}")
     try:
         return KdfParams(
             algorithm=base.algorithm,
-            memory_kib=(args.kdf_memory_mib * 1024 if args.kdf_memory_mib else base.memory_kib),
-            iterations=args.kdf_iterations or base.iterations,
+            memory_kib=base.memory_kib if memory is None else memory * 1024,
+            iterations=base.iterations if iterations is None else iterations,
             lanes=base.lanes,
         )
     except ValueError as error:
@@ -144,7 +170,8 @@ def _status(args: argparse.Namespace) -> int:
             "store": str(profile.store.path),
             "schema_version": int(profile.store.header_info()["schema_version"]),
             "kdf": {k: v for k, v in profile.store.kdf.to_json().items() if k != "salt"},
-            "records": profile.counts(),
+            # What the scan read, not SQL's COUNT(*), which a damaged file may refuse.
+            "records": report.rows,
             "size_bytes": profile.store.path.stat().st_size,
             "integrity": "ok" if report.ok else "damaged",
             "damaged_records": [i for ids in report.bad_ids.values() for i in ids],
@@ -181,10 +208,9 @@ def _export(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text)
     else:
-        # Owner-only: the export is the user's own plaintext, written because they asked.
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        # Owner-only and atomic: the export is the user's own plaintext, written because
+        # they asked; whatever was at --out before is replaced whole, never half-written.
+        write_private_text(args.out, text + "\n")
         print(f"wrote {args.out} (plaintext: keep it safe, delete it when done)", file=sys.stderr)
     if not result.complete:
         print(
@@ -199,11 +225,11 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     try:
         raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-        document = json.loads(raw)
     except OSError as error:
         raise InputError(f"cannot read {args.file}: {error.strerror}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise InputError(f"{args.file} is not valid JSON: {error}") from error
+    document = parse_export(raw, args.file)  # before unlocking: a bad file costs no KDF
     with _unlock(args) as profile:
         counts = import_profile(profile, document)
     print("imported " + ", ".join(f"{n} {section}" for section, n in counts.items()))
@@ -219,7 +245,10 @@ def _forget(args: argparse.Namespace) -> int:
     with _unlock(args) as profile:
         done: Forgotten
         if args.item:
-            done = profile.forget_item(args.item)
+            try:
+                done = profile.forget_item(args.item)
+            except KeyError as error:
+                raise InputError(error.args[0]) from error
         elif args.category:
             done = profile.forget_category(args.category)
         elif args.tier:

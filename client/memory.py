@@ -23,6 +23,7 @@ from client.records import (
     from_payload,
     new_record_id,
     now,
+    strings_of,
     to_payload,
 )
 from client.store import EncryptedStore
@@ -136,7 +137,7 @@ class MemoryItem:
             kind=field_of(data, "kind", str, where),
             source_session=source,
             embedding=decode_embedding(data.get("embedding")),
-            links=tuple(str(link) for link in field_of(data, "links", list, where)),
+            links=tuple(strings_of(data, "links", where)),
             created_at=float(field_of(data, "created_at", (int, float), where)),
             updated_at=float(field_of(data, "updated_at", (int, float), where)),
             meta=_meta_of(data.get("meta", {}), where),

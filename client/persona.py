@@ -25,6 +25,8 @@ from client.records import (
     field_of,
     from_payload,
     now,
+    objects_of,
+    strings_of,
     to_payload,
 )
 from client.store import EncryptedStore, StoreError
@@ -108,9 +110,9 @@ class PersonaAttribute:
                 confidence=float(field_of(past, "confidence", (int, float), f"{where}.history")),
                 since=float(field_of(past, "since", (int, float), f"{where}.history")),
                 until=float(field_of(past, "until", (int, float), f"{where}.history")),
-                evidence=tuple(str(e) for e in past.get("evidence", [])),
+                evidence=tuple(strings_of(past, "evidence", f"{where}.history", required=False)),
             )
-            for past in field_of(data, "history", list, where)
+            for past in objects_of(data, "history", where)
         )
         attribute = cls(
             category=field_of(data, "category", str, where),
@@ -118,10 +120,14 @@ class PersonaAttribute:
             value=data["value"],
             kind=kind,
             confidence=float(field_of(data, "confidence", (int, float), where)),
-            evidence=tuple(str(e) for e in field_of(data, "evidence", list, where)),
+            evidence=tuple(strings_of(data, "evidence", where)),
             first_seen=float(field_of(data, "first_seen", (int, float), where)),
             last_updated=float(field_of(data, "last_updated", (int, float), where)),
-            value_since=float(data.get("value_since", data["first_seen"])),
+            value_since=float(
+                field_of(data, "value_since", (int, float), where)
+                if "value_since" in data
+                else data["first_seen"]
+            ),
             history=history,
         )
         validate_attribute_key(attribute.category, attribute.name)

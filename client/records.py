@@ -49,7 +49,12 @@ def decode_embedding(encoded: object) -> Embedding | None:
     if encoded is None:
         return None
     if isinstance(encoded, list):  # a hand-written import file may list the numbers
-        return np.asarray(encoded, dtype=np.float32)
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in encoded):
+            raise RecordFormatError("embedding must be a flat list of numbers")
+        vector = np.asarray(encoded, dtype=np.float64)
+        if not np.all(np.isfinite(vector)) or np.any(np.abs(vector) > np.finfo(np.float32).max):
+            raise RecordFormatError("embedding holds a number that is not a finite float32")
+        return vector.astype(np.float32)
     if not isinstance(encoded, str):
         raise RecordFormatError("embedding must be base64 text, a list of numbers or null")
     try:
@@ -70,6 +75,22 @@ def field_of(data: dict[str, Any], name: str, kind: type | tuple[type, ...], whe
         expected = " or ".join(k.__name__ for k in _as_tuple(kind))
         raise RecordFormatError(f"{where}.{name}: expected {expected}, got {type(value).__name__}")
     return value
+
+
+def strings_of(data: dict[str, Any], name: str, where: str, *, required: bool = True) -> list[str]:
+    """``data[name]`` as a list of text (ids, candidates); anything else is refused, not coerced."""
+    values: object = field_of(data, name, list, where) if required else data.get(name, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise RecordFormatError(f"{where}.{name}: expected a list of text")
+    return values
+
+
+def objects_of(data: dict[str, Any], name: str, where: str) -> list[dict[str, Any]]:
+    """``data[name]`` as a list of JSON objects (a persona attribute's history)."""
+    values: list[Any] = field_of(data, name, list, where)
+    if not all(isinstance(v, dict) for v in values):
+        raise RecordFormatError(f"{where}.{name}: expected a list of objects")
+    return values
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

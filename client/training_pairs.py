@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from client.records import RecordFormatError, field_of, from_payload, new_record_id, now, to_payload
+from client.records import (
+    RecordFormatError,
+    field_of,
+    from_payload,
+    new_record_id,
+    now,
+    strings_of,
+    to_payload,
+)
 from client.store import EncryptedStore
 
 TABLE = "training_pairs"
@@ -66,13 +74,20 @@ class TrainingPair:
         return cls(
             id=field_of(data, "id", str, where),
             context=field_of(data, "context", str, where),
-            candidates=tuple(str(c) for c in field_of(data, "candidates", list, where)),
+            candidates=tuple(strings_of(data, "candidates", where)),
             chosen=int(field_of(data, "chosen", int, where)),
             signal=signal,
             weight=float(field_of(data, "weight", (int, float), where)),
-            session_id=data.get("session_id"),
+            session_id=_optional_text(data, "session_id", where),
             created_at=float(field_of(data, "created_at", (int, float), where)),
         )
+
+
+def _optional_text(data: dict[str, Any], name: str, where: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise RecordFormatError(f"{where}.{name}: expected text or null")
+    return value
 
 
 class TrainingPairs:

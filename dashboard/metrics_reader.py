@@ -26,7 +26,7 @@ RUN_COLUMNS = (
     "updated_at",
     *HELDOUT_COLUMNS,
 )
-ProblemKind = Literal["missing", "empty", "older_schema", "unreadable"]
+ProblemKind = Literal["missing", "empty", "older_schema", "unreadable", "not_metrics"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,14 @@ def _table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
 def _read(conn: sqlite3.Connection, file: Path) -> RunData | StoreProblem:
     run_columns, round_columns = _table_columns(conn, "run"), _table_columns(conn, "rounds")
     if not run_columns and not round_columns:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").fetchone():
+            # SQLite, but someone else's tables: "empty" would send the operator waiting.
+            return StoreProblem(
+                "not_metrics",
+                file,
+                f"{file} is an SQLite file but not a metrics store (it has none of its tables); "
+                "pass --store a run folder or its metrics.sqlite.",
+            )
         return StoreProblem(
             "empty", file, f"The metrics store {file} is empty: no run has started in it yet."
         )

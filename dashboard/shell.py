@@ -1,12 +1,15 @@
 """What every page shares: the dashboard's options, the chosen run, problems, live refresh.
 
 Options come from the command line after ``--`` (``streamlit run app.py -- --store PATH``)
-and are kept in the session, where tests may also put them before the first run.
+and are kept in the session, where tests may also put them before the first run. Any page
+may be the first script a session runs (Streamlit runs ``pages/training.py`` itself when a
+fresh server's first visitor opens ``/training``), so every page reads them the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,8 +53,12 @@ def parse_options(argv: Sequence[str]) -> Options:
 
 
 def options() -> Options:
+    """The session's options, parsed from the command line on the session's first run."""
     opts = st.session_state.get(CONFIG_KEY)
-    return opts if isinstance(opts, Options) else Options()
+    if not isinstance(opts, Options):
+        opts = parse_options(sys.argv[1:])
+        st.session_state[CONFIG_KEY] = opts
+    return opts
 
 
 def choose_run(opts: Options) -> Path:
@@ -87,6 +94,7 @@ def show_problem(problem: StoreProblem) -> None:
         "empty": "Nothing recorded yet",
         "older_schema": "A store from another version",
         "unreadable": "The store cannot be read",
+        "not_metrics": "Not a metrics store",
     }
     st.warning(f"**{titles[problem.kind]}.** {problem.message}")
 

@@ -108,8 +108,20 @@ class RunSettings:
         if not 0 <= self.dropout_tolerance < 0.5:
             # SecAgg+ needs more than half of each device's neighbours to unmask.
             raise ValueError(f"dropout_tolerance must be in [0, 0.5), got {self.dropout_tolerance}")
-        if self.noise_multiplier is not None and self.noise_multiplier < 0:
-            raise ValueError(f"noise_multiplier must be >= 0, got {self.noise_multiplier}")
+        if self.noise_multiplier is not None and not 0 <= self.noise_multiplier < math.inf:
+            raise ValueError(
+                f"noise_multiplier must be finite and >= 0, got {self.noise_multiplier}"
+            )
+        for name in ("learning_rate", "server_learning_rate", "clipping_learning_rate"):
+            value = getattr(self, name)
+            if not 0 < value < math.inf:
+                raise ValueError(f"{name} must be a positive finite number, got {value}")
+        if not math.isfinite(self.clipping_norm):
+            raise ValueError(f"The clipping norm should be finite, got {self.clipping_norm}")
+        if self.local_epochs < 1:
+            raise ValueError(f"local_epochs must be at least 1, got {self.local_epochs}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
 
     @property
     def target_delta(self) -> float:

@@ -10,6 +10,11 @@ Layout of ``OUT``::
 
     unseen_users.json  the held-out users' examples (the simulator evaluates on them)
 
+Set-up is built in a hidden sibling folder (``.OUT.setting-up``) and renamed to ``OUT`` when
+complete, so a process killed during set-up leaves no half run folder: the next run finds
+the sibling, removes it and starts over. A folder left by an older version's killed set-up
+(only set-up files, no workspace.json) is likewise started over.
+
 Simulated devices use the cheapest KDF the store allows (8 MiB, 1 pass) so thousands can
 be created; a real device uses the default. Their passphrases derive from a per-run secret
 in workspace.json: it simulates many people's keys on one machine and is nothing a real
@@ -18,8 +23,12 @@ deployment has.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +48,9 @@ from simulation.simulated_devices import WORKSPACE_FILE, SimulatedDevices
 # How `fedpersona simulate` tells the Flower apps where the run folder is (Flower's
 # in-process simulation ignores the run config); `flwr run` uses the run config's `out`.
 RUN_DIR_ENV = "FEDPERSONA_RUN_DIR"
+
+# What set-up writes before workspace.json; a folder holding only these is unfinished.
+SETUP_FILES = frozenset({"settings.json", "clients", "embeddings.npz", "unseen_users.json"})
 
 
 class WorkspaceMismatchError(ValueError):
@@ -69,25 +81,48 @@ def open_workspace(
 ) -> Workspace:
     """The run folder at ``root``, set up first (``population`` loaded) only if it is not."""
     if (root / WORKSPACE_FILE).is_file():
-        return _existing(root, settings)
+        _check_same_settings(root, settings)
+        return Workspace.load(root)
     return prepare_workspace(root, settings, population())
 
 
-def _existing(root: Path, settings: RunSettings) -> Workspace:
-    saved = RunSettings.load(root / "settings.json")
-    if saved != settings:
+def check_out_folder(root: Path, settings: RunSettings) -> None:
+    """Refuse, before any set-up work, a run folder this run could not use.
+
+    Raises WorkspaceMismatchError for a run with other settings or a folder that holds
+    something else, and OSError where the folder cannot be made or written.
+    """
+    if (root / WORKSPACE_FILE).is_file():
+        _check_same_settings(root, settings)
+        _probe_writable(root)  # resuming writes the head, the ledger and the metrics
+        return
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(root))
+    if root.is_dir() and any(root.iterdir()) and not _is_unfinished_setup(root):
         raise WorkspaceMismatchError(
-            f"{root} holds a run with other settings; use a new --out folder "
-            f"(differs in: {_differences(saved.to_json(), settings.to_json())})"
+            f"{root} is not empty and holds no run; use a new --out folder"
         )
-    return Workspace.load(root)
+    _make_folder(root.parent)
+    _probe_writable(root.parent)
 
 
 def prepare_workspace(root: Path, settings: RunSettings, population: PopulationData) -> Workspace:
     """Create the run folder (or check an existing one matches ``settings``)."""
     if (root / WORKSPACE_FILE).is_file():
-        return _existing(root, settings)
-    root.mkdir(parents=True, exist_ok=True)
+        _check_same_settings(root, settings)
+        return Workspace.load(root)
+    check_out_folder(root, settings)
+    staging = root.parent / f".{root.name}.setting-up"
+    shutil.rmtree(staging, ignore_errors=True)  # left by a set-up that was killed
+    staging.mkdir()
+    _set_up(staging, settings, population)
+    if root.is_dir():
+        shutil.rmtree(root)  # empty, or an older version's unfinished set-up
+    os.replace(staging, root)
+    return Workspace.load(root)
+
+
+def _set_up(root: Path, settings: RunSettings, population: PopulationData) -> None:
     encoder = default_embedder(export_if_missing=True)
     shared = EmbeddingCache(
         default_cache_dir() / "embeddings" / f"{encoder.name}.npz", encoder.name, encoder.embed
@@ -111,7 +146,37 @@ def prepare_workspace(root: Path, settings: RunSettings, population: PopulationD
             indent=2,
         )
     )
-    return workspace
+
+
+def _check_same_settings(root: Path, settings: RunSettings) -> None:
+    saved = RunSettings.load(root / "settings.json")
+    if saved != settings:
+        raise WorkspaceMismatchError(
+            f"{root} holds a run with other settings; use a new --out folder "
+            f"(differs in: {_differences(saved.to_json(), settings.to_json())})"
+        )
+
+
+def _is_unfinished_setup(root: Path) -> bool:
+    return {entry.name for entry in root.iterdir()} <= SETUP_FILES
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        blocker = next((p for p in (folder, *folder.parents) if p.is_file()), folder)
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(blocker)) from error
+
+
+def _probe_writable(folder: Path) -> None:
+    """Create and remove a folder in ``folder``: the OSError a write there would raise."""
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".probe-"))
+    except OSError as error:
+        if error.errno == errno.ENOENT:  # the folder is there but takes no new entries (/proc)
+            raise PermissionError(errno.EPERM, "takes no new files", str(folder)) from error
+        raise OSError(error.errno, error.strerror, str(folder)) from error
 
 
 def seed_store(path: Path, passphrase: str, client: ClientData) -> None:

@@ -17,16 +17,11 @@ from typing import Any
 
 from flwr.simulation import run_simulation
 
-from models.encoded import encode
-from models.ranking_metrics import hits_at_1, mean_reciprocal_rank
-from models.ranking_task import RankingExample
-from models.training import score
-from models.weights import load_checkpoint
-from server.metrics_store import MetricsStore
+from server.metrics_store import FILE_NAME as METRICS_FILE
+from server.metrics_store import MetricsStore, RoundRow
 from server.run_settings import RunSettings
 from simulation.populations import load_population
 from simulation.run_workspace import RUN_DIR_ENV, prepare_workspace
-from simulation.simulated_devices import SimulatedDevices
 
 # One Ray actor with both cores: fastest on this project's 2-core machines (ENVIRONMENT.md).
 BACKEND_CONFIG: dict[str, Any] = {
@@ -37,12 +32,17 @@ BACKEND_CONFIG: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class SimulationSummary:
+    """A finished (or stopped) run as the metrics store recorded it."""
+
     state: str
     detail: str
-    rounds: list[dict[str, Any]]
-    unseen_hits_at_1: float | None
-    unseen_mrr: float | None
-    unseen_examples: int
+    rounds: list[RoundRow]
+    # hits@1 (percent) on the held-out users: before the first round, after the last, and
+    # the 95% interval's half-width; None when no round ran
+    heldout_before: float | None
+    heldout_after: float | None
+    heldout_ci95: float | None
+    heldout_examples: int
     metrics_path: Path
 
 
@@ -76,33 +76,20 @@ def simulate(
 
 
 def summarise(root: Path) -> SimulationSummary:
-    """Read a finished (or stopped) run folder back."""
-    store = MetricsStore(root / "metrics.sqlite")
+    """Read a finished (or stopped) run folder back: its run record and typed rows."""
+    store = MetricsStore(root / METRICS_FILE)
     try:
-        info, rounds = store.run_info() or {}, store.rounds()
+        info, rounds = store.run_info() or {}, store.round_rows()
     finally:
         store.close()
-    hits = mrr = None
-    examples = []
-    if (root / "head.npz").is_file():
-        model, _ = load_checkpoint(root / "head.npz")
-        raw = json.loads((root / "unseen_users.json").read_text())
-        examples = [
-            RankingExample(
-                **{**e, "persona": tuple(e["persona"]), "candidates": tuple(e["candidates"])}
-            )
-            for e in raw
-        ]
-        if examples:
-            data = encode(examples, SimulatedDevices.load(root).embed_function(), dimension=384)
-            scores = score(model, data)
-            hits, mrr = hits_at_1(scores), mean_reciprocal_rank(scores)
+    unseen = root / "unseen_users.json"
     return SimulationSummary(
         state=str(info.get("state", "not started")),
         detail=str(info.get("detail", "")),
         rounds=rounds,
-        unseen_hits_at_1=hits,
-        unseen_mrr=mrr,
-        unseen_examples=len(examples),
-        metrics_path=root / "metrics.sqlite",
+        heldout_before=info.get("heldout_hits_before"),
+        heldout_after=info.get("heldout_hits_after"),
+        heldout_ci95=info.get("heldout_hits_ci95"),
+        heldout_examples=len(json.loads(unseen.read_text())) if unseen.is_file() else 0,
+        metrics_path=root / METRICS_FILE,
     )

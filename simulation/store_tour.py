@@ -7,7 +7,6 @@ record's wrapped key is searched for after the forget.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from client.memory import MemoryItem, SessionSummary, Turn
 from client.persona import AttributeKind
 from client.profile import Profile
 from client.store import WrongPassphraseError
+from client.store.errors import StoreExistsError
 from client.training_pairs import Signal, TrainingPair
 
 SECRET_PHRASE = "my sister Maya lives in Lisbon"
@@ -34,12 +34,28 @@ def occurrences(path: Path, needle: bytes) -> int:
 OLD_PASSPHRASE, NEW_PASSPHRASE = "correct horse battery staple", "a longer, newer passphrase"
 
 
+def _clear_earlier_tour(out_dir: Path, path: Path) -> None:
+    """Remove an earlier tour's store; refuse a folder that holds anything else.
+
+    ``--out ~`` must never delete a home folder: only the tour's own files are removed.
+    """
+    if not out_dir.is_dir():
+        return  # missing: created below; a file in its way: mkdir names it
+    others = [p.name for p in out_dir.iterdir() if not p.name.startswith(path.name)]
+    if others:
+        raise StoreExistsError(
+            f"{out_dir} holds other files than an earlier tour ({others[0]}, ...); "
+            "choose another --out"
+        )
+    for old in out_dir.iterdir():
+        old.unlink()
+
+
 def run_store_tour(out_dir: Path, say: Callable[[str], None] = print) -> dict[str, object]:
     """Run the scripted session in ``out_dir`` (replacing an earlier tour there)."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
     path = out_dir / "tour.fpstore"
+    _clear_earlier_tour(out_dir, path)
+    out_dir.mkdir(parents=True, exist_ok=True)
     profile = _create(path, say)
     sister, trip = _write(profile, say)
     found = _read_back(profile, path, trip, say)

@@ -9,6 +9,7 @@ Changing the passphrase re-wraps the index key and the data keys; no record is r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -19,24 +20,22 @@ from pathlib import Path
 from client.store.closing import Closing
 from client.store.database import RECORD_TABLES, SCHEMA_VERSION, Database
 from client.store.errors import (
-    StoreError,
+    KeyChangedError,
+    StoreDamagedError,
     StoreExistsError,
     StoreNotFoundError,
     TamperedRecordsError,
     TamperedStoreError,
     WrongPassphraseError,
 )
+from client.store.salvage import salvage_scan
 from client.store.sealed_table import ScanResult, SealedTable
 from privacy import aead, integrity
-from privacy.envelope import RecordAddress, rewrap_data_key
+from privacy.envelope import RecordAddress, open_record, rewrap_data_key
 from privacy.kdf import KdfParams, default_params, derive_kek
 
 STORE_FORMAT = "fedpersona-store"
 _INDEX_KEY_ADDRESS = RecordAddress("header", "index-key", SCHEMA_VERSION)
-
-
-class KeyChangedError(StoreError):
-    """Another process changed the passphrase while this one had the store open."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class IntegrityReport:
     sqlite_errors: list[str]
     bad_ids: dict[str, list[str]]
     digest_mismatch: list[str]
+    rows: dict[str, int]  # rows read per table, authenticated or not
 
     @property
     def ok(self) -> bool:
@@ -58,6 +58,7 @@ class EncryptedStore(Closing):
     def __init__(self, db: Database, kdf: KdfParams, kek: bytes, index_key: bytes) -> None:
         self._db = db
         self.kdf = kdf
+        self._kek = kek
         self._index_key = index_key
         self.tables = {
             name: SealedTable(
@@ -80,7 +81,7 @@ class EncryptedStore(Closing):
         path = Path(path)
         if path.exists():
             raise StoreExistsError(f"{path} already exists; refusing to overwrite it")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path.parent)
         params = kdf or default_params()
         kek = derive_kek(passphrase, params)
         # Build under a temporary name and rename: a killed `init` never leaves a half store.
@@ -88,18 +89,19 @@ class EncryptedStore(Closing):
         os.close(os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         try:
             db = Database(staging, create=True)
-            with db.write():
-                db.set_header("format", STORE_FORMAT)
-                db.set_header("schema_version", str(SCHEMA_VERSION))
-                db.set_header("created_at", str(time.time()))
-                _write_key_header(db, params, kek, aead.new_key())
-            db.checkpoint_and_truncate_wal()
-            db.close()
-            for suffix in ("-wal", "-shm"):
-                Path(f"{staging}{suffix}").unlink(missing_ok=True)
+            try:
+                with db.write():
+                    db.set_header("format", STORE_FORMAT)
+                    db.set_header("schema_version", str(SCHEMA_VERSION))
+                    db.set_header("created_at", str(time.time()))
+                    _write_key_header(db, params, kek, aead.new_key())
+                db.checkpoint_and_truncate_wal()
+            finally:
+                db.close()
             os.replace(staging, path)
         finally:
-            staging.unlink(missing_ok=True)
+            for leftover in ("", "-wal", "-shm"):
+                Path(f"{staging}{leftover}").unlink(missing_ok=True)
         return cls.open(path, passphrase)
 
     @classmethod
@@ -110,7 +112,7 @@ class EncryptedStore(Closing):
             raise StoreNotFoundError(
                 f"no store at {path} (create one with `fedpersona store init`)"
             )
-        db = Database(path, create=False)
+        db = _open_database(path)
         try:
             header = _read_key_header(db)
             params = KdfParams.from_json(json.loads(header["kdf"]))
@@ -157,6 +159,9 @@ class EncryptedStore(Closing):
             )
         new_kek = derive_kek(new_passphrase, params)
         with self._db.write():
+            # Another `passwd` may have committed since this one unlocked: re-wrapping now
+            # would silently void the passphrase it set (and both would report success).
+            self._raise_if_key_changed()
             report = self.verify()
             if not report.ok:
                 raise TamperedRecordsError(
@@ -165,7 +170,7 @@ class EncryptedStore(Closing):
                     bad_ids=[i for ids in report.bad_ids.values() for i in ids],
                     table_digest_mismatch=report.digest_mismatch,
                 )
-            old_kek = self.tables[RECORD_TABLES[0]]._kek  # same KEK for every table
+            old_kek = self._kek
             for table in self.tables.values():
                 table.reseal_all(
                     lambda address, wrapped: rewrap_data_key(old_kek, new_kek, address, wrapped)
@@ -173,7 +178,7 @@ class EncryptedStore(Closing):
             _write_key_header(self._db, params, new_kek, self._index_key)
         for table in self.tables.values():
             table.rekey(kek=new_kek, digest_key=integrity.subkey(self._index_key, "digest"))
-        self.kdf = params
+        self.kdf, self._kek = params, new_kek
         self.shred_residue()
 
     def verify(self) -> IntegrityReport:
@@ -181,13 +186,39 @@ class EncryptedStore(Closing):
         sqlite_errors = self._db.integrity_errors()
         scans: dict[str, ScanResult] = {}
         with self._db.read():
-            for name, table in self.tables.items():
-                scans[name] = table.scan(strict=False)
+            for name in self.tables:
+                scans[name] = self.scan(name, strict=False)
         return IntegrityReport(
             sqlite_errors=sqlite_errors,
             bad_ids={name: scan.bad_ids for name, scan in scans.items()},
             digest_mismatch=[name for name, scan in scans.items() if not scan.digest_ok],
+            rows={name: len(scan.records) + len(scan.bad_ids) for name, scan in scans.items()},
         )
+
+    def scan(self, table: str, *, strict: bool = True) -> ScanResult:
+        """``tables[table].scan(strict=strict)``; on a damaged file, each readable row alone.
+
+        Without ``strict``, a file SQLite finds damaged still yields every record that
+        authenticates (the table is then reported as missing rows).
+        """
+        try:
+            return self.tables[table].scan(strict=strict)
+        except StoreDamagedError:
+            if strict:
+                raise
+        sealed = self.tables[table]
+        rows, lost = self._db.readable_rows(table)
+        return salvage_scan(
+            rows,
+            lost,
+            open_row=lambda i, row: open_record(self._kek, sealed.address(i), row),
+            term_of=lambda i, row: integrity.record_term(self._digest_key, sealed.address(i), row),
+            expected=sealed.stored_digest(),
+        )
+
+    @property
+    def _digest_key(self) -> bytes:
+        return integrity.subkey(self._index_key, "digest")
 
     def shred_residue(self) -> bool:
         """Flush deleted or replaced key material out of the WAL (see Database).
@@ -210,6 +241,15 @@ class EncryptedStore(Closing):
             raise KeyChangedError(
                 "the passphrase was changed by another process; unlock the store again"
             )
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents); a file in its place is named, not "File exists"."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        blocker = next((p for p in (folder, *folder.parents) if p.is_file()), folder)
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(blocker)) from error
 
 
 def _index_key_ad(params: KdfParams) -> bytes:
@@ -235,6 +275,23 @@ def _write_key_header(db: Database, params: KdfParams, kek: bytes, index_key: by
         "header_checksum",
         _header_checksum(STORE_FORMAT, str(SCHEMA_VERSION), kdf_json, wrapped),
     )
+
+
+def _open_database(path: Path) -> Database:
+    """The store's file; a file SQLite finds damaged is opened read-only to salvage it."""
+    try:
+        db = Database(path, create=False)
+    except StoreDamagedError:
+        return Database(path, create=False, damaged=True)
+    try:
+        db.header()
+    except StoreDamagedError:
+        db.close()
+        return Database(path, create=False, damaged=True)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _read_key_header(db: Database) -> dict[str, str]:

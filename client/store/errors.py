@@ -25,8 +25,31 @@ class StoreBusyError(StoreError):
     """Another process held the store's write lock for longer than the busy timeout."""
 
 
+class KeyChangedError(StoreBusyError):
+    """Another process changed the passphrase while this one had the store open."""
+
+
+class StoreAccessError(StoreError):
+    """The system refused a write: the file or its folder is read-only, or the disk is full.
+
+    Nothing was changed: the failed transaction was rolled back.
+    """
+
+
+class StoreReadOnlyError(StoreAccessError):
+    """The store file (or its folder) cannot be written; reading still works."""
+
+
+class StoreFullError(StoreAccessError):
+    """The disk (or the file system's quota) is full."""
+
+
 class TamperedStoreError(StoreError):
     """The file is not a readable fedpersona store, or its header was altered."""
+
+
+class StoreDamagedError(TamperedStoreError):
+    """SQLite found the file itself damaged (truncated, overwritten pages)."""
 
 
 class TamperedRecordsError(StoreError):

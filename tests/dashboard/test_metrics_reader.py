@@ -84,3 +84,16 @@ def test_runs_are_found_in_a_folder_of_run_folders(stores: Stores) -> None:
     assert [p.parent.name for p in find_stores(stores.runs)] == ["cohort", "exhausted", "small"]
     assert find_stores(stores.cohort) == [stores.cohort]
     assert find_stores(stores.missing) == []
+
+
+def test_an_sqlite_file_with_unrelated_tables_is_not_a_metrics_store(tmp_path: Path) -> None:
+    other = tmp_path / "metrics.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.close()
+
+    problem = read_run(other)
+
+    assert not isinstance(problem, RunData)
+    assert problem.kind == "not_metrics"
+    assert "not a metrics store" in problem.message
