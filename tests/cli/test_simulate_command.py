@@ -17,7 +17,7 @@ from simulation import simulate as simulate_module
 from simulation.populations import synthetic_population
 from simulation.run_workspace import prepare_workspace
 from simulation.simulated_devices import WORKSPACE_FILE
-from tests.client.cli_harness import as_unprivileged, one_line, run_cli_process, run_main
+from tests.cli.cli_harness import as_unprivileged, one_line, run_cli_process, run_main
 from tests.conftest import REPO_ROOT, run_cli
 
 

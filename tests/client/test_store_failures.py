@@ -16,7 +16,7 @@ from client.persona import AttributeKind
 from client.profile import Profile
 from client.store import EncryptedStore
 from client.store.errors import KeyChangedError
-from tests.client.cli_harness import (
+from tests.cli.cli_harness import (
     as_unprivileged,
     digest,
     file_size_limit,

@@ -27,7 +27,7 @@ from cli.failures import DOCUMENTED_EXIT_CODES
 from client.export import SECTIONS
 from client.profile import Profile
 from simulation import simulate
-from tests.client.cli_harness import Outcome, digest, one_line, run_main
+from tests.cli.cli_harness import Outcome, digest, one_line, run_main
 from tests.conftest import PASSPHRASE, cli_env, fast_kdf
 
 DETERMINISTIC = settings(
