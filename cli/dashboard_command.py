@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dashboard
+from dashboard.options import add_option_arguments, options_from
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
@@ -35,19 +36,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=Path("runs"),
-        help="a metrics.sqlite, a run folder, or a folder of run folders to pick among",
-    )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument(
-        "--min-cohort", type=int, default=10, help="fewest clients a shown statistic covers"
-    )
-    parser.add_argument(
-        "--refresh-seconds", type=float, default=5.0, help="reload interval while a run is running"
-    )
+    add_option_arguments(parser)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"(default: {DEFAULT_PORT})")
 
 
 def port_problem(port: int, host: str = HOST) -> str | None:
@@ -82,12 +72,7 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
         "--client.toolbarMode",
         "viewer",
         "--",
-        "--store",
-        str(args.store),
-        "--min-cohort",
-        str(args.min_cohort),
-        "--refresh-seconds",
-        str(args.refresh_seconds),
+        *options_from(args).as_arguments(),
     ]
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import shell
+from dashboard.options import Options, parse_options
 
 PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="fedpersona privacy dashboard", page_icon=":material/shield:")
-if not isinstance(st.session_state.get(shell.CONFIG_KEY), shell.Options):
-    st.session_state[shell.CONFIG_KEY] = shell.parse_options(sys.argv[1:])
+if not isinstance(st.session_state.get(shell.CONFIG_KEY), Options):
+    st.session_state[shell.CONFIG_KEY] = parse_options(sys.argv[1:])
 navigation = st.navigation(
     [
         st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),

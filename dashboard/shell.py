@@ -8,23 +8,17 @@ fresh server's first visitor opens ``/training``), so every page reads them the 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard.cohort import (
-    DEFAULT_MIN_COHORT,
-    CohortView,
-    check_min_cohort,
-    reasons_summary,
-)
+from dashboard.cohort import CohortView, reasons_summary
 from dashboard.cohort import suppress_small_cohorts as _suppress
 from dashboard.metrics_reader import RunData, StoreProblem, find_stores, read_run
+from dashboard.options import Options, parse_options
 
 CONFIG_KEY = "dashboard_options"
 RUN_KEY = "dashboard_run"
@@ -34,22 +28,6 @@ STATE_LABELS = {
     "budget_exhausted": "stopped: privacy budget spent",
     "failed": "failed",
 }
-
-
-@dataclass(frozen=True)
-class Options:
-    store: Path = Path("runs")
-    min_cohort: int = DEFAULT_MIN_COHORT
-    refresh_seconds: float = 5.0
-
-
-def parse_options(argv: Sequence[str]) -> Options:
-    parser = argparse.ArgumentParser(prog="dashboard", add_help=False)
-    parser.add_argument("--store", type=Path, default=Options.store)
-    parser.add_argument("--min-cohort", type=int, default=DEFAULT_MIN_COHORT)
-    parser.add_argument("--refresh-seconds", type=float, default=Options.refresh_seconds)
-    known, _ = parser.parse_known_args(list(argv))
-    return Options(known.store, check_min_cohort(known.min_cohort), known.refresh_seconds)
 
 
 def options() -> Options:

@@ -7,7 +7,8 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from dashboard.metrics_reader import RunData, read_run
-from dashboard.shell import CONFIG_KEY, Options
+from dashboard.options import Options
+from dashboard.shell import CONFIG_KEY
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PAGES = {
