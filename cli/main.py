@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cli import (
+    chat_command,
     dashboard_command,
     demo_command,
     models_commands,
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_commands.register(commands)
     simulate_command.register(commands)
     dashboard_command.register(commands)
+    chat_command.register(commands)
     return parser
 
 
