@@ -99,7 +99,7 @@ def test_a_wrong_passphrase_ends_with_one_line_and_exit_code_2(
 ) -> None:
     store = new_store(tmp_path)
     child = spawn_chat(store, encoder_cache, "--offline")
-    child.expect("Passphrase for ")
+    child.expect_exact(f"Passphrase for {store}: ")
     child.sendline("not the passphrase")
     child.expect(pexpect.EOF)
     child.close()
