@@ -14,8 +14,13 @@ import sys
 from pathlib import Path
 
 from cli.store_commands import InputError, default_store_path, read_passphrase
-from client.app_profiles import AppProfile, AppProfileError, builtin_profile
-from client.app_profiles import builtin_profile_names, load_app_profile
+from client.app_profiles import (
+    AppProfile,
+    AppProfileError,
+    builtin_profile,
+    builtin_profile_names,
+    load_app_profile,
+)
 from client.chat import ChatSession, run_command
 from client.embedding import default_embedder
 from client.embedding.manifest import EncoderNotExportedError

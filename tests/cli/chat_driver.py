@@ -24,7 +24,7 @@ def chat_env(cache: Path) -> dict[str, str]:
     }
 
 
-def spawn_chat(store: Path, cache: Path, *extra: str, timeout: float = 60) -> pexpect.spawn:
+def spawn_chat(store: Path, cache: Path, *extra: str, timeout: float = 60) -> pexpect.spawn[str]:
     """`fedpersona chat --store STORE` in a terminal; the passphrase is typed at the prompt."""
     child = pexpect.spawn(
         sys.executable,
@@ -37,20 +37,20 @@ def spawn_chat(store: Path, cache: Path, *extra: str, timeout: float = 60) -> pe
     return child
 
 
-def unlock(child: pexpect.spawn, passphrase: str = PASSPHRASE) -> None:
+def unlock(child: pexpect.spawn[str], passphrase: str = PASSPHRASE) -> None:
     child.expect("Passphrase for ")
     child.sendline(passphrase)
     child.expect_exact(PROMPT)
 
 
-def say(child: pexpect.spawn, line: str) -> str:
+def say(child: pexpect.spawn[str], line: str) -> str:
     """Send ``line`` and return everything printed until the next prompt."""
     child.sendline(line)
     child.expect_exact(PROMPT)
     return str(child.before)
 
 
-def end(child: pexpect.spawn) -> str:
+def end(child: pexpect.spawn[str]) -> str:
     child.sendline("/end")
     child.expect(pexpect.EOF)
     child.close()

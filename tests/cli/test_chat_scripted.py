@@ -11,11 +11,12 @@ from client.llm import policy_text
 from tests.cli.chat_driver import new_store
 from tests.client.llm_fake_server import (
     Handler,
+    Route,
     chunk,
     drop_connection,
     fake_server,
-    start_events,
     sse_route,
+    start_events,
     write_event,
 )
 from tests.conftest import cli_env, run_cli
@@ -26,8 +27,14 @@ COMPLETIONS = ("POST", "/v1/chat/completions")
 def chat(store: Path, cache: Path, script: str, *extra: str) -> tuple[int, str, str]:
     env = {**cli_env(), "FEDPERSONA_CACHE_DIR": str(cache)}
     result = run_cli(
-        "chat", "--store", str(store), "--passphrase-env", "FP_PASS", *extra,
-        env=env, stdin=script,
+        "chat",
+        "--store",
+        str(store),
+        "--passphrase-env",
+        "FP_PASS",
+        *extra,
+        env=env,
+        stdin=script,
     )
     return result.returncode, result.stdout, result.stderr
 
@@ -57,8 +64,15 @@ def test_the_server_receives_role_and_policy_before_the_persona(
     route = sse_route([chunk("See a pharmacist"), chunk(" about doses.", "stop")])
     with fake_server({COMPLETIONS: route}) as server:
         code, out, err = chat(
-            store, encoder_cache, "How much ibuprofen should I take for medication doses?\n",
-            "--backend", server.url, "--model", "llama3.2", "--profile", "health-information",
+            store,
+            encoder_cache,
+            "How much ibuprofen should I take for medication doses?\n",
+            "--backend",
+            server.url,
+            "--model",
+            "llama3.2",
+            "--profile",
+            "health-information",
         )
         requests = [seen.body for seen in server.seen if seen.path.endswith("/completions")]
     assert code == 0, err
@@ -71,7 +85,7 @@ def test_the_server_receives_role_and_policy_before_the_persona(
     assert len(policy) <= system["content"].index("# About the user") < persona_at
 
 
-def _cut_then_answer() -> tuple[list[int], object]:
+def _cut_then_answer() -> tuple[list[int], Route]:
     calls: list[int] = []
 
     def route(handler: Handler) -> None:
@@ -93,15 +107,22 @@ def test_a_stream_cut_mid_reply_keeps_the_turn_and_the_session_goes_on(
     _, route = _cut_then_answer()
     with fake_server({COMPLETIONS: route}) as server:
         code, out, err = chat(
-            store, encoder_cache, "My sister lives in Oslo.\nAre you still there?\n",
-            "--backend", server.url, "--model", "llama3.2",
+            store,
+            encoder_cache,
+            "My sister lives in Oslo.\nAre you still there?\n",
+            "--backend",
+            server.url,
+            "--model",
+            "llama3.2",
         )
         requests = [seen.body for seen in server.seen if seen.path.endswith("/completions")]
     assert code == 0, err
     errors = [line for line in err.splitlines() if line.startswith("fedpersona: ")]
     assert len(errors) == 1, err  # one line, no traceback
-    assert "the reply so far is kept" in errors[0] and "Your message is kept" in errors[0]
-    assert "I was say" in out and "Back again." in out
+    assert "the reply so far is kept" in errors[0]
+    assert "Your message is kept" in errors[0]
+    assert "I was say" in out
+    assert "Back again." in out
     second = json.dumps(requests[1]["messages"])
     assert "My sister lives in Oslo." in second  # the cut turn's message was kept
     exported = run_cli(

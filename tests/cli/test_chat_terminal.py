@@ -32,7 +32,8 @@ def test_a_later_session_answers_from_what_an_earlier_one_was_told(
 
     assert "No language model is connected" in answer
     assert "Biscuit" in answer
-    assert "kept" in why and "Biscuit" in why
+    assert "kept" in why
+    assert "Biscuit" in why
     assert "relevant" in why  # the validator's reason for keeping it
 
 
@@ -51,7 +52,8 @@ def test_forget_removes_a_fact_so_a_later_session_cannot_retrieve_it(
     assert "peanuts" in say(second, "What am I allergic to?")
     forgot = say(second, "/forget peanuts")
     end(second)
-    assert "Forgot" in forgot and "keys are destroyed" in forgot
+    assert "Forgot" in forgot
+    assert "keys are destroyed" in forgot
 
     third = spawn_chat(store, encoder_cache, "--offline")
     unlock(third)
@@ -61,7 +63,12 @@ def test_forget_removes_a_fact_so_a_later_session_cannot_retrieve_it(
     assert "peanuts" not in answer.lower()
     assert "peanuts" not in profile.lower()
     exported = run_cli(
-        "store", "export", "--store", str(store), "--passphrase-env", "FP_PASS",
+        "store",
+        "export",
+        "--store",
+        str(store),
+        "--passphrase-env",
+        "FP_PASS",
         env={"FP_PASS": "test passphrase, not a real one"},
     )
     assert exported.returncode == 0, exported.stderr
@@ -84,14 +91,16 @@ def test_remember_profile_feedback_and_export(tmp_path: Path, encoder_cache: Pat
     end(child)
 
     assert "Remembered" in remembered
-    assert "vegetarian" in profile and "from " in profile  # evidence: the memory behind it
+    assert "vegetarian" in profile
+    assert "from " in profile
     assert "training signal(s) stored" in good
     assert "No reply to rate" in again
     assert "owner-only" in wrote
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["training_pairs"], "the /good signal is in the store"
-    assert "/forget" in helped and "/why" in helped
+    assert "/forget" in helped
+    assert "/why" in helped
 
 
 def test_a_wrong_passphrase_ends_with_one_line_and_exit_code_2(
@@ -106,13 +115,12 @@ def test_a_wrong_passphrase_ends_with_one_line_and_exit_code_2(
 
     lines = [line for line in str(child.before).splitlines() if line.strip()]
     assert child.exitstatus == 2
-    assert len(lines) == 1 and lines[0].startswith("fedpersona: "), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("fedpersona: wrong passphrase")
     assert "Traceback" not in str(child.before)
 
 
-def test_a_missing_store_is_created_after_asking_twice(
-    tmp_path: Path, encoder_cache: Path
-) -> None:
+def test_a_missing_store_is_created_after_asking_twice(tmp_path: Path, encoder_cache: Path) -> None:
     store = tmp_path / "new" / "me.fpstore"
     child = spawn_chat(store, encoder_cache, "--offline")
     child.expect_exact("Create it? [y/N]")
@@ -125,8 +133,10 @@ def test_a_missing_store_is_created_after_asking_twice(
     end(child)
     assert store.exists()
 
-    refused = run_cli("chat", "--store", str(tmp_path / "none.fpstore"), "--passphrase-env", "P",
-                      env={"P": "x"})
+    refused = run_cli(
+        "chat", "--store", str(tmp_path / "none.fpstore"), "--passphrase-env", "P", env={"P": "x"}
+    )
     assert refused.returncode == 2
-    assert "no store at" in refused.stderr and "--create" in refused.stderr
+    assert "no store at" in refused.stderr
+    assert "--create" in refused.stderr
     assert not (tmp_path / "none.fpstore").exists()
