@@ -74,8 +74,13 @@ def _why(session: ChatSession, _: str) -> CommandResult:
 
 def _profile(session: ChatSession, _: str) -> CommandResult:
     attributes = session.engine.profile.persona.attributes()
+    pending = [e for e in session.engine.index.entries() if e.pending and not e.superseded_by]
+    every = session.engine.config.persona_every_k_sessions
+    waiting = [f"Learned, joining your profile at the next update (every {every} sessions):"]
+    waiting += [f"  {entry.text}  ({entry.id})" for entry in pending]
     if not attributes:
-        return _result("Your profile is empty: tell me about yourself, or use /remember.")
+        empty = "Your profile is empty: tell me about yourself, or use /remember."
+        return CommandResult((empty, *waiting) if pending else (empty,))
     lines = [f"Your profile ({len(attributes)} facts):"]
     for attribute in sorted(attributes, key=lambda a: (a.category, a.name)):
         since = datetime.fromtimestamp(attribute.value_since, tz=UTC).date().isoformat()
@@ -89,7 +94,7 @@ def _profile(session: ChatSession, _: str) -> CommandResult:
                 lines.append(f"      from {memory_id}: {item.text}")
         if attribute.history:
             lines.append(f"      earlier values: {[p.value for p in attribute.history]}")
-    return CommandResult(tuple(lines))
+    return CommandResult(tuple(lines + waiting) if pending else tuple(lines))
 
 
 def _remember(session: ChatSession, fact: str) -> CommandResult:

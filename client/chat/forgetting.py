@@ -34,7 +34,7 @@ def forget_matching(session: ChatSession, what: str) -> list[str]:
     for item in profile.memory.items():
         if needle in item.text.lower():
             engine.forget(item.id)
-            gone.append(f"memory {item.id}: {item.text}")
+            gone.append(f"memory {item.id}: {one_line(item.text)}")
     records: list[tuple[str, str, str]] = [
         *(("turn", t.id, t.text) for t in profile.memory.recent_turns()),
         *(("summary", s.id, s.text) for s in profile.memory.summaries()),
@@ -42,7 +42,7 @@ def forget_matching(session: ChatSession, what: str) -> list[str]:
     for kind, record_id, text in records:
         if needle in text.lower():
             engine.forget(record_id)
-            gone.append(f"{kind} {record_id}: {text}")
+            gone.append(f"{kind} {record_id}: {one_line(text)}")
     for pair in profile.training.all():
         if needle in " ".join((pair.context, *pair.candidates)).lower():
             engine.forget(pair.id)
@@ -50,6 +50,12 @@ def forget_matching(session: ChatSession, what: str) -> list[str]:
     if gone:
         session.last = None  # /why must not show what was just forgotten
     return gone
+
+
+def one_line(text: str, limit: int = 100) -> str:
+    """``text`` on one line, cut to ``limit`` characters (an offline reply has several)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _mentions(attribute: PersonaAttribute, needle: str) -> bool:
