@@ -1,16 +1,25 @@
 """`fedpersona chat` end to end in a pseudo-terminal: memory across processes, /why,
-/forget, /profile, /good, /export and a wrong passphrase."""
+/forget, /profile, /good, /export, a wrong passphrase and Ctrl-C mid-reply."""
 
 from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 
 import pexpect
 
 from tests.cli.chat_driver import end, new_store, say, spawn_chat, unlock
-from tests.conftest import run_cli
+from tests.client.llm_fake_server import (
+    Handler,
+    chunk,
+    end_chunks,
+    fake_server,
+    start_events,
+    write_event,
+)
+from tests.conftest import cli_env, run_cli
 
 
 def test_a_later_session_answers_from_what_an_earlier_one_was_told(
@@ -140,3 +149,32 @@ def test_a_missing_store_is_created_after_asking_twice(tmp_path: Path, encoder_c
     assert "no store at" in refused.stderr
     assert "--create" in refused.stderr
     assert not (tmp_path / "none.fpstore").exists()
+
+
+def test_ctrl_c_mid_reply_stops_the_reply_and_keeps_the_session(
+    tmp_path: Path, encoder_cache: Path
+) -> None:
+    def slow(handler: Handler) -> None:
+        start_events(handler)
+        write_event(handler, chunk("Let me think"))
+        time.sleep(3)  # a slow model: the person gives up waiting
+        write_event(handler, chunk(" about it.", "stop"))
+        write_event(handler, "[DONE]")
+        end_chunks(handler)
+
+    store = new_store(tmp_path)
+    with fake_server({("POST", "/v1/chat/completions"): slow}) as server:
+        child = spawn_chat(store, encoder_cache, "--backend", server.url, "--model", "m")
+        unlock(child)
+        child.sendline("Plan my week of revision.")
+        child.expect_exact("Let me think")
+        child.sendintr()
+        child.expect_exact("(reply stopped; your message is kept)")
+        child.expect_exact("you> ")
+        summary = end(child)
+
+    assert "Session saved" in summary
+    exported = run_cli(
+        "store", "export", "--store", str(store), "--passphrase-env", "FP_PASS", env=cli_env()
+    )
+    assert "Plan my week of revision." in exported.stdout
