@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from client.chat.forgetting import forget_matching
+from client.chat.picking import offer_alternative, record_pick
 from client.chat.session import ChatSession
 from client.export import export_profile
 from client.feedback import memories_used, thumbs
@@ -26,6 +27,7 @@ HELP = """Commands:
   /remember <fact>  store a fact about you now
   /forget <what>    forget every memory, profile fact and turn that mentions <what> (or an id)
   /good, /bad       tell the assistant the last reply was right or wrong (trains your ranking)
+  /pick [1|2]       see a second reply to your last message, then pick the better one
   /export <file>    write everything held about you to <file> (readable JSON, owner-only)
   /end              end the session (also Ctrl-D or Ctrl-C at the prompt)
   /help             this list"""
@@ -159,6 +161,9 @@ _COMMANDS: dict[str, Handler] = {
     "/good": lambda session, _: _feedback(session, up=True),
     "/bad": lambda session, _: _feedback(session, up=False),
     "/export": _export,
+    "/pick": lambda session, choice: CommandResult(
+        tuple(record_pick(session, choice) if choice else offer_alternative(session))
+    ),
     "/help": lambda session, _: _result(HELP),
     "/end": lambda session, _: CommandResult((), end=True),
     "/quit": lambda session, _: CommandResult((), end=True),

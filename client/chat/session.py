@@ -52,13 +52,14 @@ class TurnOutcome:
 
 @dataclass(frozen=True, kw_only=True)
 class LastTurn:
-    """The last answered turn, kept for ``/why``, ``/good`` and ``/bad``."""
+    """The last answered turn, kept for ``/why``, ``/good``, ``/bad`` and ``/pick``."""
 
     message: str
     prompt: ChatPrompt
     retrieval: Retrieval
     reply: str
     rated: bool = False
+    alternative: str | None = None  # a second reply offered by ``/pick``
 
 
 class ChatSession:

@@ -140,3 +140,42 @@ def test_bad_marks_the_used_memories_down_and_rates_once(
     assert signals
     assert set(signals) == {Signal.THUMBS_DOWN}
     assert again.lines[0].startswith("No reply to rate")
+
+
+class CountingBackend(RecordingBackend):
+    """Every reply differs ("Reply 1", "Reply 2", ...), as a sampling model's do."""
+
+    def stream(self, prompt: ChatPrompt) -> Iterator[ReplyEvent]:
+        self.prompts.append(prompt)
+        text = f"Reply {len(self.prompts)}"
+        yield TextDelta(text)
+        yield Reply(text=text, finish_reason="stop")
+
+
+def test_pick_offers_a_second_reply_and_stores_the_choice(
+    profile: Profile, onnx_embedder: OnnxEmbedder
+) -> None:
+    session = session_of(profile, onnx_embedder, CountingBackend())
+    session.turn("Suggest a book for a long train ride.")
+
+    offered = run_command(session, "/pick").lines
+    picked = run_command(session, "/pick 2").lines
+    again = run_command(session, "/pick 1").lines
+
+    assert offered[:2] == ("1) Reply 1", "2) Reply 2")
+    assert picked[0].startswith("Picked reply 2")
+    (pair,) = profile.training.all()
+    assert pair.signal is Signal.PICKED
+    assert pair.candidates == ("Reply 1", "Reply 2")
+    assert pair.chosen == 1
+    assert again[0].startswith("Nothing to pick from")
+
+
+def test_pick_has_nothing_to_offer_offline(profile: Profile, onnx_embedder: OnnxEmbedder) -> None:
+    session = session_of(profile, onnx_embedder, OfflineBackend())
+    session.turn("Suggest a book.")
+
+    offered = run_command(session, "/pick").lines
+
+    assert "nothing to pick between" in offered[0]
+    assert profile.training.count() == 0
