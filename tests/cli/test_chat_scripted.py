@@ -129,3 +129,19 @@ def test_a_stream_cut_mid_reply_keeps_the_turn_and_the_session_goes_on(
         "store", "export", "--store", str(store), "--passphrase-env", "FP_PASS", env=cli_env()
     )
     assert "My sister lives in Oslo." in exported.stdout
+
+
+def test_a_script_creates_a_missing_store_only_with_create(
+    tmp_path: Path, encoder_cache: Path
+) -> None:
+    store = tmp_path / "fresh" / "me.fpstore"
+
+    refused = chat(store, encoder_cache, "Hello\n")
+    created = chat(store, encoder_cache, "/remember I sing in a choir\n", "--create")
+    reopened = chat(store, encoder_cache, "/profile\n")
+
+    assert refused[0] == 2
+    assert "no store at" in refused[2]
+    assert created[0] == 0, created[2]
+    assert reopened[0] == 0, reopened[2]
+    assert "choir" in reopened[1]
