@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from cli import (
+    chat_command,
     dashboard_command,
     demo_command,
     models_commands,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_commands.register(commands)
     simulate_command.register(commands)
     dashboard_command.register(commands)
+    chat_command.register(commands)
     return parser
 
 

@@ -190,11 +190,22 @@ class MemoryEngine:
 
     def persona_lines(self, message: str) -> list[str]:
         """Persona facts, most related to ``message`` first (so a tight budget keeps those)."""
+        return [persona_line(attribute) for attribute, _ in self.ranked_persona(message)]
+
+    def ranked_persona(self, message: str) -> list[tuple[PersonaAttribute, float]]:
+        """Persona attributes with their cosine to ``message``, most related first."""
         attributes, vectors = self._persona()
         if not attributes:
             return []
-        order = np.argsort(-(vectors @ self.embedder.embed([message])[0]), kind="stable")
-        return [persona_line(attributes[int(i)]) for i in order]
+        scores = vectors @ self.embedder.embed([message])[0]
+        order = np.argsort(-scores, kind="stable")
+        return [(attributes[int(i)], float(scores[int(i)])) for i in order]
+
+    def forget_attribute(self, category: str, name: str) -> Forgotten:
+        """Crypto-shred one persona attribute (its history goes with it)."""
+        removed = self.profile.persona.forget_attribute(category, name)
+        self._persona_cache = None
+        return Forgotten(int(removed), "persona_attributes", self.profile.store.shred_residue())
 
     def _persona(self) -> tuple[list[PersonaAttribute], Vectors]:
         if self._persona_cache is None:

@@ -1,0 +1,177 @@
+"""`fedpersona chat`: the terminal chat loop over the encrypted store.
+
+On a terminal it prompts, streams each reply as it is generated and asks for the
+passphrase without echo. When standard input is not a terminal it reads one message
+(or command) per line and prints each reply, so a session can be scripted. The session
+ends with ``/end``, end of input or Ctrl-C at the prompt; Ctrl-C during a reply only
+stops that reply. Either way the session's memories and summary are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli.store_commands import InputError, default_store_path, read_passphrase
+from client.app_profiles import (
+    AppProfile,
+    AppProfileError,
+    builtin_profile,
+    builtin_profile_names,
+    load_app_profile,
+)
+from client.chat import ChatSession, run_command
+from client.embedding import default_embedder
+from client.embedding.manifest import EncoderNotExportedError
+from client.embedding.protocol import Embedder
+from client.llm import ServerConfig, choose_backend
+from client.memory_engine import MemoryEngine, SessionReport
+from client.profile import Profile
+
+PROMPT = "you> "
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    help_text = "chat with an assistant that remembers you, on this device"
+    chat = commands.add_parser("chat", help=help_text, description=help_text)
+    chat.add_argument("--store", type=Path, default=None, help="store file (as `store`)")
+    chat.add_argument(
+        "--passphrase-env", metavar="NAME", help="read the passphrase from variable NAME"
+    )
+    chat.add_argument(
+        "--create", action="store_true", help="create the store if it does not exist yet"
+    )
+    chat.add_argument(
+        "--profile",
+        default="tutor",
+        metavar="NAME|PATH",
+        help=f"application profile: {', '.join(builtin_profile_names())} or a TOML file",
+    )
+    where = chat.add_mutually_exclusive_group()
+    where.add_argument("--backend", metavar="URL", help="OpenAI-compatible API root (…/v1)")
+    where.add_argument("--offline", action="store_true", help="no language model (the default)")
+    chat.add_argument("--model", metavar="NAME", help="model name on the --backend server")
+    chat.set_defaults(handler=_chat)
+
+
+def _app_profile(choice: str) -> AppProfile:
+    try:
+        if choice in builtin_profile_names():
+            return builtin_profile(choice)
+        return load_app_profile(Path(choice))
+    except (AppProfileError, OSError) as error:
+        raise InputError(f"application profile {choice!r}: {error}") from error
+
+
+def _server(args: argparse.Namespace) -> ServerConfig | None:
+    if args.backend is None:
+        if args.model is not None:
+            raise InputError("--model needs --backend URL")
+        return None
+    if args.model is None:
+        raise InputError("--backend needs --model NAME (the model the server should run)")
+    try:
+        return ServerConfig(base_url=args.backend, model=args.model)
+    except ValueError as error:
+        raise InputError(str(error)) from error
+
+
+def _unlock_or_create(args: argparse.Namespace) -> Profile:
+    path = Path(args.store) if args.store is not None else default_store_path()
+    if path.exists():
+        return Profile.open(path, read_passphrase(args.passphrase_env, f"Passphrase for {path}: "))
+    if not args.create:
+        if args.passphrase_env or not sys.stdin.isatty():
+            raise InputError(f"no store at {path}; pass --create, or run `fedpersona store init`")
+        answer = input(f"No store at {path} yet. Create it? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise InputError(f"no store at {path}; nothing was created")
+    passphrase = read_passphrase(args.passphrase_env, "New passphrase: ", confirm=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = Profile.create(path, passphrase)
+    print(f"created {path}", file=sys.stderr)
+    return profile
+
+
+def _embedder() -> Embedder:
+    try:
+        return default_embedder()
+    except EncoderNotExportedError:
+        print("preparing the on-device encoder (first run only)...", file=sys.stderr)
+        return default_embedder(export_if_missing=True)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    app = _app_profile(args.profile)
+    server = _server(args)
+    with _unlock_or_create(args) as profile:
+        backend = choose_backend(server)
+        try:
+            session = ChatSession(MemoryEngine(profile, _embedder()), backend, app)
+            interactive = sys.stdin.isatty()
+            if interactive:
+                print(f"{app.title}; {backend.describe()}. /help lists the commands.")
+            _loop(session, interactive=interactive, show_notice=server is not None)
+            _report(session.end())
+        finally:
+            backend.close()
+    return 0
+
+
+def _read(interactive: bool) -> str | None:
+    """The next line, or None at the end of input (Ctrl-D, Ctrl-C at the prompt, EOF)."""
+    try:
+        if interactive:
+            return input(PROMPT)
+        line = sys.stdin.readline()
+        return line.rstrip("\n") if line else None
+    except (EOFError, KeyboardInterrupt):
+        print()
+        return None
+
+
+def _loop(session: ChatSession, *, interactive: bool, show_notice: bool) -> None:
+    while (line := _read(interactive)) is not None:
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            result = run_command(session, text)
+            for out in result.lines:
+                print(out)
+            if result.end:
+                return
+            continue
+        _answer(session, text, show_notice=show_notice)
+
+
+def _answer(session: ChatSession, message: str, *, show_notice: bool) -> None:
+    def show(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    try:
+        outcome = session.turn(message, on_text=show)
+    except KeyboardInterrupt:  # Ctrl-C during a reply stops the reply, not the session
+        print("\n(reply stopped; your message is kept)")
+        return
+    if outcome.text and not outcome.text.endswith("\n"):
+        print()
+    if outcome.error is not None:
+        print(f"fedpersona: {outcome.error} Your message is kept.", file=sys.stderr)
+    elif outcome.offline and show_notice and outcome.notice:
+        print(f"(answered offline: {outcome.notice})", file=sys.stderr)
+    sys.stdout.flush()
+
+
+def _report(report: SessionReport | None) -> None:
+    if report is None:
+        print("Session ended; no conversation to summarise.")
+        return
+    written = report.written
+    persona = "; profile updated" if report.persona_updated or report.persona_changes else ""
+    print(
+        f"Session saved (sealed): {len(written.turn_items)} turn(s), "
+        f"{len(written.fact_items)} fact(s), summary written{persona}."
+    )
