@@ -35,8 +35,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from models.persona_gate import PersonaGate
+from models.polarity import StanceFeatures
+
 EMBEDDING_DIM = 384
 HANDCRAFTED_FEATURES = 3
+POLARITY_FEATURES = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,18 +49,28 @@ class HeadConfig:
     hidden_dim: int = 64
     mlp_dim: int = 32
     use_handcrafted: bool = True
+    # Stance of each persona fact (models.polarity): needs the hand-made features.
+    use_polarity: bool = True
+    # Initial weight of max_j cos(r, p_j) in the prior (persona_maxsim's lambda).
+    persona_prior: float = 1.0
+    # Scale the persona terms by a learned gate on how much context and persona evidence
+    # discriminate among this row's candidates (models.persona_gate).
+    use_gate: bool = True
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if (self.use_polarity or self.use_gate) and not self.use_handcrafted:
+            raise ValueError("use_polarity and use_gate need use_handcrafted (they act on its features)")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
-        return cls(**data)
+        # Checkpoints written before the stance features existed describe a head without them.
+        return cls(**{"use_polarity": False, "use_gate": False, **data})
 
 
 class RerankingHead(nn.Module):
@@ -72,15 +86,26 @@ class RerankingHead(nn.Module):
         self.config = config
         hidden = config.hidden_dim
         self.project = nn.Linear(config.embedding_dim, hidden)
-        extra = HANDCRAFTED_FEATURES if config.use_handcrafted else 0
+        extra = self.feature_count
         last = nn.Linear(config.mlp_dim, 1)
         self.score = nn.Sequential(nn.Linear(2 * hidden + extra, config.mlp_dim), nn.ReLU(), last)
+        if config.use_polarity:
+            self.polarity = StanceFeatures(config.embedding_dim)
+        if config.use_gate:
+            self.gate = PersonaGate()
         if config.use_handcrafted:
-            self.prior = nn.Linear(HANDCRAFTED_FEATURES, 1, bias=False)
+            self.prior = nn.Linear(extra, 1, bias=False)
             with torch.no_grad():
-                self.prior.weight.copy_(torch.tensor([[1.0, 1.0, 0.0]]))
+                start = [1.0, config.persona_prior, 0.0] + [1.0] * (extra - HANDCRAFTED_FEATURES)
+                self.prior.weight.copy_(torch.tensor([start]))
                 nn.init.zeros_(last.weight)
                 nn.init.zeros_(last.bias)
+
+    @property
+    def feature_count(self) -> int:
+        if not self.config.use_handcrafted:
+            return 0
+        return HANDCRAFTED_FEATURES + (POLARITY_FEATURES if self.config.use_polarity else 0)
 
     def forward(
         self, context: Tensor, candidates: Tensor, persona: Tensor, persona_mask: Tensor
@@ -90,13 +115,22 @@ class RerankingHead(nn.Module):
         p = self.project(persona)  # (B, P, H)
         attention = self._persona_attention(r, p, persona_mask)  # (B, K, P)
         persona_summary = attention @ p  # (B, K, H)
-        features = [c * r, persona_summary * r]
         if not self.config.use_handcrafted:
-            plain: Tensor = self.score(torch.cat(features, dim=-1)).squeeze(-1)
-            return plain
-        similarity = torch.cat(
-            _similarity_features(context, candidates, persona, persona_mask), dim=-1
+            plain: Tensor = self.score(torch.cat([c * r, persona_summary * r], dim=-1))
+            return plain.squeeze(-1)
+        context_cos, max_cos, mean_cos = _similarity_features(
+            context, candidates, persona, persona_mask
         )
+        persona_parts = [max_cos, mean_cos]
+        respecting: list[Tensor] = []
+        if self.config.use_polarity:
+            signed, respect = self.polarity(candidates, persona, persona_mask)
+            persona_parts.append(signed)
+            respecting.append(respect)
+        gate = self.gate(candidates, context_cos, max_cos) if self.config.use_gate else 1.0
+        persona_parts = [part * gate for part in persona_parts]
+        features = [c * r, persona_summary * r * gate]
+        similarity = torch.cat([context_cos, *persona_parts, *respecting], dim=-1)
         scores: Tensor = self.score(torch.cat([*features, similarity], dim=-1)) + self.prior(
             similarity
         )
