@@ -21,9 +21,10 @@ Methods: ``cosine`` (context vs candidate); ``persona_maxsim`` (cosine + lambda 
 persona-fact cosine, lambda picked on the ConvAI2 training split); ``head_previous``
 (the head before issue 13: no stance features, trained on ConvAI2 only, early stopping
 on a slice of the same users' examples, never the untrained head); ``head_central``
-(models' default head: stance features, trained on ConvAI2's seen users plus the
-PrefEval fold it is not scored on, early stopping on held-out users that may keep the
-untrained head). Every row is the mean over 3 seeds (the data draw, the candidates and
+(models' default head, stance features and persona gate: stage 1 on ConvAI2's seen
+users with early stopping on held-out users that may keep the untrained head, shown
+alone as ``head_conversations``; stage 2, models.stance_training, teaches the stance
+on the PrefEval fold it is not scored on). Every row is the mean over 3 seeds (the data draw, the candidates and
 the heads all change with the seed); the JSON has each seed.
 """
 
@@ -33,30 +34,23 @@ import argparse
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.generalisation_eval import SeedResult, evaluate_seed
-from bench.reporting import run_and_report, table
+from bench.rerank_data import QUICK_USERS
+from bench.reporting import positive_int, run_and_report, table
 
 DEFAULT_OUT = Path("bench/results/generalisation.json")
 QUICK_MSC_PAIRS = 100
 
 
-@dataclass(frozen=True)
-class Cell:
-    method: str
-    dataset: str
-    split: str
-
-
 def mean_rows(results: Sequence[SeedResult]) -> list[dict[str, Any]]:
     """One row per (method, dataset, split): mean hits@1 over seeds, with each seed's."""
     rows = []
-    for key, first in results[0].hits.items():
+    for key in results[0].hits:
         per_seed = [r.hits[key] for r in results]
         method, dataset, split = key
         row: dict[str, Any] = {
@@ -73,7 +67,6 @@ def mean_rows(results: Sequence[SeedResult]) -> list[dict[str, Any]]:
                 t: round(100 * statistics.mean(s[t] for s in topics), 2) for t in topics[0]
             }
         rows.append(row)
-        del first
     return rows
 
 
@@ -86,8 +79,8 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
             evaluate_seed(
                 args.data_dir,
                 seed=seed,
-                convai2_users=250 if args.quick else None,
-                msc_pairs=QUICK_MSC_PAIRS if args.quick else None,
+                convai2_users=args.users or (QUICK_USERS if args.quick else None),
+                msc_pairs=args.msc_pairs or (QUICK_MSC_PAIRS if args.quick else None),
                 say=say,
             )
         )
@@ -129,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--quick", action="store_true", help="250 ConvAI2 users, 100 MSC pairs")
+    parser.add_argument("--users", type=positive_int, default=None, help="first N ConvAI2 users")
+    parser.add_argument("--msc-pairs", type=positive_int, default=None, help="first N MSC pairs")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ import numpy.typing as npt
 from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances, prefeval_set
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
-from models.encoded import EncodedExamples, concatenate, encode
+from models.encoded import EncodedExamples, encode
 from models.metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
-from models.training import TrainConfig, new_head, score, train_head
+from models.stance_training import STANCE_TRAINING, train_stance
+from models.training import TrainConfig, hold_out, new_head, score, train_head
 
 Key = tuple[str, str, str]  # method, dataset, split
 Scorer = Callable[[EncodedExamples], npt.NDArray[np.float32]]
@@ -89,16 +91,18 @@ def per_topic(scores: npt.NDArray[np.float32], data: EncodedExamples, topics: np
     }
 
 
-def central_head(sets: Sets, seed: int, held_fold: int, folds: npt.NDArray[np.int64]) -> RerankingHead:
-    """The default head trained on ConvAI2's training split plus the PrefEval topics of
-    the other fold; early stopping on held-out users (models.training)."""
-    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
-    rows = np.flatnonzero(folds != held_fold)
-    data = concatenate([sets.train, prefeval.subset(rows)])
-    groups = sets.train_users + [f"prefeval-{i}" for i in rows.tolist()]
+Stage1 = tuple[RerankingHead, EncodedExamples, EncodedExamples | None]
+
+
+def conversation_head(sets: Sets, seed: int) -> Stage1:
+    """Stage 1: the default head on ConvAI2's training split; early stopping on held-out
+    users (models.training), which may keep the untrained head. Returns the head, the
+    rows it trained on and the held-out users' rows."""
+    config = TrainConfig(seed=seed)
+    train, validation = hold_out(sets.train, config, sets.train_users)
     model = new_head(HeadConfig(), seed=seed)
-    train_head(model, data, TrainConfig(seed=seed), groups=groups)
-    return model
+    train_head(model, train, config, validation=validation)
+    return model, train, validation
 
 
 def evaluate_seed(
@@ -116,30 +120,51 @@ def evaluate_seed(
         record(result, method, sets, scorer)
     say("training heads ...")
     previous = new_head(PREVIOUS_HEAD, seed=seed)
-    train_head(previous, sets.train, PREVIOUS_TRAINING.__class__(seed=seed, consider_untrained=False))
-    record(result, "head_previous", sets, lambda d: score(previous, d))
-    _central(result, sets, seed)
+    train_head(previous, sets.train, replace(PREVIOUS_TRAINING, seed=seed))
+    conversations = conversation_head(sets, seed)
+    scorers = {
+        **baselines,
+        "head_previous": lambda d: score(previous, d),
+        "head_conversations": lambda d: score(conversations[0], d),
+    }
     prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
-    for method in ("cosine", "persona_maxsim", "head_previous"):
-        result.per_topic[method] = per_topic(baselines.get(method, lambda d: score(previous, d))(prefeval), prefeval, sets.topics)
+    for method, scorer in scorers.items():
+        if method not in baselines:
+            record(result, method, sets, scorer)
+        result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
+    _central(result, sets, seed, conversations)
     result.config = {
         "persona_maxsim_lambda": lam,
         "head": HeadConfig().to_json(),
         "train": TrainConfig(seed=seed).__dict__,
+        "stance_train": replace(STANCE_TRAINING, seed=seed).__dict__,
         "convai2_train_examples": len(sets.train),
     }
     return result
 
 
-def _central(result: SeedResult, sets: Sets, seed: int) -> None:
-    """Two heads (one per PrefEval fold): each scores the fold it did not train on; the
-    ConvAI2 and MSC rows are the mean of the two heads."""
+def _central(
+    result: SeedResult,
+    sets: Sets,
+    seed: int,
+    conversations: Stage1,
+) -> None:
+    """Stage 2 (models.stance_training) on each PrefEval fold: each head scores the topics
+    it did not train on; the ConvAI2 and MSC rows are the mean of the two heads."""
     folds = topic_folds(sets.topics, seed)
     prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
     held_scores = np.zeros(prefeval.candidates.shape[:2], np.float32)
     totals: dict[Key, list[float]] = {}
     for fold in (0, 1):
-        model = central_head(sets, seed, fold, folds)
+        model = copy.deepcopy(conversations[0])
+        train_rows = np.flatnonzero(folds != fold)
+        train_stance(
+            model,
+            conversations[1],
+            prefeval.subset(train_rows),
+            validation_users=conversations[2],
+            config=replace(STANCE_TRAINING, seed=seed),
+        )
         rows = np.flatnonzero(folds == fold)
         held_scores[rows] = score(model, prefeval.subset(rows))
         for (dataset, split), data in sets.tests.items():

@@ -33,7 +33,7 @@ class PersonaGate(nn.Module):
         """candidates (B, K, D), context_cos and max_cos (B, K, 1) -> gate (B, 1, 1)."""
         real = (candidates.abs().sum(-1, keepdim=True) > 0).to(candidates.dtype)  # (B, K, 1)
         spreads = torch.cat([_spread(context_cos, real), _spread(max_cos, real)], dim=-1)
-        gate: Tensor = 2.0 * torch.sigmoid(self.weights(SPREAD_SCALE * spreads))
+        gate: Tensor = 2.0 * torch.sigmoid(self.weights(torch.log(SPREAD_SCALE * spreads)))
         return gate
 
 

@@ -7,7 +7,7 @@ stance is learned from the fact's embedding by the head itself, and the head's i
 stay the same (no parser, no keyword list on the device).
 
 For fact j with embedding p_j, stance logit z_j = v . p_j + b, stance s_j = tanh(z_j)
-(+1 liking, -1 avoidance), avoidance weight a_j = sigmoid(-z_j). Two features per
+(+1 liking, -1 avoidance), avoidance weight a_j = max(-s_j, 0). Two features per
 candidate r_k (each (B, K, 1)):
 
 - signed persona match: sum_j w_kj s_j cos(r_k, p_j), with w_kj = softmax_j(cos(r_k, p_j)
@@ -20,11 +20,12 @@ candidate r_k (each (B, K, 1)):
 
 At initialisation v, b and u are zero: every stance is 0, both features are 0, and the
 head ranks exactly as without them; their prior weights start at 1 so training moves
-v and u from the first step.
+v from the first step, and u as soon as some fact reads as an avoidance.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 SOFT_ARGMAX_TEMPERATURE = 0.1
@@ -54,6 +55,9 @@ class StanceFeatures(nn.Module):
         centre = (candidates * real).sum(1, keepdim=True) / real.sum(1, keepdim=True).clamp(
             min=1.0
         )  # (B, 1, D)
-        avoiding = (logits.neg().sigmoid() * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)  # (B,)
+        # How much of the persona is avoidance: mean_j max(-s_j, 0); a liking persona (or
+        # an untrained stance) gives 0 and leaves the candidate direction switched off.
+        avoidance = torch.relu(-logits.tanh())
+        avoiding = (avoidance * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)  # (B,)
         respecting = self.respecting(candidates - centre) * avoiding.view(-1, 1, 1) * real
         return [signed, respecting]

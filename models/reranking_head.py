@@ -61,8 +61,10 @@ class HeadConfig:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if (self.use_polarity or self.use_gate) and not self.use_handcrafted:
-            raise ValueError("use_polarity and use_gate need use_handcrafted (they act on its features)")
+        if not self.use_handcrafted:
+            # Stance and gate act on the hand-made features: without those, neither exists.
+            object.__setattr__(self, "use_polarity", False)
+            object.__setattr__(self, "use_gate", False)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -134,7 +134,7 @@ def train_head(
         return TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     generator = torch.Generator().manual_seed(config.seed)
     if validation is None:
-        data, validation = _hold_out(data, config, groups)
+        data, validation = hold_out(data, config, groups)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -161,7 +161,7 @@ def train_head(
     return result
 
 
-def _hold_out(
+def hold_out(
     data: EncodedExamples, config: TrainConfig, groups: Sequence[str] | None = None
 ) -> tuple[EncodedExamples, EncodedExamples | None]:
     held = round(config.validation_fraction * len(data))
