@@ -24,8 +24,8 @@ on a slice of the same users' examples, never the untrained head); ``head_centra
 (models' default head, stance features and persona gate: stage 1 on ConvAI2's seen
 users with early stopping on held-out users that may keep the untrained head, shown
 alone as ``head_conversations``; stage 2, models.stance_training, teaches the stance
-on the PrefEval fold it is not scored on). Every row is the mean over 3 seeds (the data draw, the candidates and
-the heads all change with the seed); the JSON has each seed.
+on the PrefEval fold it is not scored on). Every row is the mean over 3 seeds (the data
+draw, the candidates and the heads all change with the seed); the JSON has each seed.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from bench.generalisation_eval import SeedResult, evaluate_seed
-from bench.rerank_data import QUICK_USERS
 from bench.reporting import positive_int, run_and_report, table
+from bench.rerank_data import QUICK_USERS
 
 DEFAULT_OUT = Path("bench/results/generalisation.json")
 QUICK_MSC_PAIRS = 100

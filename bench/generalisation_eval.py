@@ -45,7 +45,11 @@ class Sets:
 
 
 def load_sets(
-    root: Path | None, *, seed: int, convai2_users: int | None, msc_pairs: int | None,
+    root: Path | None,
+    *,
+    seed: int,
+    convai2_users: int | None,
+    msc_pairs: int | None,
     say: Callable[[str], None],
 ) -> Sets:
     data = load_bench_data(root, users=convai2_users, seed=seed, with_spc=False, say=say)
@@ -84,7 +88,9 @@ def record(result: SeedResult, method: str, sets: Sets, scorer: Scorer) -> None:
         result.sizes[(dataset, split)] = len(data)
 
 
-def per_topic(scores: npt.NDArray[np.float32], data: EncodedExamples, topics: npt.NDArray[np.str_]) -> dict[str, float]:
+def per_topic(
+    scores: npt.NDArray[np.float32], data: EncodedExamples, topics: npt.NDArray[np.str_]
+) -> dict[str, float]:
     return {
         t: hits_at_1(scores[topics == t], data.labels[topics == t])
         for t in sorted(set(topics.tolist()))
@@ -106,7 +112,11 @@ def conversation_head(sets: Sets, seed: int) -> Stage1:
 
 
 def evaluate_seed(
-    root: Path | None, *, seed: int, convai2_users: int | None, msc_pairs: int | None,
+    root: Path | None,
+    *,
+    seed: int,
+    convai2_users: int | None,
+    msc_pairs: int | None,
     say: Callable[[str], None],
 ) -> SeedResult:
     sets = load_sets(root, seed=seed, convai2_users=convai2_users, msc_pairs=msc_pairs, say=say)
@@ -122,7 +132,7 @@ def evaluate_seed(
     previous = new_head(PREVIOUS_HEAD, seed=seed)
     train_head(previous, sets.train, replace(PREVIOUS_TRAINING, seed=seed))
     conversations = conversation_head(sets, seed)
-    scorers = {
+    scorers: dict[str, Scorer] = {
         **baselines,
         "head_previous": lambda d: score(previous, d),
         "head_conversations": lambda d: score(conversations[0], d),
@@ -173,5 +183,7 @@ def _central(
                     hits_at_1(score(model, data), data.labels)
                 )
     result.hits.update({k: float(np.mean(v)) for k, v in totals.items()})
-    result.hits[("head_central", "prefeval", "mcq_dev_topics")] = hits_at_1(held_scores, prefeval.labels)
+    result.hits[("head_central", "prefeval", "mcq_dev_topics")] = hits_at_1(
+        held_scores, prefeval.labels
+    )
     result.per_topic["head_central"] = per_topic(held_scores, prefeval, sets.topics)

@@ -173,7 +173,9 @@ def hold_out(
         return data.subset(order[held:]), data.subset(order[:held])
     names = np.asarray(groups)
     distinct = np.unique(names)
-    chosen = distinct[rng.permutation(len(distinct))[: round(config.validation_fraction * len(distinct))]]
+    chosen = distinct[
+        rng.permutation(len(distinct))[: round(config.validation_fraction * len(distinct))]
+    ]
     inside = np.isin(names, chosen)
     if inside.sum() < config.min_validation_examples or inside.all():
         return data, None

@@ -29,7 +29,8 @@ def test_msc_persona_holds_only_facts_revealed_in_earlier_sessions(sessions):
     assert set(facts[("valid_0", 1, 3)]) == set(first.facts[1]) | set(second.facts[1])
     # facts first revealed in session 3 are not in session 3's persona:
     new_in_3 = set(by_key[("valid_0", 3)].facts[1]) - set(first.facts[1] + second.facts[1])
-    assert new_in_3 and not new_in_3 & set(facts[("valid_0", 1, 3)])
+    assert new_in_3
+    assert not new_in_3 & set(facts[("valid_0", 1, 3)])
 
 
 def test_msc_exchanges_answer_the_other_speaker_and_draw_distractors_from_other_pairs(sessions):
@@ -64,8 +65,10 @@ def test_concatenate_pads_candidates_and_facts_and_keeps_rows():
 
     both = concatenate([wide, narrow])
 
-    assert both.candidates.shape == (7, 6, 384) and both.persona.shape == (7, 5, 384)
-    assert both.candidate_mask[4:, 4:].sum() == 0 and both.persona_mask[:4, 2:].sum() == 0
+    assert both.candidates.shape == (7, 6, 384)
+    assert both.persona.shape == (7, 5, 384)
+    assert both.candidate_mask[4:, 4:].sum() == 0
+    assert both.persona_mask[:4, 2:].sum() == 0
     np.testing.assert_array_equal(both.candidates[4:, :4], narrow.candidates)
 
 
@@ -75,6 +78,8 @@ def test_holding_out_groups_keeps_each_user_on_one_side():
 
     train, validation = hold_out(data, TrainConfig(validation_fraction=0.2), groups)
 
-    assert validation is not None and len(validation) == 40 and len(train) == 160
+    assert validation is not None
+    assert len(validation) == 40
+    assert len(train) == 160
     held = {tuple(row) for row in validation.context[:, :4].round(5).tolist()}
     assert not held & {tuple(row) for row in train.context[:, :4].round(5).tolist()}

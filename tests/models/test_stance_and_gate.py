@@ -27,7 +27,10 @@ def hotel(onnx_embedder) -> EncodedExamples:
     sample = json.loads((data_dir() / PREFEVAL_SAMPLE).read_text(encoding="utf-8"))
     record = sample["records"]["mcq_options"][0]
     example = RankingExample(
-        "hotel", 0, record["question"], (record["preference"],),
+        "hotel",
+        0,
+        record["question"],
+        (record["preference"],),
         tuple(record["classification_task_options"]),
     )
     return encode([example], onnx_embedder.embed, dimension=384)
@@ -70,7 +73,10 @@ def exchange(onnx_embedder) -> EncodedExamples:
     first = dialogues[0]
     others = [e.response for d in dialogues[1:] for e in d.exchanges][:19]
     example = RankingExample(
-        first.user_id, 0, first.exchanges[0].context, first.persona,
+        first.user_id,
+        0,
+        first.exchanges[0].context,
+        first.persona,
         (first.exchanges[0].response, *others),
     )
     return encode([example], onnx_embedder.embed, dimension=384)
@@ -113,15 +119,22 @@ def test_padded_candidates_do_not_move_the_stance_features(hotel):
         hotel.context,
         np.concatenate([hotel.candidates, np.zeros((1, 3, 384), np.float32)], axis=1),
         np.concatenate([hotel.candidate_mask, np.zeros((1, 3), np.float32)], axis=1),
-        hotel.persona, hotel.persona_mask, hotel.labels, hotel.signs, hotel.weights,
+        hotel.persona,
+        hotel.persona_mask,
+        hotel.labels,
+        hotel.signs,
+        hotel.weights,
     )
 
     np.testing.assert_allclose(score(model, padded)[0, :4], score(model, hotel)[0], atol=1e-5)
 
 
 def test_old_checkpoints_describe_a_head_without_stance_or_gate():
-    old = HeadConfig.from_json({"embedding_dim": 384, "hidden_dim": 64, "mlp_dim": 32,
-                                "use_handcrafted": True})
+    old = HeadConfig.from_json(
+        {"embedding_dim": 384, "hidden_dim": 64, "mlp_dim": 32, "use_handcrafted": True}
+    )
 
-    assert not old.use_polarity and not old.use_gate
-    assert HeadConfig().use_polarity and HeadConfig().use_gate
+    assert not old.use_polarity
+    assert not old.use_gate
+    assert HeadConfig().use_polarity
+    assert HeadConfig().use_gate
