@@ -5,7 +5,7 @@ candidates, and the person's persona facts. The encoder is never trained on the 
 only this head is, so it trains on a phone-class CPU in seconds and its update is small
 enough to federate.
 
-Architecture (hidden size H = 64, about 29k parameters by default):
+Architecture (hidden size H = 64, about 29.7k parameters by default):
 - one shared projection W: 384 -> H (24.6k parameters) for context c, candidates r_k and
   persona facts p_j, so the three live in one learned space;
 - persona attention: each candidate attends over the persona facts
@@ -19,7 +19,13 @@ Architecture (hidden size H = 64, about 29k parameters by default):
   cos + max-cos (persona_maxsim with lambda 1), while the MLP's last layer starts at
   zero: an untrained head ranks exactly like persona_maxsim and training learns the
   correction. A user with five examples (local-only training, early federated rounds)
-  then starts from a strong scorer instead of from noise.
+  then starts from a strong scorer instead of from noise;
+- (issue 13) two stance features of the persona facts (models.polarity: a fact the
+  person avoids counts *against* the candidates that match it) joining the prior with
+  weight 1, and a gate (models.persona_gate) that scales every persona term by how well
+  context and persona separate the row's candidates. Both start neutral (stance 0,
+  gate 1), so an untrained head still ranks exactly like persona_maxsim; the inputs are
+  the same four tensors as before.
 Why this size: the per-user data is tens of examples, so capacity goes into one
 projection shared by all inputs rather than separate towers, and the attention replaces
 a persona mean that would blur a 5-fact persona into one vector.

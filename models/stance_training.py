@@ -25,7 +25,7 @@ from models.reranking_head import RerankingHead
 from models.training import TrainConfig, TrainResult, train_head
 
 STANCE_PREFIX = "polarity."
-STANCE_TRAINING = TrainConfig(epochs=30, patience=3, weight_decay=1e-2)
+STANCE_TRAINING = TrainConfig(epochs=10, patience=3, weight_decay=1e-2)
 
 
 def balanced(preferences: EncodedExamples, total_weight: float) -> EncodedExamples:

@@ -14,7 +14,9 @@ from models.data.personachat import load_personachat
 from models.encoded import EncodedExamples, encode
 from models.ranking_task import RankingExample
 from models.reranking_head import HeadConfig, RerankingHead
-from models.training import new_head, score
+from models.stance_training import train_stance
+from models.training import TrainConfig, new_head, score
+from tests.models.test_head_and_training import _synthetic
 
 PREFEVAL_SAMPLE = "prefeval/prefeval-sample.json"
 CONVAI2_SAMPLE = "convai2_personachat/valid_both_original_no_cands-sample.txt"
@@ -105,7 +107,8 @@ def test_the_gate_closes_when_persona_similarity_does_not_separate_the_candidate
     flat = torch.full((1, 4, 1), 0.3)  # every candidate equally close to the persona
     spread = torch.tensor([[[0.1], [0.5], [0.2], [0.9]]])
 
-    gate = model.gate(candidates, context_cos, torch.cat([flat, spread]))
+    with torch.no_grad():
+        gate = model.gate(candidates, context_cos, torch.cat([flat, spread]))
 
     assert gate.shape == (2, 1, 1)
     assert float(gate[0]) < 0.01 < 1.0 < float(gate[1]) < 2.0
@@ -138,3 +141,24 @@ def test_old_checkpoints_describe_a_head_without_stance_or_gate():
     assert not old.use_gate
     assert HeadConfig().use_polarity
     assert HeadConfig().use_gate
+
+
+def test_stance_training_moves_only_the_stance_and_restores_the_rest():
+    model = new_head(HeadConfig(), seed=0)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    conversations, preferences = _synthetic(n=80, seed=1), _synthetic(n=40, k=4, p=1, seed=2)
+
+    train_stance(
+        model,
+        conversations,
+        preferences,
+        validation_users=None,
+        config=TrainConfig(epochs=3, consider_untrained=False, seed=0),
+    )
+
+    for name, parameter in model.named_parameters():
+        assert parameter.requires_grad
+        moved = not torch.equal(parameter.detach(), before[name])
+        if not name.startswith("polarity."):
+            assert not moved, name
+    assert not torch.equal(model.polarity.stance.weight.detach(), before["polarity.stance.weight"])
