@@ -17,7 +17,7 @@ from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
 from models.encoded import EncodedExamples, encode
 from models.metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
-from models.stance_training import STANCE_TRAINING, train_stance
+from models.stance_training import STANCE_TRAINING, train_stance, training_only
 from models.training import TrainConfig, hold_out, new_head, score, train_head
 
 Key = tuple[str, str, str]  # method, dataset, split
@@ -101,13 +101,15 @@ Stage1 = tuple[RerankingHead, EncodedExamples, EncodedExamples | None]
 
 
 def conversation_head(sets: Sets, seed: int) -> Stage1:
-    """Stage 1: the default head on ConvAI2's training split; early stopping on held-out
-    users (models.training), which may keep the untrained head. Returns the head, the
+    """Stage 1: the default head on ConvAI2's training split, stance kept neutral
+    (models.stance_training.training_only); early stopping on held-out users
+    (models.training), which may keep the untrained head. Returns the head, the
     rows it trained on and the held-out users' rows."""
     config = TrainConfig(seed=seed)
     train, validation = hold_out(sets.train, config, sets.train_users)
     model = new_head(HeadConfig(), seed=seed)
-    train_head(model, train, config, validation=validation)
+    with training_only(model, stance=False):
+        train_head(model, train, config, validation=validation)
     return model, train, validation
 
 

@@ -14,8 +14,8 @@ from models.data.personachat import load_personachat
 from models.encoded import EncodedExamples, encode
 from models.ranking_task import RankingExample
 from models.reranking_head import HeadConfig, RerankingHead
-from models.stance_training import train_stance
-from models.training import TrainConfig, new_head, score
+from models.stance_training import train_stance, training_only
+from models.training import TrainConfig, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
 
 PREFEVAL_SAMPLE = "prefeval/prefeval-sample.json"
@@ -162,3 +162,13 @@ def test_stance_training_moves_only_the_stance_and_restores_the_rest():
         if not name.startswith("polarity."):
             assert not moved, name
     assert not torch.equal(model.polarity.stance.weight.detach(), before["polarity.stance.weight"])
+
+
+def test_conversation_training_keeps_the_stance_neutral():
+    model = new_head(HeadConfig(), seed=0)
+
+    with training_only(model, stance=False):
+        train_head(model, _synthetic(n=80, seed=3), TrainConfig(epochs=2, seed=0))
+
+    assert float(model.polarity.stance.weight.detach().abs().max()) == 0.0
+    assert all(p.requires_grad for p in model.parameters())
