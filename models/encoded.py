@@ -91,3 +91,26 @@ def _texts(examples: Sequence[RankingExample]) -> list[str]:
         texts.extend(example.candidates)
         texts.extend(example.persona)
     return texts
+
+
+def concatenate(parts: Sequence[EncodedExamples]) -> EncodedExamples:
+    """Rows of several encoded sets in order; candidates and facts are padded to the widest
+    set (padding is masked out of the loss and of the persona attention)."""
+    k = max(p.candidates.shape[1] for p in parts)
+    facts = max(p.persona.shape[1] for p in parts)
+
+    def pad(array: npt.NDArray[np.generic], axis_size: int) -> npt.NDArray[np.generic]:
+        widths = [(0, 0)] * array.ndim
+        widths[1] = (0, axis_size - array.shape[1])
+        return np.pad(array, widths)
+
+    return EncodedExamples(
+        np.concatenate([p.context for p in parts]),
+        np.concatenate([pad(p.candidates, k) for p in parts]),
+        np.concatenate([pad(p.candidate_mask, k) for p in parts]),
+        np.concatenate([pad(p.persona, facts) for p in parts]),
+        np.concatenate([pad(p.persona_mask, facts) for p in parts]),
+        np.concatenate([p.labels for p in parts]),
+        np.concatenate([p.signs for p in parts]),
+        np.concatenate([p.weights for p in parts]),
+    )

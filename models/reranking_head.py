@@ -5,7 +5,7 @@ candidates, and the person's persona facts. The encoder is never trained on the 
 only this head is, so it trains on a phone-class CPU in seconds and its update is small
 enough to federate.
 
-Architecture (hidden size H = 64, about 29k parameters by default):
+Architecture (hidden size H = 64, about 29.7k parameters by default):
 - one shared projection W: 384 -> H (24.6k parameters) for context c, candidates r_k and
   persona facts p_j, so the three live in one learned space;
 - persona attention: each candidate attends over the persona facts
@@ -19,7 +19,13 @@ Architecture (hidden size H = 64, about 29k parameters by default):
   cos + max-cos (persona_maxsim with lambda 1), while the MLP's last layer starts at
   zero: an untrained head ranks exactly like persona_maxsim and training learns the
   correction. A user with five examples (local-only training, early federated rounds)
-  then starts from a strong scorer instead of from noise.
+  then starts from a strong scorer instead of from noise;
+- (issue 13) two stance features of the persona facts (models.polarity: a fact the
+  person avoids counts *against* the candidates that match it) joining the prior with
+  weight 1, and a gate (models.persona_gate) that scales every persona term by how well
+  context and persona separate the row's candidates. Both start neutral (stance 0,
+  gate 1), so an untrained head still ranks exactly like persona_maxsim; the inputs are
+  the same four tensors as before.
 Why this size: the per-user data is tens of examples, so capacity goes into one
 projection shared by all inputs rather than separate towers, and the attention replaces
 a persona mean that would blur a 5-fact persona into one vector.
@@ -35,8 +41,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from models.persona_gate import PersonaGate
+from models.polarity import StanceFeatures
+
 EMBEDDING_DIM = 384
 HANDCRAFTED_FEATURES = 3
+POLARITY_FEATURES = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,18 +55,30 @@ class HeadConfig:
     hidden_dim: int = 64
     mlp_dim: int = 32
     use_handcrafted: bool = True
+    # Stance of each persona fact (models.polarity): needs the hand-made features.
+    use_polarity: bool = True
+    # Initial weight of max_j cos(r, p_j) in the prior (persona_maxsim's lambda).
+    persona_prior: float = 1.0
+    # Scale the persona terms by a learned gate on how much context and persona evidence
+    # discriminate among this row's candidates (models.persona_gate).
+    use_gate: bool = True
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.use_handcrafted:
+            # Stance and gate act on the hand-made features: without those, neither exists.
+            object.__setattr__(self, "use_polarity", False)
+            object.__setattr__(self, "use_gate", False)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
-        return cls(**data)
+        # Checkpoints written before the stance features existed describe a head without them.
+        return cls(**{"use_polarity": False, "use_gate": False, **data})
 
 
 class RerankingHead(nn.Module):
@@ -72,15 +94,26 @@ class RerankingHead(nn.Module):
         self.config = config
         hidden = config.hidden_dim
         self.project = nn.Linear(config.embedding_dim, hidden)
-        extra = HANDCRAFTED_FEATURES if config.use_handcrafted else 0
+        extra = self.feature_count
         last = nn.Linear(config.mlp_dim, 1)
         self.score = nn.Sequential(nn.Linear(2 * hidden + extra, config.mlp_dim), nn.ReLU(), last)
+        if config.use_polarity:
+            self.polarity = StanceFeatures(config.embedding_dim)
+        if config.use_gate:
+            self.gate = PersonaGate()
         if config.use_handcrafted:
-            self.prior = nn.Linear(HANDCRAFTED_FEATURES, 1, bias=False)
+            self.prior = nn.Linear(extra, 1, bias=False)
             with torch.no_grad():
-                self.prior.weight.copy_(torch.tensor([[1.0, 1.0, 0.0]]))
+                start = [1.0, config.persona_prior, 0.0] + [1.0] * (extra - HANDCRAFTED_FEATURES)
+                self.prior.weight.copy_(torch.tensor([start]))
                 nn.init.zeros_(last.weight)
                 nn.init.zeros_(last.bias)
+
+    @property
+    def feature_count(self) -> int:
+        if not self.config.use_handcrafted:
+            return 0
+        return HANDCRAFTED_FEATURES + (POLARITY_FEATURES if self.config.use_polarity else 0)
 
     def forward(
         self, context: Tensor, candidates: Tensor, persona: Tensor, persona_mask: Tensor
@@ -90,13 +123,22 @@ class RerankingHead(nn.Module):
         p = self.project(persona)  # (B, P, H)
         attention = self._persona_attention(r, p, persona_mask)  # (B, K, P)
         persona_summary = attention @ p  # (B, K, H)
-        features = [c * r, persona_summary * r]
         if not self.config.use_handcrafted:
-            plain: Tensor = self.score(torch.cat(features, dim=-1)).squeeze(-1)
-            return plain
-        similarity = torch.cat(
-            _similarity_features(context, candidates, persona, persona_mask), dim=-1
+            plain: Tensor = self.score(torch.cat([c * r, persona_summary * r], dim=-1))
+            return plain.squeeze(-1)
+        context_cos, max_cos, mean_cos = _similarity_features(
+            context, candidates, persona, persona_mask
         )
+        persona_parts = [max_cos, mean_cos]
+        respecting: list[Tensor] = []
+        if self.config.use_polarity:
+            signed, respect = self.polarity(candidates, persona, persona_mask)
+            persona_parts.append(signed)
+            respecting.append(respect)
+        gate = self.gate(candidates, context_cos, max_cos) if self.config.use_gate else 1.0
+        persona_parts = [part * gate for part in persona_parts]
+        features = [c * r, persona_summary * r * gate]
+        similarity = torch.cat([context_cos, *persona_parts, *respecting], dim=-1)
         scores: Tensor = self.score(torch.cat([*features, similarity], dim=-1)) + self.prior(
             similarity
         )

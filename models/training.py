@@ -9,6 +9,7 @@ disliked candidate down instead, with the unlikelihood term -log(1 - p(label))
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -29,6 +30,9 @@ class TrainConfig:
     validation_fraction: float = 0.1
     min_validation_examples: int = 20
     seed: int = 0
+    # Early stopping may keep the untrained head (epoch 0) when no epoch beats it on the
+    # validation examples: training then never ends below its own starting point.
+    consider_untrained: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -120,19 +124,24 @@ def train_head(
     config: TrainConfig,
     *,
     validation: EncodedExamples | None = None,
+    groups: Sequence[str] | None = None,
 ) -> TrainResult:
     """Train in place. Early stopping watches ``validation`` (default: a seeded slice of
-    ``data`` when it is large enough; otherwise every epoch runs and the last one is kept)."""
+    ``data`` when it is large enough, whole ``groups`` (users) when given, so the head is
+    chosen on people it did not train on; otherwise every epoch runs and the last one is
+    kept). With ``consider_untrained`` the untrained head is the first candidate (epoch 0)."""
     if len(data) == 0:
         return TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     generator = torch.Generator().manual_seed(config.seed)
     if validation is None:
-        data, validation = _hold_out(data, config)
+        data, validation = hold_out(data, config, groups)
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     result = TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
+    if validation is not None and config.consider_untrained:
+        best_loss = evaluate_loss(model, validation)
     batch = Batch.of(data)
     for epoch in range(1, config.epochs + 1):
         result.train_loss.append(_epoch(model, batch, optimiser, config, generator))
@@ -152,14 +161,25 @@ def train_head(
     return result
 
 
-def _hold_out(
-    data: EncodedExamples, config: TrainConfig
+def hold_out(
+    data: EncodedExamples, config: TrainConfig, groups: Sequence[str] | None = None
 ) -> tuple[EncodedExamples, EncodedExamples | None]:
     held = round(config.validation_fraction * len(data))
     if held < config.min_validation_examples:
         return data, None
-    order = np.random.default_rng(config.seed).permutation(len(data))
-    return data.subset(order[held:]), data.subset(order[:held])
+    rng = np.random.default_rng(config.seed)
+    if groups is None:
+        order = rng.permutation(len(data))
+        return data.subset(order[held:]), data.subset(order[:held])
+    names = np.asarray(groups)
+    distinct = np.unique(names)
+    chosen = distinct[
+        rng.permutation(len(distinct))[: round(config.validation_fraction * len(distinct))]
+    ]
+    inside = np.isin(names, chosen)
+    if inside.sum() < config.min_validation_examples or inside.all():
+        return data, None
+    return data.subset(np.flatnonzero(~inside)), data.subset(np.flatnonzero(inside))
 
 
 def _epoch(

@@ -40,3 +40,6 @@ def require(root: Path, relative: Path) -> Path:
             f"{relative.parts[0]}/"
         )
     return path
+
+
+PREFEVAL_MCQ = Path("prefeval/mcq_options")

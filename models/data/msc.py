@@ -20,6 +20,9 @@ class MscSession:
     session: int  # 1-based; session 1 is the ConvAI2 conversation itself
     personas: tuple[tuple[str, ...], tuple[str, ...]]
     turns: tuple[tuple[int, str], ...]
+    # Each speaker's crowd-annotated persona facts revealed in this session (the union of
+    # ``agg_persona_list`` over the speaker's turns, first-seen order).
+    facts: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
 
 def load_msc_session(path: Path, session: int) -> list[MscSession]:
@@ -39,6 +42,7 @@ def load_msc_session(path: Path, session: int) -> list[MscSession]:
                         session,
                         (tuple(pair[0]), tuple(pair[1])),
                         turns,
+                        _revealed_facts(episode["dialog"]),
                     )
                 )
             except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as error:
@@ -46,3 +50,13 @@ def load_msc_session(path: Path, session: int) -> list[MscSession]:
                     f"{path}:{line_number}: not an MSC episode ({error})"
                 ) from error
     return sessions
+
+
+def _revealed_facts(dialog: list[dict[str, object]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    found: tuple[dict[str, None], dict[str, None]] = ({}, {})
+    for turn in dialog:
+        speaker = int(str(turn["id"]).removeprefix("bot_"))
+        facts = turn.get("agg_persona_list")
+        for fact in facts if isinstance(facts, list) else []:
+            found[speaker][str(fact)] = None
+    return tuple(found[0]), tuple(found[1])

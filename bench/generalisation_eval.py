@@ -1,0 +1,191 @@
+"""One seed of the generalisation benchmark: data, baselines and heads, scored on every set."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances, prefeval_set
+from bench.rerank_data import load_bench_data
+from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
+from models.encoded import EncodedExamples, encode
+from models.metrics import hits_at_1
+from models.reranking_head import HeadConfig, RerankingHead
+from models.stance_training import STANCE_TRAINING, train_stance, training_only
+from models.training import TrainConfig, hold_out, new_head, score, train_head
+
+Key = tuple[str, str, str]  # method, dataset, split
+Scorer = Callable[[EncodedExamples], npt.NDArray[np.float32]]
+PREVIOUS_HEAD = HeadConfig(use_polarity=False)
+PREVIOUS_TRAINING = TrainConfig(consider_untrained=False)
+
+
+@dataclass
+class SeedResult:
+    hits: dict[Key, float] = field(default_factory=dict)
+    sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+    per_topic: dict[str, dict[str, float]] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sets:
+    """Encoded test sets by (dataset, split), the ConvAI2 training split, PrefEval topics."""
+
+    tests: dict[tuple[str, str], EncodedExamples]
+    train: EncodedExamples
+    train_users: list[str]
+    topics: npt.NDArray[np.str_]
+
+
+def load_sets(
+    root: Path | None,
+    *,
+    seed: int,
+    convai2_users: int | None,
+    msc_pairs: int | None,
+    say: Callable[[str], None],
+) -> Sets:
+    data = load_bench_data(root, users=convai2_users, seed=seed, with_spc=False, say=say)
+    sessions = msc_sessions(root)
+    chosen = set(sorted({s.pair_id for s in sessions})[:msc_pairs]) if msc_pairs else None
+    msc = msc_examples(msc_utterances(sessions, pairs=chosen), seed=seed + 10)
+    prefeval = prefeval_set(root, seed=seed)
+    say(f"encoding: ConvAI2, {len(msc)} MSC exchanges, {len(prefeval.examples)} PrefEval items")
+    tests = {
+        ("convai2", "unseen_users"): encode(data.unseen_examples, data.embed, dimension=384),
+        ("convai2", "later_turns"): encode(data.later_examples, data.embed, dimension=384),
+        ("msc", "valid_sessions_2_4"): encode(msc, data.embed, dimension=384),
+        ("prefeval", "mcq_dev_topics"): encode(
+            prefeval.examples, data.embed, dimension=384, labels=prefeval.gold
+        ),
+    }
+    return Sets(
+        tests,
+        encode(data.train_examples, data.embed, dimension=384),
+        [e.user_id for e in data.train_examples],
+        np.asarray([item.topic for item in prefeval.items]),
+    )
+
+
+def topic_folds(topics: npt.NDArray[np.str_], seed: int) -> npt.NDArray[np.int64]:
+    """Fold (0 or 1) of each PrefEval item: half the topics, drawn with ``seed``, per fold."""
+    names = sorted(set(topics.tolist()))
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold = {names[i]: rank % 2 for rank, i in enumerate(order)}
+    return np.asarray([fold[t] for t in topics.tolist()], np.int64)
+
+
+def record(result: SeedResult, method: str, sets: Sets, scorer: Scorer) -> None:
+    for (dataset, split), data in sets.tests.items():
+        result.hits[(method, dataset, split)] = hits_at_1(scorer(data), data.labels)
+        result.sizes[(dataset, split)] = len(data)
+
+
+def per_topic(
+    scores: npt.NDArray[np.float32], data: EncodedExamples, topics: npt.NDArray[np.str_]
+) -> dict[str, float]:
+    return {
+        t: hits_at_1(scores[topics == t], data.labels[topics == t])
+        for t in sorted(set(topics.tolist()))
+    }
+
+
+Stage1 = tuple[RerankingHead, EncodedExamples, EncodedExamples | None]
+
+
+def conversation_head(sets: Sets, seed: int) -> Stage1:
+    """Stage 1: the default head on ConvAI2's training split, stance kept neutral
+    (models.stance_training.training_only); early stopping on held-out users
+    (models.training), which may keep the untrained head. Returns the head, the
+    rows it trained on and the held-out users' rows."""
+    config = TrainConfig(seed=seed)
+    train, validation = hold_out(sets.train, config, sets.train_users)
+    model = new_head(HeadConfig(), seed=seed)
+    with training_only(model, stance=False):
+        train_head(model, train, config, validation=validation)
+    return model, train, validation
+
+
+def evaluate_seed(
+    root: Path | None,
+    *,
+    seed: int,
+    convai2_users: int | None,
+    msc_pairs: int | None,
+    say: Callable[[str], None],
+) -> SeedResult:
+    sets = load_sets(root, seed=seed, convai2_users=convai2_users, msc_pairs=msc_pairs, say=say)
+    result = SeedResult()
+    lam = choose_lambda(sets.train)
+    baselines: dict[str, Scorer] = {
+        "cosine": cosine,
+        "persona_maxsim": lambda d: cosine(d) + lam * persona_maxsim(d),
+    }
+    for method, scorer in baselines.items():
+        record(result, method, sets, scorer)
+    say("training heads ...")
+    previous = new_head(PREVIOUS_HEAD, seed=seed)
+    train_head(previous, sets.train, replace(PREVIOUS_TRAINING, seed=seed))
+    conversations = conversation_head(sets, seed)
+    scorers: dict[str, Scorer] = {
+        **baselines,
+        "head_previous": lambda d: score(previous, d),
+        "head_conversations": lambda d: score(conversations[0], d),
+    }
+    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
+    for method, scorer in scorers.items():
+        if method not in baselines:
+            record(result, method, sets, scorer)
+        result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
+    _central(result, sets, seed, conversations)
+    result.config = {
+        "persona_maxsim_lambda": lam,
+        "head": HeadConfig().to_json(),
+        "train": TrainConfig(seed=seed).__dict__,
+        "stance_train": replace(STANCE_TRAINING, seed=seed).__dict__,
+        "convai2_train_examples": len(sets.train),
+    }
+    return result
+
+
+def _central(
+    result: SeedResult,
+    sets: Sets,
+    seed: int,
+    conversations: Stage1,
+) -> None:
+    """Stage 2 (models.stance_training) on each PrefEval fold: each head scores the topics
+    it did not train on; the ConvAI2 and MSC rows are the mean of the two heads."""
+    folds = topic_folds(sets.topics, seed)
+    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
+    held_scores = np.zeros(prefeval.candidates.shape[:2], np.float32)
+    totals: dict[Key, list[float]] = {}
+    for fold in (0, 1):
+        model = copy.deepcopy(conversations[0])
+        train_rows = np.flatnonzero(folds != fold)
+        train_stance(
+            model,
+            conversations[1],
+            prefeval.subset(train_rows),
+            validation_users=conversations[2],
+            config=replace(STANCE_TRAINING, seed=seed),
+        )
+        rows = np.flatnonzero(folds == fold)
+        held_scores[rows] = score(model, prefeval.subset(rows))
+        for (dataset, split), data in sets.tests.items():
+            if dataset != "prefeval":
+                totals.setdefault(("head_central", dataset, split), []).append(
+                    hits_at_1(score(model, data), data.labels)
+                )
+    result.hits.update({k: float(np.mean(v)) for k, v in totals.items()})
+    result.hits[("head_central", "prefeval", "mcq_dev_topics")] = hits_at_1(
+        held_scores, prefeval.labels
+    )
+    result.per_topic["head_central"] = per_topic(held_scores, prefeval, sets.topics)
