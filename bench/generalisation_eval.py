@@ -15,7 +15,7 @@ from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
 from models.encoded import EncodedExamples, encode
-from models.metrics import hits_at_1
+from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
 from models.stance_training import STANCE_TRAINING, train_stance, training_only
 from models.training import TrainConfig, hold_out, new_head, score, train_head
