@@ -22,7 +22,8 @@ from models.training import TrainConfig, hold_out, new_head, score, train_head
 
 Key = tuple[str, str, str]  # method, dataset, split
 Scorer = Callable[[EncodedExamples], npt.NDArray[np.float32]]
-PREVIOUS_HEAD = HeadConfig(use_polarity=False)
+PREVIOUS_HEAD = HeadConfig(use_gate=True)  # as measured: gate on, no stance
+STANCE_HEAD = HeadConfig(use_polarity=True, use_gate=True)  # the head of this benchmark
 PREVIOUS_TRAINING = TrainConfig(consider_untrained=False)
 
 
@@ -107,7 +108,7 @@ def conversation_head(sets: Sets, seed: int) -> Stage1:
     rows it trained on and the held-out users' rows."""
     config = TrainConfig(seed=seed)
     train, validation = hold_out(sets.train, config, sets.train_users)
-    model = new_head(HeadConfig(), seed=seed)
+    model = new_head(STANCE_HEAD, seed=seed)
     with training_only(model, stance=False):
         train_head(model, train, config, validation=validation)
     return model, train, validation
@@ -147,7 +148,7 @@ def evaluate_seed(
     _central(result, sets, seed, conversations)
     result.config = {
         "persona_maxsim_lambda": lam,
-        "head": HeadConfig().to_json(),
+        "head": STANCE_HEAD.to_json(),
         "train": TrainConfig(seed=seed).__dict__,
         "stance_train": replace(STANCE_TRAINING, seed=seed).__dict__,
         "convai2_train_examples": len(sets.train),

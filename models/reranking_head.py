@@ -55,13 +55,16 @@ class HeadConfig:
     hidden_dim: int = 64
     mlp_dim: int = 32
     use_handcrafted: bool = True
-    # Stance of each persona fact (models.polarity): needs the hand-made features.
-    use_polarity: bool = True
+    # Stance of each persona fact (models.polarity): needs the hand-made features. Stance and
+    # gate are off by default: on bench/generalisation.py they gain only on PrefEval (+3.9)
+    # and lose 0.6 on ConvAI2 later turns, and devices would train the stance on
+    # conversations, which cost 2 points on MSC (docs/benchmarks.md, "Generalisation").
+    use_polarity: bool = False
     # Initial weight of max_j cos(r, p_j) in the prior (persona_maxsim's lambda).
     persona_prior: float = 1.0
     # Scale the persona terms by a learned gate on how much context and persona evidence
     # discriminate among this row's candidates (models.persona_gate).
-    use_gate: bool = True
+    use_gate: bool = False
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):

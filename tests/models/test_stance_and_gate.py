@@ -19,6 +19,7 @@ from models.training import TrainConfig, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
 
 PREFEVAL_SAMPLE = "prefeval/prefeval-sample.json"
+STANCE_HEAD = HeadConfig(use_polarity=True, use_gate=True)
 CONVAI2_SAMPLE = "convai2_personachat/valid_both_original_no_cands-sample.txt"
 
 
@@ -39,14 +40,14 @@ def hotel(onnx_embedder) -> EncodedExamples:
 
 
 def _with_stance(bias: float) -> RerankingHead:
-    model = new_head(HeadConfig(), seed=0)
+    model = new_head(STANCE_HEAD, seed=0)
     with torch.no_grad():
         model.polarity.stance.bias.fill_(bias)
     return model
 
 
 def test_an_untrained_head_reads_no_stance_and_ranks_like_persona_maxsim(hotel):
-    model = new_head(HeadConfig(), seed=0)
+    model = new_head(STANCE_HEAD, seed=0)
 
     scores = score(model, hotel)
 
@@ -85,7 +86,7 @@ def exchange(onnx_embedder) -> EncodedExamples:
 
 
 def test_the_gate_starts_open_and_closing_it_falls_back_to_the_context(exchange):
-    model = new_head(HeadConfig(), seed=0)
+    model = new_head(STANCE_HEAD, seed=0)
     np.testing.assert_allclose(
         score(model, exchange), cosine(exchange) + persona_maxsim(exchange), atol=1e-5
     )
@@ -98,7 +99,7 @@ def test_the_gate_starts_open_and_closing_it_falls_back_to_the_context(exchange)
 
 
 def test_the_gate_closes_when_persona_similarity_does_not_separate_the_candidates():
-    model = new_head(HeadConfig(), seed=0)
+    model = new_head(STANCE_HEAD, seed=0)
     with torch.no_grad():
         model.gate.weights.weight.copy_(torch.tensor([[0.0, 1.0]]))  # trust persona spread
     rng = np.random.default_rng(0)
@@ -139,12 +140,13 @@ def test_old_checkpoints_describe_a_head_without_stance_or_gate():
 
     assert not old.use_polarity
     assert not old.use_gate
-    assert HeadConfig().use_polarity
-    assert HeadConfig().use_gate
+    assert STANCE_HEAD.use_polarity
+    assert STANCE_HEAD.use_gate
+    assert not HeadConfig().use_polarity  # off by default (models.reranking_head says why)
 
 
 def test_stance_training_moves_only_the_stance_and_restores_the_rest():
-    model = new_head(HeadConfig(), seed=0)
+    model = new_head(STANCE_HEAD, seed=0)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     conversations, preferences = _synthetic(n=80, seed=1), _synthetic(n=40, k=4, p=1, seed=2)
 
@@ -165,7 +167,7 @@ def test_stance_training_moves_only_the_stance_and_restores_the_rest():
 
 
 def test_conversation_training_keeps_the_stance_neutral():
-    model = new_head(HeadConfig(), seed=0)
+    model = new_head(STANCE_HEAD, seed=0)
 
     with training_only(model, stance=False):
         train_head(model, _synthetic(n=80, seed=3), TrainConfig(epochs=2, seed=0))
