@@ -66,7 +66,6 @@ from models.ranking_task import RankingExample
 from models.reranking_head import HeadConfig
 from models.splits import HOLDOUT_FRACTION
 from models.training import TrainConfig, new_head, score
-from server.run_settings import RunSettings
 from simulation.population import RankingTurn, generate_population, iter_rankings
 from simulation.populations import ClientData, synthetic_population
 
@@ -77,7 +76,7 @@ QUICK_USERS = 150
 SESSIONS = 6  # per user; the last two are the later turns (simulation.populations)
 DIMENSION = 384
 CANDIDATES = 20
-FEDERATED_CLIENTS = RunSettings().clients  # the default federated run's client count
+FEDERATED_CLIENTS = 100  # a small federation: the size below which no setting learned
 SMALL_HEAD = f"head_central_{FEDERATED_CLIENTS}_clients"
 METHODS = (
     "cosine",
