@@ -82,8 +82,20 @@ def no_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--learning-rate", "nan"], "learning_rate must be a positive finite number"),
         (["--local-epochs", "0"], "local_epochs must be at least 1"),
         (["--seed", "-1"], "seed must be >= 0"),
-        (["--clients", "20", "--sampling", "fixed_size", "--delta", "0.1"], "below 1/clients"),
-        (["--clients", "20", "--delta", "0.9"], "below 1/clients"),
+        (
+            [
+                "--clients",
+                "20",
+                "--clients-per-round",
+                "3",
+                "--sampling",
+                "fixed_size",
+                "--delta",
+                "0.1",
+            ],
+            "below 1/clients",
+        ),
+        (["--clients", "20", "--clients-per-round", "3", "--delta", "0.9"], "below 1/clients"),
     ],
 )
 def test_simulate_refuses_bad_settings_with_exit_2_before_any_set_up(
