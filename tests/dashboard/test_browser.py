@@ -137,7 +137,7 @@ def test_each_page_shows_its_key_numbers_in_a_real_browser(
     page, text = _load(browser, f"{dashboard_url}/privacy_budget", "Privacy budget", expected)
     _shoot(page, "privacy-budget")
 
-    expected = ["Training loss", "Update norms"]
+    expected = ["Training loss", "Clipping norm"]
     page, text = _load(browser, f"{dashboard_url}/training", "Training", expected)
     _shoot(page, "training")
 
