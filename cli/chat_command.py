@@ -10,6 +10,7 @@ stops that reply. Either way the session's memories and summary are written.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -103,6 +104,10 @@ def _embedder() -> Embedder:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    # Ctrl-C means "stop this reply" (or "end the session" at the prompt), even when the
+    # process was started with SIGINT ignored (a parent that ignores it passes that on, and
+    # Python then installs no KeyboardInterrupt handler of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app = _app_profile(args.profile)
     server = _server(args)
     with _unlock_or_create(args) as profile:
