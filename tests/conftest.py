@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,9 +37,14 @@ def profile(store_path: Path) -> Iterator[Profile]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 120,
+    **popen: Any,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `fedpersona ...` as a separate process, the way a user or a script does."""
+    """Run `fedpersona ...` as a separate process, the way a user or a script does
+    (``popen``: extra ``subprocess.run`` arguments)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
@@ -48,6 +54,7 @@ def run_cli(
         input=stdin,
         timeout=timeout,
         check=False,
+        **popen,
     )
 
 

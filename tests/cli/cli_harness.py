@@ -20,14 +20,13 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cli.main import main
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_cli
 
 # linux/prctl.h and linux/capability.h
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
@@ -106,15 +105,5 @@ def one_line(stderr: str) -> bool:
 def run_cli_process(
     *args: str, env: dict[str, str] | None = None, **popen: Any
 ) -> subprocess.CompletedProcess[str]:
-    """`fedpersona ...` as its own process, with extra ``subprocess.run`` arguments."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=REPO_ROOT,
-        timeout=120,
-        check=False,
-        **popen,
-    )
+    """`fedpersona ...` as its own process from the repository root (tests.conftest.run_cli)."""
+    return run_cli(*args, env=env, cwd=REPO_ROOT, **popen)
