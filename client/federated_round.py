@@ -1,9 +1,10 @@
 """One federated round on a device: evaluate the received head, train it, clip the change.
 
 What leaves the device is built here and nowhere else: one vector
-(``privacy.device_release``) holding the clipped model update and five bounded statistics
+(``privacy.device_release``) holding the clipped model update and bounded statistics
 (whether it trained, its training loss, whether it had later turns, the share of them the
-received head ranked first, whether the update was within its clipping bound), clipped
+received head ranked first, whether the update was within its clipping bound, and the
+personalisation monitoring values of ``client.monitoring``), clipped
 together to the round's norm C, plus, under distributed DP, this device's share of the
 Gaussian noise on every coordinate. No text, embedding, persona value, example count or
 update norm is sent.
@@ -19,6 +20,7 @@ import numpy.typing as npt
 import torch
 
 from client.local_training import encode_pairs, persona_fact
+from client.monitoring import device_monitoring
 from client.profile import Profile
 from client.training_pairs import TrainingPair
 from models.encoded import EmbedFn
@@ -83,7 +85,12 @@ def run_round(
         loss = result.train_loss[-1] if result.train_loss else float("nan")
     change = flatten(get_weights(model)) - flatten(global_weights)
     released = release(
-        change, instructions.clipping_norm, train_loss=loss, hits=hits, evaluated=len(held)
+        change,
+        instructions.clipping_norm,
+        train_loss=loss,
+        hits=hits,
+        evaluated=len(held),
+        monitoring=device_monitoring(profile, instructions.reference_facts),
     )
     payload = released.payload
     if instructions.noise_share_std > 0:

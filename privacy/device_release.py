@@ -4,9 +4,10 @@ Every value a device sends is inside one Gaussian mechanism that the ledger acco
 The release is ``[update ; statistics * s]``:
 
 * the update is clipped to ``C * sqrt(1 - STATISTICS_SHARE)``;
-* each of the ``len(STATISTICS)`` statistics is a value in [0, 1] (``device_statistics``)
-  scaled by ``s = C * sqrt(STATISTICS_SHARE / len(STATISTICS))``, so the statistics
-  together have L2 norm at most ``C * sqrt(STATISTICS_SHARE)``;
+* each of the ``len(STATISTICS)`` statistics is a value in [0, 1] (``device_statistics``
+  for training, ``MONITORING`` for personalisation quality, client.monitoring) scaled by
+  ``s = C * sqrt(STATISTICS_SHARE / len(STATISTICS))``, so the statistics together
+  have L2 norm at most ``C * sqrt(STATISTICS_SHARE)``;
 * so the whole vector has L2 norm at most C, and adding or removing one device changes the
   round's sum by at most C: the same sensitivity the ledger's noise multiplier z is
   calibrated for. Gaussian noise of std z*C on *every* coordinate of the sum (added by the
@@ -17,15 +18,17 @@ The release is ``[update ; statistics * s]``:
 
 Costs, stated plainly: the update's own noise multiplier is ``z / sqrt(1 - STATISTICS_SHARE)``
 (5.4% more noise with a share of 0.1), and each statistic's sum carries noise of std
-``z * C / s = z * sqrt(len(STATISTICS) / STATISTICS_SHARE)`` in its own units (about 7.1 z):
-with 20 devices a round the mean hit rate is known to about +-0.25 at z = 0.7, with 200 to
-about +-0.025. That noise is what stops a server from solving for one device's values
-across rounds (issue: "per-device values recoverable under SecAgg+").
+``z * C / s = z * sqrt(len(STATISTICS) / STATISTICS_SHARE)`` in its own units (about 10.5 z
+with the 11 statistics): with 50 devices a round and z = 0.9 a fleet mean is known to about
++-0.19 (one std) per round, and averaging R rounds divides that by sqrt(R) (docs/privacy.md,
+"Personalisation monitoring"). That noise is what stops a server from solving for one
+device's values across rounds (issue: "per-device values recoverable under SecAgg+").
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +43,23 @@ Vector = npt.NDArray[np.float64]
 # train_loss: the last local epoch's loss divided by LOSS_CAP (capped at 1);
 # hit_rate: the share of the device's later turns the received head ranked first;
 # unclipped: 1 when the update was within its clipping bound (adaptive clipping's count).
-STATISTICS = ("trained", "train_loss", "evaluated", "hit_rate", "unclipped")
+TRAINING_STATISTICS = ("trained", "train_loss", "evaluated", "hit_rate", "unclipped")
+# Personalisation monitoring (client.monitoring computes them on the device's own store):
+# persona_coverage: share of the schema's categories holding an attribute;
+# persona_depth: evidence per attribute, capped and normalised;
+# prompted: 1 when the device has recorded prompts that used personal items;
+# justification: share of those items that were backed by stored evidence;
+# correction: share of those prompts whose remembered facts the user then corrected;
+# uniqueness: share of the persona's facts outside the round's public reference facts.
+MONITORING = (
+    "persona_coverage",
+    "persona_depth",
+    "prompted",
+    "justification",
+    "correction",
+    "uniqueness",
+)
+STATISTICS = TRAINING_STATISTICS + MONITORING
 # Share of the squared clipping norm C^2 given to the statistics (the update keeps the rest).
 STATISTICS_SHARE = 0.1
 # A listwise loss over 20 candidates starts near ln 20 = 3.0; losses above 5 are capped.
@@ -86,14 +105,28 @@ def device_statistics(
 
 
 def release(
-    change: Vector, clipping_norm: float, *, train_loss: float, hits: float, evaluated: int
+    change: Vector,
+    clipping_norm: float,
+    *,
+    train_loss: float,
+    hits: float,
+    evaluated: int,
+    monitoring: Mapping[str, float] | None = None,
 ) -> DeviceRelease:
-    """The payload of a device whose head changed by ``change`` (flat, shape (d,))."""
+    """The payload of a device whose head changed by ``change`` (flat, shape (d,)).
+
+    ``monitoring`` holds the ``MONITORING`` statistics (a missing one counts as 0).
+    """
     clipped: ClipResult = clip_update(change, update_bound(clipping_norm))
     statistics = device_statistics(
         train_loss=train_loss, hits=hits, evaluated=evaluated, unclipped=not clipped.clipped
     )
-    values = np.clip([statistics[name] for name in STATISTICS], 0.0, 1.0)
+    unknown = set(monitoring or {}) - set(MONITORING)
+    if unknown:
+        raise ValueError(f"unknown monitoring statistics {sorted(unknown)}; use {MONITORING}")
+    statistics |= {name: float((monitoring or {}).get(name, 0.0)) for name in MONITORING}
+    # A NaN would pass np.clip; it counts as nothing rather than poisoning the sum.
+    values = np.clip(np.nan_to_num([statistics[name] for name in STATISTICS]), 0.0, 1.0)
     payload = np.concatenate([clipped.update, values * statistic_scale(clipping_norm)])
     # Within C by construction; clipping again makes the bound exact in floating point.
     return DeviceRelease(clip_update(payload, clipping_norm).update, clipped.norm, clipped.clipped)
@@ -144,4 +177,18 @@ def round_statistics(
         "fraction_clipped": None if unclipped is None else 1.0 - unclipped,
         "unclipped_sum": named["unclipped"],
         "statistic_noise_std": noise_std,
+        # Persona-wide metrics average over every contributor; the prompt metrics over the
+        # (noisy) count of devices that recorded prompts.
+        "persona_coverage": mean("persona_coverage", float(contributors)),
+        "persona_depth": mean("persona_depth", float(contributors)),
+        "persona_uniqueness": mean("uniqueness", float(contributors)),
+        "prompt_justification": mean("justification", named["prompted"]),
+        "correction_rate": mean("correction", named["prompted"]),
+        "prompted_sum": named["prompted"],
     }
+
+
+def no_round_statistics() -> dict[str, float | None]:
+    """``round_statistics``'s keys, every value None: a round that released nothing."""
+    keys = round_statistics(np.zeros(len(STATISTICS)), contributors=0, noise_std=0.0)
+    return dict.fromkeys(keys)

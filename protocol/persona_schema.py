@@ -24,3 +24,9 @@ STATEMENTS = "statements"
 class AttributeKind(StrEnum):
     CORE = "core"
     DYNAMIC = "dynamic"
+
+
+def normalised_fact(text: str) -> str:
+    """How a persona fact is compared with the public reference facts a round ships
+    (client.monitoring, server.reference_facts): case and spacing ignored."""
+    return " ".join(text.casefold().split())

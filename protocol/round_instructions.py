@@ -30,6 +30,8 @@ class RoundInstructions:
         min_contributors: under secure aggregation, the fewest masked vectors the server
             may unmask (the noise shares are sized for it); devices ignore it.
         head: the architecture of the head whose weights come with the round.
+        reference_facts: public facts common in a reference population; a device reports
+            the share of its persona's facts outside them (client.monitoring.uniqueness).
     """
 
     round: int
@@ -40,6 +42,7 @@ class RoundInstructions:
     noise_share_std: float = 0.0
     min_contributors: int = 0
     head: HeadConfig = field(default_factory=HeadConfig)
+    reference_facts: tuple[str, ...] = ()
 
     def to_config(self) -> dict[str, ConfigValue]:
         return {
@@ -51,6 +54,7 @@ class RoundInstructions:
             "noise-share-std": self.noise_share_std,
             "min-contributors": self.min_contributors,
             "head": json.dumps(self.head.to_json(), sort_keys=True),
+            "reference-facts": json.dumps(list(self.reference_facts)),
         }
 
     @classmethod
@@ -68,6 +72,7 @@ class RoundInstructions:
             noise_share_std=_number(config, "noise-share-std"),
             min_contributors=int(_number(config, "min-contributors")),
             head=HeadConfig.from_json(json.loads(head)),
+            reference_facts=_texts(config, "reference-facts"),
         )
 
 
@@ -76,3 +81,11 @@ def _number(config: Mapping[str, object], key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"the round config's {key!r} should be a number, got {value!r}")
     return float(value)
+
+
+def _texts(config: Mapping[str, object], key: str) -> tuple[str, ...]:
+    """A JSON list of texts; an absent key (an older server) is an empty list."""
+    value = json.loads(str(config.get(key, "[]")))
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"the round config's {key!r} should be a JSON list of texts")
+    return tuple(value)

@@ -34,6 +34,7 @@ from privacy.clipping import (
 )
 from privacy.device_release import (
     bound_payload,
+    no_round_statistics,
     payload_size,
     round_statistics,
     split_sum,
@@ -132,10 +133,7 @@ def aggregate_secure_sum(
     contributors = secure_sum.contributors
     failed = secure_sum.sampled - contributors
     noise_std = noise_share_std * math.sqrt(contributors)  # independent shares add variances
-    no_statistics: dict[str, float | None] = dict.fromkeys(
-        ("train_loss", "eval_hits_at_1", "fraction_clipped", "unclipped_sum")
-    )
-    no_statistics["statistic_noise_std"] = None
+    no_statistics = no_round_statistics()
     if not contributors or secure_sum.halted is not None:
         return RoundAggregate(current.copy(), 0, (), failed, 0.0, no_statistics)
     try:
@@ -194,6 +192,8 @@ class DpFedAvg:
     secure_aggregation: bool = False
     dropout_tolerance: float = 0.2
     adaptive: AdaptiveClipping | None = None
+    # Public facts shipped to the devices for their uniqueness statistic (client.monitoring).
+    reference_facts: tuple[str, ...] = ()
 
     def instructions(
         self, round_number: int, sampled: int, *, head: HeadConfig, local: LocalTraining
@@ -214,6 +214,7 @@ class DpFedAvg:
             noise_share_std=share,
             min_contributors=minimum,
             head=head,
+            reference_facts=self.reference_facts,
         )
 
     def aggregate(

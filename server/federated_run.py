@@ -83,14 +83,18 @@ def run_federation(
     rng: random.Random,
     say: Callable[[str], None] = print,
     evaluate: Evaluate | None = None,
+    reference_facts: Sequence[str] = (),
 ) -> RunOutcome:
     """Run (or resume) the federation in ``folder`` until its rounds or its budget end.
 
     ``evaluate`` scores the global head on held-out users before the first round and after
-    each one. A run that raises is recorded as ``failed`` with the reason, then the error
-    goes on.
+    each one; ``reference_facts`` (public) go to the devices for their uniqueness statistic,
+    which is not reported without them. A run that raises is recorded as ``failed`` with
+    the reason, then the error goes on.
     """
-    run = _Run.start(settings, folder, noise=noise, say=say, evaluate=evaluate)
+    run = _Run.start(
+        settings, folder, noise=noise, say=say, evaluate=evaluate, reference_facts=reference_facts
+    )
     try:
         state, detail = run.play(transport, rng)
         run.metrics.finish_run(state, detail)
@@ -138,6 +142,7 @@ class _Run:
         noise: GaussianNoise,
         say: Callable[[str], None],
         evaluate: Evaluate | None,
+        reference_facts: Sequence[str] = (),
     ) -> _Run:
         ledger = open_ledger(settings, folder.ledger_path)
         model, clipping_norm = _load_or_new_head(folder, settings)
@@ -151,6 +156,7 @@ class _Run:
             }
         )
         dp = _dp_fedavg(settings, ledger.settings.noise_multiplier, clipping_norm)
+        dp.reference_facts = tuple(reference_facts)
         run = cls(settings, folder, ledger, model, dp, metrics, noise, say, evaluate)
         if evaluate is not None:
             run.heldout_before = evaluate(model)
@@ -286,6 +292,13 @@ def _row(
         wall_seconds=seconds,
         heldout_hits_at_1=None if heldout is None else heldout.hits_at_1,
         heldout_ci95=None if heldout is None else heldout.ci95,
+        persona_coverage=m["persona_coverage"],
+        persona_depth=m["persona_depth"],
+        prompt_justification=m["prompt_justification"],
+        correction_rate=m["correction_rate"],
+        # Without reference facts every device reports 0: nothing was measured.
+        persona_uniqueness=m["persona_uniqueness"] if instructions.reference_facts else None,
+        prompted_sum=m["prompted_sum"],
     )
 
 

@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2  # 2: noisy statistics only (no norm quantiles, no example counts)
+# 2: noisy statistics only (no norm quantiles, no example counts);
+# 3: personalisation monitoring (coverage, depth, justification, correction, uniqueness).
+SCHEMA_VERSION = 3
 FILE_NAME = "metrics.sqlite"
 
 
@@ -41,6 +43,16 @@ class RoundRow:
     # half-width of its 95% interval: fractions, None when the run has no held-out users.
     heldout_hits_at_1: float | None = None
     heldout_ci95: float | None = None
+    # Personalisation monitoring (client.monitoring): noisy fleet means in [0, 1], each with
+    # noise of std statistic_noise_std / (devices averaged over) before clamping. Coverage,
+    # depth and uniqueness average over clients_completed; justification and correction
+    # over prompted_sum, the noisy count of devices with prompt records.
+    persona_coverage: float | None = None
+    persona_depth: float | None = None
+    prompt_justification: float | None = None
+    correction_rate: float | None = None
+    persona_uniqueness: float | None = None
+    prompted_sum: float | None = None
 
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "float | None": "REAL"}

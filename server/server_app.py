@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ def run_server(
     folder: RunFolder,
     *,
     evaluate: Evaluate | None = None,
+    reference_facts: Sequence[str] = (),
 ) -> RunOutcome:
     # dp-accounting logs each RDP order it drops as numerically unstable; the orders left
     # still bound epsilon, so the warnings tell an operator nothing.
@@ -61,7 +63,15 @@ def run_server(
         if settings.secure_aggregation
         else FlowerTransport(grid, expected_nodes=settings.clients)
     )
-    return run_federation(settings, folder, transport, noise=noise, rng=rng, evaluate=evaluate)
+    return run_federation(
+        settings,
+        folder,
+        transport,
+        noise=noise,
+        rng=rng,
+        evaluate=evaluate,
+        reference_facts=reference_facts,
+    )
 
 
 @app.main()

@@ -10,7 +10,7 @@ the simulator at the end; no client ever holds them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from client.federated_round import EVALUATION_SESSION
@@ -24,6 +24,7 @@ from models.data.personachat import load_personachat
 from models.ranking_task import GOLD, RankingExample, Utterance, build_examples
 from models.splits import HOLDOUT_FRACTION, split_users, split_utterances
 from server.run_settings import POPULATIONS
+from simulation.conversation_records import ConversationRecords, conversation_records
 from simulation.population import generate_population, iter_rankings
 
 PersonaRow = tuple[str, str, JsonValue, str]
@@ -35,6 +36,8 @@ class ClientData:
     persona: tuple[PersonaRow, ...]
     train: tuple[TrainingPair, ...]
     evaluation: tuple[TrainingPair, ...]
+    # Memories and prompt records of the training sessions (synthetic users only).
+    records: ConversationRecords = field(default_factory=ConversationRecords)
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,9 @@ def synthetic_population(clients: int, *, seed: int, sessions: int = 6) -> Popul
             else:
                 train.append(_pair(example, None))
         if index < clients:
-            built.append(ClientData(user.user_id, rows, tuple(train), tuple(later)))
+            values = {(c, n): str(v) for c, n, v, _ in rows}
+            records = conversation_records(user, values, range(sessions - 2))
+            built.append(ClientData(user.user_id, rows, tuple(train), tuple(later), records))
     return PopulationData("synthetic", tuple(built), tuple(unseen))
 
 

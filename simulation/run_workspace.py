@@ -42,6 +42,7 @@ from models.embedding_cache import EmbeddingCache
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 from server.run_folder import RunFolder
 from server.run_settings import RunSettings
+from simulation.conversation_records import write_conversation_records
 from simulation.populations import ClientData, PopulationData
 from simulation.simulated_devices import WORKSPACE_FILE, SimulatedDevices
 
@@ -196,6 +197,7 @@ def seed_store(path: Path, passphrase: str, client: ClientData) -> None:
             )
         for pair in client.train + client.evaluation:
             profile.training.add(pair)
+        write_conversation_records(profile, client.records)
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:

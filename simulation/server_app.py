@@ -13,6 +13,7 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
 from models.reranking_head import EMBEDDING_DIM
+from server.reference_facts import common_facts
 from server.run_folder import RunFolder
 from server.server_app import run_server, settings_for
 from simulation.held_out import HeldOutUsers, load_examples
@@ -45,9 +46,17 @@ def main(grid: Grid, context: Context) -> None:
             root=Path(str(data_dir)) if data_dir else None,
         ),
     )
+    examples = load_examples(workspace.unseen_path)
     held_out = HeldOutUsers.of(
-        load_examples(workspace.unseen_path),
-        workspace.devices.embed_function(),
-        dimension=EMBEDDING_DIM,
+        examples, workspace.devices.embed_function(), dimension=EMBEDDING_DIM
     )
-    run_server(grid, context, settings, workspace, evaluate=held_out)
+    # The held-out users are the simulation's public reference population.
+    personas = {e.user_id: e.persona for e in examples}
+    run_server(
+        grid,
+        context,
+        settings,
+        workspace,
+        evaluate=held_out,
+        reference_facts=common_facts(personas.values()),
+    )

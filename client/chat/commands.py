@@ -19,6 +19,7 @@ from client.chat.picking import offer_alternative, record_pick
 from client.chat.session import ChatSession
 from client.export import export_profile
 from client.feedback import memories_used, thumbs
+from client.prompt_use import PromptUses
 from client.training_pairs import TrainingPair
 
 HELP = """Commands:
@@ -135,6 +136,8 @@ def _feedback(session: ChatSession, *, up: bool) -> CommandResult:
         pairs = [thumbs(last.message, (last.reply,), 0, up=up, session_id=session.session_id)]
     for pair in pairs:
         session.engine.profile.training.add(pair)
+    if not up and last.use_id is not None:  # the person corrected what the reply used
+        PromptUses(session.engine.profile.store).mark_corrected(last.use_id)
     session.last = replace(last, rated=True)
     word = "good" if up else "bad"
     return _result(f"Noted as {word}: {len(pairs)} training signal(s) stored, sealed.")

@@ -25,6 +25,7 @@ from client.llm import (
 from client.llm.store_items import memory_item, persona_item, turn_message
 from client.memory import Turn
 from client.memory_engine import MemoryEngine, Retrieval, SessionReport
+from client.prompt_use import PromptUses, use_of
 from client.records import new_record_id
 
 # Persona facts below this cosine to the message are left out of the prompt: with a
@@ -60,6 +61,7 @@ class LastTurn:
     reply: str
     rated: bool = False
     alternative: str | None = None  # a second reply offered by ``/pick``
+    use_id: str | None = None  # its sealed prompt-use record (client.prompt_use)
 
 
 class ChatSession:
@@ -128,7 +130,12 @@ class ChatSession:
         except ChatBackendError as error:
             return TurnOutcome(text=error.partial_text, error=error.user_line)
         self.engine.add_turn(self.session_id, reply.text, role="assistant")
-        self.last = LastTurn(message=message, prompt=prompt, retrieval=retrieval, reply=reply.text)
+        use = PromptUses(self.engine.profile.store).record(
+            use_of(prompt.context.items, self.session_id)
+        )
+        self.last = LastTurn(
+            message=message, prompt=prompt, retrieval=retrieval, reply=reply.text, use_id=use.id
+        )
         return TurnOutcome(text=reply.text, notice=reply.notice, offline=reply.offline)
 
     def end(self) -> SessionReport | None:

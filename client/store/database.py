@@ -41,7 +41,14 @@ SCHEMA_VERSION = 1
 SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 15_000
 Row = tuple[str, SealedRecord]
-RECORD_TABLES = ("persona_attributes", "turns", "summaries", "memories", "training_pairs")
+RECORD_TABLES = (
+    "persona_attributes",
+    "turns",
+    "summaries",
+    "memories",
+    "training_pairs",
+    "prompt_uses",
+)
 
 
 def _record_table_sql(name: str) -> tuple[str, str]:
