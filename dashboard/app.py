@@ -24,6 +24,7 @@ navigation = st.navigation(
         st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page(PAGES / "privacy_budget.py", title="Privacy budget", icon=":material/shield:"),
         st.Page(PAGES / "training.py", title="Training", icon=":material/show_chart:"),
+        st.Page(PAGES / "personalisation.py", title="Personalisation", icon=":material/person:"),
         st.Page(PAGES / "audit.py", title="Audit", icon=":material/fact_check:"),
     ]
 )

@@ -5,7 +5,9 @@ the round's ``clients_completed``. They are noised before the server sees them, 
 handful of clients a mean is still close to one person's own value, so rounds with
 fewer than ``min_cohort`` clients have those values replaced by ``None`` and a reason. The
 participation counts and the privacy accounting are not statistics of client values and
-are always shown.
+are always shown. The prompt metrics (justification, correction) average over the devices
+that recorded prompts, so they are withheld too when that (noisy) count is below the
+minimum cohort.
 """
 
 from __future__ import annotations
@@ -18,10 +20,18 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_MIN_COHORT = 10
+# Means over the devices that recorded prompts (their noisy count is prompted_sum): they
+# need that count, too, to reach the minimum cohort.
+PROMPT_METRICS = ("prompt_justification", "correction_rate")
 SUPPRESSIBLE = (
     "train_loss",
     "eval_hits_at_1",
     "fraction_clipped",
+    "persona_coverage",
+    "persona_depth",
+    "persona_uniqueness",
+    "prompted_sum",
+    *PROMPT_METRICS,
 )
 
 
@@ -62,6 +72,9 @@ def suppress_small_cohorts(
                 f"{completed} clients completed, fewer than the minimum cohort of {min_cohort}"
             )
             reasons.append(f"Round {row['round']}: {row['suppressed']}.")
+        elif (row.get("prompted_sum") or 0.0) < min_cohort:
+            for name in PROMPT_METRICS:
+                row[name] = None
         rows.append(row)
     return CohortView(tuple(rows), tuple(reasons), min_cohort)
 

@@ -130,11 +130,12 @@ class ChatSession:
         except ChatBackendError as error:
             return TurnOutcome(text=error.partial_text, error=error.user_line)
         self.engine.add_turn(self.session_id, reply.text, role="assistant")
-        use = PromptUses(self.engine.profile.store).record(
-            use_of(prompt.context.items, self.session_id)
-        )
         self.last = LastTurn(
-            message=message, prompt=prompt, retrieval=retrieval, reply=reply.text, use_id=use.id
+            message=message,
+            prompt=prompt,
+            retrieval=retrieval,
+            reply=reply.text,
+            use_id=self._record_use(prompt),
         )
         return TurnOutcome(text=reply.text, notice=reply.notice, offline=reply.offline)
 
@@ -148,6 +149,13 @@ class ChatSession:
         report = self.engine.end_session(self.session_id)
         self.turns = 0
         return report
+
+    def _record_use(self, prompt: ChatPrompt) -> str | None:
+        """Seal what the prompt used of the person (client.prompt_use); nothing if nothing."""
+        if not prompt.context.items:
+            return None
+        use = use_of(prompt.context.items, self.session_id)
+        return PromptUses(self.engine.profile.store).record(use).id
 
     def _session_turns(self) -> list[Turn]:
         turns = self.engine.profile.memory.recent_turns()

@@ -15,6 +15,7 @@ PAGES = {
     "overview": "pages/overview.py",
     "privacy": "pages/privacy_budget.py",
     "training": "pages/training.py",
+    "personalisation": "pages/personalisation.py",
     "audit": "pages/audit.py",
 }
 
