@@ -18,6 +18,7 @@ def test_instructions_survive_the_round_trip_through_a_config_record():
         noise_share_std=0.25,
         min_contributors=4,
         head=HeadConfig(hidden_dim=32, mlp_dim=16),
+        reference_facts=("cuisine: thai", "i have two dogs"),
     )
 
     config = sent.to_config()
@@ -38,4 +39,19 @@ def test_a_missing_or_mistyped_key_is_named(key, value, message):
         config[key] = value
 
     with pytest.raises(TypeError, match=message):
+        RoundInstructions.from_config(config)
+
+
+def test_an_older_server_without_reference_facts_ships_none():
+    config = RoundInstructions(round=1, clipping_norm=1.0).to_config()
+    del config["reference-facts"]
+
+    assert RoundInstructions.from_config(config).reference_facts == ()
+
+
+def test_reference_facts_that_are_not_a_list_of_texts_are_refused_by_key():
+    config = RoundInstructions(round=1, clipping_norm=1.0).to_config()
+    config["reference-facts"] = "[1, 2]"
+
+    with pytest.raises(TypeError, match="reference-facts"):
         RoundInstructions.from_config(config)
