@@ -17,7 +17,8 @@ NO_NORM_QUANTILES = (
 
 def render(run: RunData, view: CohortView) -> None:
     shell.show_suppression(view)
-    if not any(r["train_loss"] is not None for r in view.rows):
+    # Each noisy mean is withheld on its own (its noisy count may fall below one device).
+    if not any(r["train_loss"] is not None or r["eval_hits_at_1"] is not None for r in view.rows):
         st.info("Every round's cohort was below the minimum: no training statistic is shown.")
         return
     left, right = st.columns(2)

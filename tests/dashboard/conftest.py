@@ -21,6 +21,7 @@ import pytest
 from privacy.noise import SeededGaussian
 from server.federated_run import run_federation
 from server.metrics_store import MetricsStore
+from server.reference_facts import common_facts
 from server.run_settings import RunSettings
 from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
@@ -58,7 +59,10 @@ class Stores:
 
 
 def _run(settings: RunSettings, root: Path) -> Path:
-    workspace = prepare_workspace(root, settings, synthetic_population(settings.clients, seed=0))
+    population = synthetic_population(settings.clients, seed=0)
+    workspace = prepare_workspace(root, settings, population)
+    # The held-out users stand for the public reference population (simulation.server_app).
+    reference = common_facts({e.user_id: e.persona for e in population.unseen_users}.values())
     run_federation(
         settings,
         workspace,
@@ -71,6 +75,7 @@ def _run(settings: RunSettings, root: Path) -> Path:
         noise=SeededGaussian(np.random.default_rng(0)),
         rng=random.Random(0),
         say=lambda _: None,
+        reference_facts=reference,
     )
     return workspace.metrics_path
 
