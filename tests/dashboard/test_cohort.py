@@ -16,6 +16,7 @@ from tests.dashboard.conftest import Stores
 
 def _row(round_number: int, completed: int, **values: Any) -> dict[str, Any]:
     base: dict[str, Any] = {name: 0.5 for name in SUPPRESSIBLE}
+    base["prompted_sum"] = float(completed)  # a (noisy) count of devices, not a mean
     return {
         "round": round_number,
         "clients_completed": completed,
@@ -30,11 +31,21 @@ def test_rounds_below_the_minimum_cohort_lose_their_statistics_and_say_why() -> 
     view = suppress_small_cohorts([_row(1, 10), _row(2, 9)], min_cohort=10)
 
     shown, withheld = view.rows
-    assert all(shown[name] == 0.5 for name in SUPPRESSIBLE)
+    assert all(shown[name] is not None for name in SUPPRESSIBLE)
     assert all(withheld[name] is None for name in SUPPRESSIBLE)
     assert withheld["suppressed"] == ("9 clients completed, fewer than the minimum cohort of 10")
     assert view.suppressed_rounds == (2,)
     assert "round 2" in reasons_summary(view)
+
+
+def test_prompt_metrics_are_withheld_when_few_devices_recorded_prompts() -> None:
+    view = suppress_small_cohorts([_row(1, 40, prompted_sum=9.6)], min_cohort=10)
+
+    (row,) = view.rows
+    assert row["prompt_justification"] is None
+    assert row["correction_rate"] is None
+    assert row["persona_coverage"] == 0.5  # a mean over all 40 devices stays
+    assert row["suppressed"] == ""
 
 
 def test_participation_and_epsilon_are_never_withheld() -> None:
