@@ -20,6 +20,8 @@ from client.memory import ITEMS, SUMMARIES, TURNS, MemoryItem, SessionSummary, T
 from client.persona import TABLE as PERSONA_TABLE
 from client.persona import PersonaAttribute
 from client.profile import Profile
+from client.prompt_use import TABLE as PROMPT_USES_TABLE
+from client.prompt_use import PromptUse, PromptUses
 from client.records import RecordFormatError, from_payload, now
 from client.store.errors import StoreError
 from client.training_pairs import TABLE as TRAINING_TABLE
@@ -34,6 +36,7 @@ SECTIONS = {
     "summaries": SUMMARIES,
     "memories": ITEMS,
     "training_pairs": TRAINING_TABLE,
+    "prompt_uses": PROMPT_USES_TABLE,
 }
 T = TypeVar("T")
 KNOWN_KEYS = {"format", "version", "exported_at", "profile", "damaged", *SECTIONS}
@@ -166,6 +169,7 @@ def import_profile(profile: Profile, document: object) -> dict[str, int]:
     summaries = _parse(document, "summaries", SessionSummary, SessionSummary.from_json)
     memories = _parse(document, "memories", MemoryItem, MemoryItem.from_json)
     pairs = _parse(document, "training_pairs", TrainingPair, TrainingPair.from_json)
+    uses = _parse(document, "prompt_uses", PromptUse, PromptUse.from_json)
     _check_unique(
         {
             "persona": [f"{a.category}/{a.name}" for a in persona],
@@ -173,6 +177,7 @@ def import_profile(profile: Profile, document: object) -> dict[str, int]:
             "summaries": [s.id for s in summaries],
             "memories": [m.id for m in memories],
             "training_pairs": [p.id for p in pairs],
+            "prompt_uses": [u.id for u in uses],
         }
     )
     if any(profile.counts().values()):
@@ -184,6 +189,7 @@ def import_profile(profile: Profile, document: object) -> dict[str, int]:
         "summaries": len(summaries),
         "memories": len(memories),
         "training_pairs": len(pairs),
+        "prompt_uses": len(uses),
     }
     with profile.store.transaction().write():
         for attribute in persona:
@@ -195,6 +201,8 @@ def import_profile(profile: Profile, document: object) -> dict[str, int]:
         profile.memory.restore_items(memories)
         for pair in pairs:
             profile.training.add(pair)
+        for use in uses:  # beyond the records kept, _check_stored refuses the import
+            PromptUses(profile.store).record(use)
         _check_stored(profile, expected)  # raising here rolls the whole import back
     return expected
 

@@ -102,6 +102,10 @@ VALID_RECORDS: dict[str, dict[str, Any]] = {
         "id": "p", "context": "c", "candidates": ["a", "b"], "chosen": 0, "signal": "picked",
         "weight": 1.0, "session_id": None, "created_at": 1.0,
     },
+    "prompt_uses": {
+        "id": "u", "session_id": "s", "items": 2, "backed": 1, "persona_keys": ["goals.x"],
+        "corrected": False, "at": 1.0,
+    },
 }  # fmt: skip
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from client.chat import run_command
 from client.embedding import OnnxEmbedder
+from client.export import export_profile, import_profile
 from client.llm import OfflineBackend
 from client.llm.prompt_types import ContextItem, ItemKind, Provenance
 from client.monitoring import (
@@ -20,6 +23,7 @@ from client.persona import PastValue, PersonaAttribute
 from client.profile import Profile
 from client.prompt_use import MAX_RECORDS, PromptUse, PromptUses, use_of
 from tests.client.test_chat_session import session_of
+from tests.conftest import PASSPHRASE, fast_kdf
 
 
 def _attribute(category: str, name: str, evidence: int = 0) -> PersonaAttribute:
@@ -173,3 +177,15 @@ def test_a_chat_turn_records_what_its_prompt_used_and_bad_marks_it_corrected(
     assert records[0].backed == records[0].items  # the fact rests on what was said
     assert records[0].corrected
     assert device_monitoring(profile, [])["correction"] == 1.0
+
+
+def test_prompt_uses_travel_with_an_export(profile: Profile, tmp_path: Path) -> None:
+    PromptUses(profile.store).record(PromptUse(session_id="s", items=2, backed=1, corrected=True))
+    document = export_profile(profile).document
+
+    with Profile.create(tmp_path / "copy.fpstore", PASSPHRASE, kdf=fast_kdf()) as copy:
+        counts = import_profile(copy, document)
+        restored = PromptUses(copy.store).all()
+
+    assert counts["prompt_uses"] == 1
+    assert restored == PromptUses(profile.store).all()
