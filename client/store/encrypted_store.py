@@ -21,6 +21,7 @@ from client.store.closing import Closing
 from client.store.database import RECORD_TABLES, SCHEMA_VERSION, Database
 from client.store.errors import (
     KeyChangedError,
+    StoreAccessError,
     StoreDamagedError,
     StoreExistsError,
     StoreNotFoundError,
@@ -115,8 +116,8 @@ class EncryptedStore(Closing):
         db = _open_database(path)
         try:
             header = _read_key_header(db)
-            params = KdfParams.from_json(json.loads(header["kdf"]))
-            kek = derive_kek(passphrase, params)
+            params = _kdf_params(db, header)
+            kek = _derive_to_unlock(passphrase, params)
             try:
                 index_key = aead.unseal(
                     kek, bytes.fromhex(header["wrapped_index_key"]), _index_key_ad(params)
@@ -292,6 +293,24 @@ def _open_database(path: Path) -> Database:
         db.close()
         raise
     return db
+
+
+def _kdf_params(db: Database, header: dict[str, str]) -> KdfParams:
+    """The header's KDF settings; out-of-range ones (a hand-edited header) are refused."""
+    try:
+        return KdfParams.from_json(json.loads(header["kdf"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise TamperedStoreError(f"{db.path}: its key-derivation settings: {error}") from None
+
+
+def _derive_to_unlock(passphrase: str, params: KdfParams) -> bytes:
+    try:
+        return derive_kek(passphrase, params)
+    except MemoryError:
+        raise StoreAccessError(
+            f"unlocking this store needs {params.memory_kib // 1024} MiB of memory for its "
+            "key derivation, and this machine could not give it"
+        ) from None
 
 
 def _read_key_header(db: Database) -> dict[str, str]:
