@@ -30,6 +30,11 @@ class RoundInstructions:
         min_contributors: under secure aggregation, the fewest masked vectors the server
             may unmask (the noise shares are sized for it); devices ignore it.
         head: the architecture of the head whose weights come with the round.
+        run_token: the run's random identity, the same across restarts of the server; a
+            device counts the rounds it takes part in per run token.
+        participation_cap: the most rounds of this run a device may take part in (0: no
+            cap); under unamplified accounting the run's epsilon rests on it
+            (client.participation).
     """
 
     round: int
@@ -40,6 +45,8 @@ class RoundInstructions:
     noise_share_std: float = 0.0
     min_contributors: int = 0
     head: HeadConfig = field(default_factory=HeadConfig)
+    run_token: str = ""
+    participation_cap: int = 0
 
     def to_config(self) -> dict[str, ConfigValue]:
         return {
@@ -51,6 +58,8 @@ class RoundInstructions:
             "noise-share-std": self.noise_share_std,
             "min-contributors": self.min_contributors,
             "head": json.dumps(self.head.to_json(), sort_keys=True),
+            "run-token": self.run_token,
+            "participation-cap": self.participation_cap,
         }
 
     @classmethod
@@ -59,6 +68,9 @@ class RoundInstructions:
         head = config.get("head")
         if not isinstance(head, str):
             raise TypeError(f"the round config's 'head' should be JSON text, got {head!r}")
+        token = config.get("run-token")
+        if not isinstance(token, str):
+            raise TypeError(f"the round config's 'run-token' should be text, got {token!r}")
         return cls(
             round=int(_number(config, "round")),
             clipping_norm=_number(config, "clipping-norm"),
@@ -68,6 +80,8 @@ class RoundInstructions:
             noise_share_std=_number(config, "noise-share-std"),
             min_contributors=int(_number(config, "min-contributors")),
             head=HeadConfig.from_json(json.loads(head)),
+            run_token=token,
+            participation_cap=int(_number(config, "participation-cap")),
         )
 
 

@@ -236,6 +236,31 @@ class EncryptedStore(Closing):
     def header_info(self) -> dict[str, str]:
         return self._db.header()
 
+    def sealed_value(self, name: str) -> bytes | None:
+        """A small value sealed into the header by ``set_sealed_value``; None if never set.
+
+        Sealed under a subkey of the index key (which a passphrase change re-wraps but keeps),
+        with the name as associated data: an edited or moved value raises TamperedStoreError.
+        """
+        stored = self._db.header().get(_SEALED_PREFIX + name)
+        if stored is None:
+            return None
+        try:
+            return aead.unseal(self._value_key, bytes.fromhex(stored), _value_ad(name))
+        except (aead.AuthenticationError, ValueError) as error:
+            altered = f"{self.path}: the sealed value {name!r} was altered"
+            raise TamperedStoreError(altered) from error
+
+    def set_sealed_value(self, name: str, value: bytes) -> None:
+        """Seal ``value`` into the header under ``name``, in one committed write."""
+        sealed = aead.seal(self._value_key, value, _value_ad(name)).hex()
+        with self._db.write():
+            self._db.set_header(_SEALED_PREFIX + name, sealed)
+
+    @property
+    def _value_key(self) -> bytes:
+        return integrity.subkey(self._index_key, "sealed-value")
+
     def _raise_if_key_changed(self) -> None:
         current = json.loads(self._db.header()["kdf"])
         if bytes.fromhex(current["salt"]) != self.kdf.salt:
@@ -251,6 +276,13 @@ def _make_folder(folder: Path) -> None:
     except (FileExistsError, NotADirectoryError) as error:
         blocker = next((p for p in (folder, *folder.parents) if p.is_file()), folder)
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(blocker)) from error
+
+
+_SEALED_PREFIX = "sealed:"
+
+
+def _value_ad(name: str) -> bytes:
+    return RecordAddress("header", _SEALED_PREFIX + name, SCHEMA_VERSION).associated_data("value")
 
 
 def _index_key_ad(params: KdfParams) -> bytes:

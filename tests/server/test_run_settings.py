@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import fields
 
 from cli.settings_arguments import add_run_settings_arguments, run_settings_from
-from server.run_settings import RunSettings
+from server.run_settings import DEPLOYED_DEFAULTS, RunSettings
 from tests.conftest import REPO_ROOT
 
 APP_KEYS = {"out", "data-dir"}  # the apps' own keys, not settings
@@ -26,7 +26,11 @@ def test_every_flower_run_config_key_is_a_setting_with_the_same_default():
     parsed = RunSettings.from_run_config(config)
 
     assert not unknown
-    assert parsed == RunSettings()  # `flwr run .` and `fedpersona simulate` agree
+    # `flwr run .` and `fedpersona simulate` agree, except that a deployed run's epsilon
+    # rests on no sampling assumption.
+    assert parsed == RunSettings(**DEPLOYED_DEFAULTS)
+    assert RunSettings.from_run_config({}) == parsed
+    assert parsed.accounting == "unamplified"
 
 
 def test_every_setting_has_a_flag_with_its_help_and_default():
