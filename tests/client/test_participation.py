@@ -54,7 +54,8 @@ def test_the_count_is_sealed_so_the_file_does_not_show_it(profile: Profile, stor
 
     with sqlite3.connect(store_path) as conn:
         (value,) = conn.execute("SELECT value FROM header WHERE name = 'sealed:participation'")
-    assert RUN not in value[0] and RUN.encode().hex() not in value[0]
+    assert RUN not in value[0]
+    assert RUN.encode().hex() not in value[0]
     assert not any(RUN.encode() in file.read_bytes() for file in store_files(store_path))
 
 
@@ -66,9 +67,11 @@ def test_an_edited_count_is_detected(profile: Profile, store_path: Path):
         flipped = ("1" if value[0][0] == "0" else "0") + value[0][1:]
         conn.execute("UPDATE header SET value = ? WHERE name = 'sealed:participation'", (flipped,))
 
-    with Profile.open(store_path, PASSPHRASE) as reopened:
-        with pytest.raises(TamperedStoreError, match="participation"):
-            participations(reopened.store, RUN)
+    with (
+        Profile.open(store_path, PASSPHRASE) as reopened,
+        pytest.raises(TamperedStoreError, match="participation"),
+    ):
+        participations(reopened.store, RUN)
 
 
 def test_the_device_cap_and_the_servers_the_smaller_wins():
