@@ -6,6 +6,8 @@ import argparse
 import tomllib
 from dataclasses import fields
 
+import pytest
+
 from cli.settings_arguments import add_run_settings_arguments, run_settings_from
 from server.run_settings import DEPLOYED_DEFAULTS, RunSettings
 from tests.conftest import REPO_ROOT
@@ -57,3 +59,28 @@ def test_the_flags_parse_back_into_the_settings():
         epsilon=float("inf"), secure_aggregation=False, secure_noise=False
     )
     assert run_settings_from(parser.parse_args([])) == RunSettings()
+
+
+def test_a_deployed_run_caps_each_device_at_its_average_share_of_rounds_by_default():
+    deployed = RunSettings.from_run_config({"clients": 1000, "rounds": 20})
+
+    assert deployed.participation_limit == 1  # 20 rounds x 50 a round / 1000 devices
+    assert deployed.with_values(rounds=50).participation_limit == 3
+    assert deployed.with_values(participation_cap=4).participation_limit == 4
+    assert RunSettings().participation_limit is None  # amplified: no cap
+
+
+def test_a_participation_cap_is_refused_where_it_would_mean_nothing():
+    with pytest.raises(ValueError, match="participation_cap \\(2\\) applies to unamplified"):
+        RunSettings(participation_cap=2)
+    with pytest.raises(ValueError, match="participation_cap must be >= 1, got 0"):
+        RunSettings(accounting="unamplified", participation_cap=0)
+    with pytest.raises(ValueError, match="accounting must be one of"):
+        RunSettings(accounting="sampled")
+
+
+def test_settings_saved_before_the_accounting_setting_existed_stay_amplified(tmp_path):
+    saved = RunSettings(sampling="fixed_size").to_json()
+    del saved["accounting"], saved["participation_cap"]
+
+    assert RunSettings.from_json(saved).accounting == "amplified"
