@@ -84,6 +84,8 @@ def no_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--learning-rate", "nan"], "learning_rate must be a positive finite number"),
         (["--local-epochs", "0"], "local_epochs must be at least 1"),
         (["--seed", "-1"], "seed must be >= 0"),
+        (["--participation-cap", "2"], "applies to unamplified accounting only"),
+        (["--accounting", "unamplified", "--participation-cap", "0"], "must be >= 1, got 0"),
         (
             [
                 "--clients",

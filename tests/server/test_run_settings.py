@@ -46,6 +46,7 @@ def test_every_setting_has_a_flag_with_its_help_and_default():
         assert spec.metadata["help"][:20] in " ".join(text.split())
     assert "(default: 20)" in text
     assert "(default: poisson)" in text
+    assert "(default: amplified)" in text  # the command line runs simulations: real sampling
 
 
 def test_the_flags_parse_back_into_the_settings():
