@@ -51,8 +51,6 @@ def _simulate(args: argparse.Namespace) -> int:
     print(f"run {summary.state}: {summary.detail}")
     if summary.rounds:
         _print_privacy(summary.rounds[-1], settings)
-    if summary.assumption and settings.private:
-        print(f"         this epsilon rests on: {summary.assumption}")
     if summary.heldout_before is not None and summary.heldout_after is not None:
         ci = summary.heldout_ci95 or 0.0
         gain = summary.heldout_after - summary.heldout_before

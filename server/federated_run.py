@@ -106,7 +106,10 @@ def run_federation(
         raise
     finally:
         run.metrics.close()
-    say(f"privacy: {run.ledger.describe()} It rests on this: {run.ledger.assumption()}.")
+    said = run.ledger.describe()  # without noise it says NOT PRIVATE, and rests on nothing
+    if run.ledger.is_private:
+        said += f" It rests on this: {run.ledger.assumption()}."
+    say(f"privacy: {said}")
     epsilons = run.ledger.epsilons()
     return RunOutcome(
         state,

@@ -44,7 +44,6 @@ class SimulationSummary:
     heldout_ci95: float | None
     heldout_examples: int
     metrics_path: Path
-    assumption: str = ""  # what the run's epsilon rests on, in plain words
 
 
 def simulate(
@@ -93,5 +92,4 @@ def summarise(root: Path) -> SimulationSummary:
         heldout_ci95=info.get("heldout_hits_ci95"),
         heldout_examples=len(json.loads(unseen.read_text())) if unseen.is_file() else 0,
         metrics_path=root / METRICS_FILE,
-        assumption=str(info.get("accounting_assumption") or ""),
     )
