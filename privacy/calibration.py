@@ -22,7 +22,7 @@ sum (``privacy.noise.gaussian_mechanism_std``):
   So one user's loss is the composition of at most k of the run's Gaussian events, the
   worst k (smallest z), whoever chose the devices and however (adaptive composition:
   Dwork, Rothblum, Vadhan 2010; the participation-limit argument of Kairouz et al. 2021,
-  "Practical and Private (Deep) Learning without Sampling or Shuffling", Sec. 2 and 5).
+  "Practical and Private (Deep) Learning without Sampling or Shuffling").
 
 Epsilon at delta comes from dp-accounting's RDP accountant (Mironov 2017, "Renyi Differential
 Privacy"; orders = dp-accounting's DEFAULT_RDP_ORDERS, 1.1 to 1024; 1000 Poisson rounds take
@@ -167,9 +167,9 @@ def least_noisy(groups: tuple[tuple[float, int], ...], count: int) -> tuple[tupl
     """The ``count`` rounds of smallest z, from ``(z, rounds)`` groups sorted by z.
 
     Why these: a Gaussian release at a larger z is the one at z plus independent extra
-    noise, a post-processing of it, so it reveals no more (for RDP too: alpha / (2 z^2)
-    falls with z at every order, Mironov 2017, Prop. 7); the worst set of rounds one user
-    can be in is therefore the least noisy one.
+    noise, a post-processing of it, so it reveals no more (for RDP too: the Gaussian
+    mechanism's alpha / (2 z^2), Mironov 2017, falls with z at every order); the worst set
+    of rounds one user can be in is therefore the least noisy one.
     """
     kept: list[tuple[float, int]] = []
     for z, rounds in groups:

@@ -68,7 +68,11 @@ class Reconnecting:
 
 
 def _run(
-    settings: RunSettings, root: Path, wrap: bool = False, crash_on_round: int | None = None
+    settings: RunSettings,
+    root: Path,
+    wrap: bool = False,
+    crash_on_round: int | None = None,
+    said: list[str] | None = None,
 ) -> tuple[Workspace, RunOutcome]:
     workspace = prepare_workspace(root, settings, synthetic_population(CLIENTS, seed=0))
     noise = SeededGaussian(np.random.default_rng(1))
@@ -80,7 +84,7 @@ def _run(
         transport,
         noise=SeededGaussian(np.random.default_rng(0)),
         rng=random.Random(0),
-        say=lambda _: None,
+        say=(said if said is not None else []).append,
     )
     return workspace, outcome
 
@@ -96,8 +100,9 @@ def test_the_server_samples_no_device_past_its_cap_and_stops_when_all_are_capped
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     settings = capped_settings()
+    said: list[str] = []
 
-    workspace, outcome = _run(settings, tmp_path / "run")
+    workspace, outcome = _run(settings, tmp_path / "run", said=said)
 
     assert outcome.state == "devices_exhausted"  # 8 devices, 4 a round, each at most once
     assert outcome.rounds == 2
@@ -108,6 +113,7 @@ def test_the_server_samples_no_device_past_its_cap_and_stops_when_all_are_capped
     )
     assert outcome.epsilon_rdp <= 8.0
     assert "holds however devices are chosen" in outcome.assumption
+    assert said[-1].endswith(f"It rests on this: {outcome.assumption}.")
     info = MetricsStore(workspace.metrics_path).run_info()
     assert info is not None
     assert info["accounting_assumption"] == outcome.assumption
