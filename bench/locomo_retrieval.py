@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from bench.locomo_data import Conversation, dia_ids_of, ingest, load_conversations
-from bench.reporting import run_and_report, table
+from bench.reporting import data_benchmark_main, table
 from client.embedding import default_embedder, encoder_dir
 from client.memory_engine import EngineConfig, FeatureHead, MemoryEngine, Stages
 from client.memory_engine.retrieval import ALL_STAGES, FEATURES, Candidate, search
@@ -272,13 +272,13 @@ def show(result: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    return run_and_report(lambda log: produce(args, log), show, args.out)
+    return data_benchmark_main(
+        description=__doc__.splitlines()[0],
+        default_out=DEFAULT_OUT,
+        produce=produce,
+        show=show,
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":

@@ -53,3 +53,25 @@ def run_and_report(
     write_report(result, out)
     print(f"wrote {out}")
     return 0
+
+
+def data_benchmark_main(
+    *,
+    description: str,
+    default_out: Path,
+    produce: Callable[[argparse.Namespace, Callable[[str], None]], dict[str, Any]],
+    show: Callable[[dict[str, Any]], None],
+    argv: list[str] | None = None,
+) -> int:
+    """The command line shared by the benchmarks on ``../shared/data`` with a cached encoder.
+
+    ``--out`` (the JSON), ``--data-dir`` (default: the shared data), ``--cache-dir`` (the
+    encoder's cache) and ``--quick`` (a small slice, for tests).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    return run_and_report(lambda log: produce(args, log), show, args.out)

@@ -14,11 +14,9 @@ from cli.failures import UsageError
 from cli.private_file import write_private_text
 from client.export import export_profile, import_profile, parse_export
 from client.profile import TIERS, Forgotten, Profile
-from privacy.kdf import KdfParams, default_params
+from privacy.kdf import MAX_ITERATIONS, MAX_MEMORY_KIB, KdfParams, default_params
 
 STORE_ENV = "FEDPERSONA_STORE"
-# Above these a KDF would not finish, or not fit in memory (and Argon2 takes 32-bit values).
-MAX_KDF_ITERATIONS = 100
 
 
 class InputError(UsageError):
@@ -92,14 +90,14 @@ def _add_kdf_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kdf-iterations",
         type=int,
-        help=f"Argon2id passes, scrypt parallelism (at most {MAX_KDF_ITERATIONS})",
+        help=f"Argon2id passes, scrypt parallelism (at most {MAX_ITERATIONS})",
     )
 
 
 def max_kdf_memory_mib() -> int:
     """Half this machine's memory: a KDF that needs more could not unlock the store here."""
     physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return min(physical // 2**21, (2**32 - 1) // 1024)
+    return min(physical // 2**21, MAX_MEMORY_KIB // 1024)
 
 
 def _kdf_from(args: argparse.Namespace, base: KdfParams) -> KdfParams | None:
@@ -111,8 +109,8 @@ def _kdf_from(args: argparse.Namespace, base: KdfParams) -> KdfParams | None:
             f"--kdf-memory-mib {memory} is more than this machine can give a KDF "
             f"(at most {max_kdf_memory_mib()})"
         )
-    if iterations is not None and iterations > MAX_KDF_ITERATIONS:
-        raise InputError(f"--kdf-iterations {iterations} is above {MAX_KDF_ITERATIONS}")
+    if iterations is not None and iterations > MAX_ITERATIONS:
+        raise InputError(f"--kdf-iterations {iterations} is above {MAX_ITERATIONS}")
     try:
         return KdfParams(
             algorithm=base.algorithm,

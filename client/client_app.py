@@ -42,6 +42,8 @@ class DeviceRounds:
     """The device side of federated rounds for the devices ``open_device`` opens."""
 
     open_device: DeviceOpener
+    # The device's own ceiling on the rounds of one run it joins, whatever a server asks.
+    participation_cap: int | None = None
 
     def round(
         self, context: Context, weights: Arrays, config: Mapping[str, object]
@@ -50,7 +52,14 @@ class DeviceRounds:
         instructions = RoundInstructions.from_config(config)
         opened, embed = self.open_device(context)
         with opened as profile:
-            return run_round(profile, weights, instructions, embed, SecureGaussian())
+            return run_round(
+                profile,
+                weights,
+                instructions,
+                embed,
+                SecureGaussian(),
+                device_cap=self.participation_cap,
+            )
 
     def train(self, message: Message, context: Context) -> Message:
         """A plain round: reply with the device's release and nothing else."""

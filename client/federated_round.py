@@ -21,6 +21,7 @@ import torch
 
 from client.local_training import encode_pairs, persona_fact
 from client.monitoring import device_monitoring
+from client.participation import claim_participation, effective_cap
 from client.profile import Profile
 from client.training_pairs import TrainingPair
 from models.encoded import EmbedFn
@@ -54,7 +55,14 @@ def run_round(
     instructions: RoundInstructions,
     embed: EmbedFn,
     noise: GaussianNoise,
+    *,
+    device_cap: int | None = None,
 ) -> RoundOutcome:
+    """Train and release; past the run's participation cap (the server's or the device's
+    own ``device_cap``, the smaller) raise ``ParticipationCapError`` before any work."""
+    cap = effective_cap(instructions.participation_cap, device_cap)
+    if cap:
+        claim_participation(profile.store, instructions.run_token, cap)
     # A head this small trains fastest on one thread; more threads only contend (a phone
     # runs it on one core, and a simulation runs many devices on a few).
     torch.set_num_threads(1)

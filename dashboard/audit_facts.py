@@ -7,7 +7,7 @@ from typing import Any
 from dashboard.metrics_reader import RunData
 
 RELATIONS = {
-    "ADD_OR_REMOVE_ONE": "add or remove one user (Poisson sampling)",
+    "ADD_OR_REMOVE_ONE": "add or remove one user (Poisson sampling, or unamplified)",
     "REPLACE_ONE": "replace one user (fixed-size sampling)",
 }
 SAMPLING = {
@@ -20,9 +20,16 @@ def _sampling(settings: dict[str, Any]) -> str:
     kind = settings.get("sampling", "?")
     clients, per_round = settings.get("clients"), settings.get("clients_per_round")
     described = SAMPLING.get(kind, str(kind))
+    if settings.get("accounting") == "unamplified":
+        return f"{described}, among devices below their cap; not credited by the accounting"
     if kind == "poisson" and clients and per_round:
         return f"{described}; q = {per_round}/{clients} = {per_round / clients:.3f}"
     return f"{described}; k = {per_round} of {clients}"
+
+
+def _accountants(settings: dict[str, Any]) -> str:
+    pld = settings.get("sampling") == "poisson" or settings.get("accounting") == "unamplified"
+    return "RDP and PLD" if pld else "RDP"
 
 
 def _clipping(settings: dict[str, Any]) -> str:
@@ -78,6 +85,7 @@ def audit_rows(run: RunData, *, min_cohort: int) -> list[tuple[str, str]]:
         ),
         ("delta", f"{s['delta']:.3e}" if isinstance(s.get("delta"), float) else "?"),
         ("neighbouring relation", RELATIONS.get(relation, relation)),
+        ("epsilon rests on", run.accounting_assumption or "not recorded (an older run)"),
         ("sampling", _sampling(s)),
         ("noise multiplier", f"{s.get('noise_multiplier', '?')}"),
         ("clipping", _clipping(s)),
@@ -87,7 +95,7 @@ def audit_rows(run: RunData, *, min_cohort: int) -> list[tuple[str, str]]:
             if s.get("secure_noise", True)
             else "seeded (reproducible; experiments only, not for production)",
         ),
-        ("accountants", "RDP and PLD" if s.get("sampling") == "poisson" else "RDP"),
+        ("accountants", _accountants(s)),
         (
             "clients / per round / rounds",
             f"{s.get('clients')} / {s.get('clients_per_round')} / {s.get('rounds')}",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from privacy.accounting_assumption import assumption_kind
 from privacy.calibration import MAX_PROJECTED_ROUNDS
 from privacy.ledger import PrivacyLedger, governing_epsilon
 from server.privacy_budget import ledger_settings_for
@@ -31,6 +32,9 @@ class BudgetStatus:
     rounds_left: int | None  # None: no budget, or no noise (no rounds fit a finite budget)
     rounds_left_capped: bool  # True: at least MAX_PROJECTED_ROUNDS more fit
     exhausted: bool
+    amplified: bool  # True: the epsilon credits the sampling (true only if it is random)
+    assumption: str  # what the epsilon rests on, in plain words (PrivacyLedger.assumption)
+    participation_cap: int | None  # unamplified: the most rounds a device joins
 
     @property
     def spent(self) -> float:
@@ -67,7 +71,11 @@ def budget_status(
     delta = last.get("delta", settings.get("delta"))
     z = settings.get("noise_multiplier", last.get("noise_multiplier"))
     pld = last.get("epsilon_pld")
-    left = ledger_of(settings, rounds).rounds_left() if budget is not None else None
+    # Without a budget no round is replayed (no noise: nothing to project); the settings
+    # still say what a claim would have rested on.
+    ledger = ledger_of(settings, rounds if budget is not None else ())
+    left = ledger.rounds_left() if budget is not None else None
+    sampling = ledger.settings.sampling
     return BudgetStatus(
         budget=None if budget is None else float(budget),
         epsilon_rdp=float(last.get("epsilon_rdp", 0.0)),
@@ -78,6 +86,9 @@ def budget_status(
         rounds_left=left,
         rounds_left_capped=left == MAX_PROJECTED_ROUNDS,
         exhausted=state == "budget_exhausted",
+        amplified=assumption_kind(sampling) == "amplified",
+        assumption=ledger.assumption(),
+        participation_cap=sampling.participation_cap,
     )
 
 

@@ -25,6 +25,7 @@ RUN_COLUMNS = (
     "started_at",
     "updated_at",
     *HELDOUT_COLUMNS,
+    "accounting_assumption",
 )
 ProblemKind = Literal["missing", "empty", "older_schema", "unreadable", "not_metrics"]
 
@@ -55,6 +56,8 @@ class RunData:
     heldout_before: float | None = None
     heldout_after: float | None = None
     heldout_ci95: float | None = None
+    # what the run's epsilon rests on, in plain words (PrivacyLedger.assumption)
+    accounting_assumption: str = ""
 
     @property
     def name(self) -> str:
@@ -149,6 +152,7 @@ def _read(conn: sqlite3.Connection, file: Path) -> RunData | StoreProblem:
         heldout_before=info["heldout_hits_before"],
         heldout_after=info["heldout_hits_after"],
         heldout_ci95=info["heldout_hits_ci95"],
+        accounting_assumption=str(info["accounting_assumption"] or ""),
     )
 
 

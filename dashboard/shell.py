@@ -26,6 +26,7 @@ STATE_LABELS = {
     "running": "running",
     "completed": "completed",
     "budget_exhausted": "stopped: privacy budget spent",
+    "devices_exhausted": "stopped: every device reached its participation cap",
     "failed": "failed",
 }
 

@@ -14,6 +14,15 @@ sum (``privacy.noise.gaussian_mechanism_std``):
   ``SampledWithoutReplacementDpEvent(N, k, GaussianDpEvent(z / 2))`` (Wang, Balle,
   Kasiviswanathan 2019, "Subsampled Renyi Differential Privacy and Analytical Moments
   Accountant", Thm. 27). dp-accounting 0.6.0 has no PLD for this event: RDP only.
+* ``unamplified``: no claim about how devices are chosen (in a deployment they take part
+  when they are online and willing, which no server controls). Each device takes part in
+  at most k rounds of a run (``participation_cap``; the device enforces it itself), and a
+  round it takes part in is a Gaussian mechanism on a sum of sensitivity C under
+  add/remove-one: ``GaussianDpEvent(z)``; a round without it does not depend on its data.
+  So one user's loss is the composition of at most k of the run's Gaussian events, the
+  worst k (smallest z), whoever chose the devices and however (adaptive composition:
+  Dwork, Rothblum, Vadhan 2010; the participation-limit argument of Kairouz et al. 2021,
+  "Practical and Private (Deep) Learning without Sampling or Shuffling").
 
 Epsilon at delta comes from dp-accounting's RDP accountant (Mironov 2017, "Renyi Differential
 Privacy"; orders = dp-accounting's DEFAULT_RDP_ORDERS, 1.1 to 1024; 1000 Poisson rounds take
@@ -42,7 +51,7 @@ import dp_accounting  # type: ignore[import-untyped]
 from dp_accounting.pld import pld_privacy_accountant  # type: ignore[import-untyped]
 from dp_accounting.rdp import rdp_privacy_accountant  # type: ignore[import-untyped]
 
-SamplingKind = Literal["poisson", "fixed_size"]
+SamplingKind = Literal["poisson", "fixed_size", "unamplified"]
 AccountantKind = Literal["rdp", "pld"]
 DEFAULT_PLD_DISCRETIZATION = 1e-4
 # Replace-one doubles the sensitivity of a sum of updates clipped to C (C -> 2C).
@@ -58,9 +67,22 @@ class Sampling:
     sampling_probability: float | None = None
     clients_per_round: int | None = None
     population: int | None = None
+    participation_cap: int | None = None  # unamplified only: rounds a device may join
 
     def __post_init__(self) -> None:
-        if self.kind == "poisson":
+        if self.kind != "unamplified" and self.participation_cap is not None:
+            raise ValueError(f"participation_cap is for 'unamplified' only, not {self.kind!r}.")
+        if self.kind == "unamplified":
+            cap = self.participation_cap
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+                raise ValueError(f"participation_cap should be an integer >= 1, got {cap!r}.")
+            if (self.sampling_probability, self.clients_per_round, self.population) != (
+                None,
+                None,
+                None,
+            ):
+                raise ValueError("Unamplified accounting takes participation_cap only.")
+        elif self.kind == "poisson":
             q = self.sampling_probability
             if q is None or not 0.0 < q <= 1.0:
                 raise ValueError(f"Poisson sampling_probability should be in (0, 1], got {q!r}.")
@@ -76,21 +98,25 @@ class Sampling:
             if self.sampling_probability is not None:
                 raise ValueError("Fixed-size sampling takes clients_per_round and population.")
         else:
-            raise ValueError(f"Unknown sampling {self.kind!r}; use 'poisson' or 'fixed_size'.")
+            raise ValueError(
+                f"Unknown sampling {self.kind!r}; use 'poisson', 'fixed_size' or 'unamplified'."
+            )
 
     @property
     def relation(self) -> dp_accounting.NeighboringRelation:
-        if self.kind == "poisson":
+        if self.kind in ("poisson", "unamplified"):
             return dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE
         return dp_accounting.NeighboringRelation.REPLACE_ONE
 
     @property
     def accountants(self) -> tuple[AccountantKind, ...]:
         """The accountants that support this sampling in dp-accounting 0.6.0."""
-        return ("rdp", "pld") if self.kind == "poisson" else ("rdp",)
+        return ("rdp",) if self.kind == "fixed_size" else ("rdp", "pld")
 
     def event(self, noise_multiplier: float) -> dp_accounting.DpEvent:
         """The DP event of one round with noise std = ``noise_multiplier`` * C on the sum."""
+        if self.kind == "unamplified":
+            return dp_accounting.GaussianDpEvent(noise_multiplier)
         if self.kind == "poisson":
             gaussian = dp_accounting.GaussianDpEvent(noise_multiplier)
             return dp_accounting.PoissonSampledDpEvent(self.sampling_probability, gaussian)
@@ -126,9 +152,32 @@ def compute_epsilon(
     accountant: AccountantKind = "rdp",
     pld_discretization: float = DEFAULT_PLD_DISCRETIZATION,
 ) -> float:
-    """Epsilon at ``delta`` after one round per entry of ``noise_multipliers`` (0 rounds: 0)."""
+    """Epsilon at ``delta`` after one round per entry of ``noise_multipliers`` (0 rounds: 0).
+
+    Unamplified: a user is in at most ``participation_cap`` of the rounds, so only the
+    worst (least noisy) that many are composed.
+    """
     groups = tuple(sorted(Counter(float(z) for z in noise_multipliers).items()))
+    if sampling.participation_cap is not None:
+        groups = least_noisy(groups, sampling.participation_cap)
     return _epsilon_of_groups(sampling, groups, delta, accountant, pld_discretization)
+
+
+def least_noisy(groups: tuple[tuple[float, int], ...], count: int) -> tuple[tuple[float, int], ...]:
+    """The ``count`` rounds of smallest z, from ``(z, rounds)`` groups sorted by z.
+
+    Why these: a Gaussian release at a larger z is the one at z plus independent extra
+    noise, a post-processing of it, so it reveals no more (for RDP too: the Gaussian
+    mechanism's alpha / (2 z^2), Mironov 2017, falls with z at every order); the worst set
+    of rounds one user can be in is therefore the least noisy one.
+    """
+    kept: list[tuple[float, int]] = []
+    for z, rounds in groups:
+        if count <= 0:
+            break
+        kept.append((z, min(rounds, count)))
+        count -= rounds
+    return tuple(kept)
 
 
 @lru_cache(maxsize=1024)
@@ -186,6 +235,7 @@ def calibrate_noise_multiplier(
     sampling_probability: float | None = None,
     clients_per_round: int | None = None,
     population: int | None = None,
+    participation_cap: int | None = None,
     accountant: AccountantKind = "rdp",
     pld_discretization: float = DEFAULT_PLD_DISCRETIZATION,
     relative_tolerance: float = 1e-3,
@@ -210,6 +260,7 @@ def calibrate_noise_multiplier(
         sampling_probability=sampling_probability,
         clients_per_round=clients_per_round,
         population=population,
+        participation_cap=participation_cap,
     )
 
     def epsilon(z: float) -> float:

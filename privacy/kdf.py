@@ -30,6 +30,12 @@ DEFAULT_LANES = 1
 # Floors below which a KDF no longer protects a stolen file in any meaningful way.
 MIN_MEMORY_KIB = 8 * 1024
 MIN_ITERATIONS = 1
+# Ceilings: the parameters are read from the store file, so a tampered (or absurd) header
+# must not make unlocking hang for hours or ask for terabytes. 4 GiB and 100 passes are far
+# above any setting a phone or laptop can unlock with; Argon2's own lane limit is 2^24 - 1.
+MAX_MEMORY_KIB = 4 * 1024 * 1024
+MAX_ITERATIONS = 100
+MAX_LANES = 64
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,10 +60,17 @@ class KdfParams:
             raise ValueError(
                 f"KDF memory {self.memory_kib} KiB is below the floor of {MIN_MEMORY_KIB} KiB."
             )
-        if self.iterations < MIN_ITERATIONS:
-            raise ValueError(f"KDF iterations must be >= {MIN_ITERATIONS}, got {self.iterations}.")
-        if self.lanes < 1:
-            raise ValueError(f"KDF lanes must be >= 1, got {self.lanes}.")
+        if self.memory_kib > MAX_MEMORY_KIB:
+            raise ValueError(
+                f"KDF memory {self.memory_kib} KiB is above the ceiling of {MAX_MEMORY_KIB} KiB."
+            )
+        if not MIN_ITERATIONS <= self.iterations <= MAX_ITERATIONS:
+            raise ValueError(
+                f"KDF iterations must be in [{MIN_ITERATIONS}, {MAX_ITERATIONS}], "
+                f"got {self.iterations}."
+            )
+        if not 1 <= self.lanes <= MAX_LANES:
+            raise ValueError(f"KDF lanes must be in [1, {MAX_LANES}], got {self.lanes}.")
         if self.algorithm == "scrypt" and self.memory_kib & (self.memory_kib - 1):
             raise ValueError(f"scrypt memory must be a power of two KiB, got {self.memory_kib}.")
         if len(self.salt) < SALT_BYTES:

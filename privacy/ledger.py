@@ -3,11 +3,14 @@
 Each completed round composes one dp-accounting event (``privacy.calibration`` says which,
 for Poisson and fixed-size sampling, and how z maps onto the neighbouring relation). The
 noise multiplier z may vary per round (adaptive clipping records the round's total z).
-Epsilon at ``target_delta`` comes from the RDP accountant and, for Poisson sampling, from
-the PLD accountant. Both are upper bounds on the true epsilon; to stay conservative, the
-budget stop requires *both* to stay within the budget (in practice RDP, the looser bound,
-governs). A round without noise makes epsilon infinite for good: the ledger never claims
-privacy it cannot prove.
+Epsilon at ``target_delta`` comes from the RDP accountant and, for Poisson sampling and
+unamplified accounting, from the PLD accountant. Both are upper bounds on the true
+epsilon; to stay conservative, the budget stop requires *both* to stay within the budget
+(in practice RDP, the looser bound, governs). A round without noise makes epsilon infinite
+for good: the ledger never claims privacy it cannot prove. What the epsilon rests on
+(amplification by sampling, or each device's participation cap) is part of the settings,
+saved with them, and said in plain words by ``assumption()``
+(privacy.accounting_assumption).
 
 Persistence: ``save`` writes JSON atomically and durably (temp file, fsync, ``os.replace``,
 fsync of the folder, so the rename itself survives a power cut); ``load``
@@ -27,6 +30,7 @@ from typing import Any
 
 import dp_accounting  # type: ignore[import-untyped]
 
+from privacy.accounting_assumption import describe_assumption
 from privacy.calibration import (
     DEFAULT_PLD_DISCRETIZATION,
     MAX_PROJECTED_ROUNDS,
@@ -117,6 +121,7 @@ class PrivacyLedger:
         sampling_probability: float | None = None,
         clients_per_round: int | None = None,
         population: int | None = None,
+        participation_cap: int | None = None,
         budget_epsilon: float | None = None,
         pld_discretization: float = DEFAULT_PLD_DISCRETIZATION,
     ) -> None:
@@ -126,6 +131,7 @@ class PrivacyLedger:
                 sampling_probability=sampling_probability,
                 clients_per_round=clients_per_round,
                 population=population,
+                participation_cap=participation_cap,
             ),
             noise_multiplier=noise_multiplier,
             target_delta=target_delta,
@@ -143,6 +149,7 @@ class PrivacyLedger:
             sampling_probability=settings.sampling.sampling_probability,
             clients_per_round=settings.sampling.clients_per_round,
             population=settings.sampling.population,
+            participation_cap=settings.sampling.participation_cap,
             budget_epsilon=settings.budget_epsilon,
             pld_discretization=settings.pld_discretization,
         )
@@ -196,6 +203,10 @@ class PrivacyLedger:
             f"epsilon {values} at delta {self.settings.target_delta:g} after {self.rounds} rounds."
         )
 
+    def assumption(self) -> str:
+        """What this ledger's epsilon rests on, and so when it holds, in plain words."""
+        return describe_assumption(self.settings.sampling)
+
     def would_exceed_budget(self, *, next_noise_multiplier: float | None = None) -> bool:
         """True if one more round would take any accountant's epsilon above the budget."""
         budget = self.settings.budget_epsilon
@@ -242,6 +253,7 @@ class PrivacyLedger:
             "format": LEDGER_FORMAT,
             "version": LEDGER_VERSION,
             "settings": self.settings.to_json(),
+            "assumption": self.assumption(),  # for a reader of the file; not read back
             "rounds": runs,
         }
 

@@ -32,6 +32,11 @@ class RoundInstructions:
         head: the architecture of the head whose weights come with the round.
         reference_facts: public facts common in a reference population; a device reports
             the share of its persona's facts outside them (client.monitoring.uniqueness).
+        run_token: the run's random identity, the same across restarts of the server; a
+            device counts the rounds it takes part in per run token.
+        participation_cap: the most rounds of this run a device may take part in (0: no
+            cap); under unamplified accounting the run's epsilon rests on it
+            (client.participation).
     """
 
     round: int
@@ -43,6 +48,8 @@ class RoundInstructions:
     min_contributors: int = 0
     head: HeadConfig = field(default_factory=HeadConfig)
     reference_facts: tuple[str, ...] = ()
+    run_token: str = ""
+    participation_cap: int = 0
 
     def to_config(self) -> dict[str, ConfigValue]:
         return {
@@ -55,6 +62,8 @@ class RoundInstructions:
             "min-contributors": self.min_contributors,
             "head": json.dumps(self.head.to_json(), sort_keys=True),
             "reference-facts": json.dumps(list(self.reference_facts)),
+            "run-token": self.run_token,
+            "participation-cap": self.participation_cap,
         }
 
     @classmethod
@@ -63,6 +72,9 @@ class RoundInstructions:
         head = config.get("head")
         if not isinstance(head, str):
             raise TypeError(f"the round config's 'head' should be JSON text, got {head!r}")
+        token = config.get("run-token")
+        if not isinstance(token, str):
+            raise TypeError(f"the round config's 'run-token' should be text, got {token!r}")
         return cls(
             round=int(_number(config, "round")),
             clipping_norm=_number(config, "clipping-norm"),
@@ -73,6 +85,8 @@ class RoundInstructions:
             min_contributors=int(_number(config, "min-contributors")),
             head=HeadConfig.from_json(json.loads(head)),
             reference_facts=_texts(config, "reference-facts"),
+            run_token=token,
+            participation_cap=int(_number(config, "participation-cap")),
         )
 
 

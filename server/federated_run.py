@@ -9,6 +9,11 @@ could have seen, is ever missing from the ledger, wherever the process dies: a c
 only over-count (a charged round that released nothing stays charged; refunding it would
 need proof that nothing left the server's hands, which a crashed process cannot give). A
 restarted run resumes from the saved head and continues its ledger.
+
+Under unamplified accounting only devices below the run's participation cap are sampled,
+and each sampled device is counted (server.participation) before it is asked; the round
+instructions carry the cap and the run's token, so each device keeps its own count too. A
+run whose devices have all reached the cap ends as ``devices_exhausted``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -42,6 +47,7 @@ from protocol.round_instructions import RoundInstructions
 from server.dp_fedavg import AdaptiveClipping, ClientReport, DpFedAvg, LocalTraining, RoundAggregate
 from server.held_out import Evaluate, HeldOutScore
 from server.metrics_store import MetricsStore, RoundRow
+from server.participation import Participation
 from server.privacy_budget import open_ledger
 from server.run_folder import RunFolder
 from server.run_settings import RunSettings
@@ -70,6 +76,7 @@ class RunOutcome:
     delta: float
     noise_multiplier: float
     detail: str
+    assumption: str  # what the epsilon rests on, in plain words (the ledger's)
     heldout_before: HeldOutScore | None = None  # this start's head, before its first round
     heldout_after: HeldOutScore | None = None  # the head after the last round
 
@@ -103,6 +110,10 @@ def run_federation(
         raise
     finally:
         run.metrics.close()
+    said = run.ledger.describe()  # without noise it says NOT PRIVATE, and rests on nothing
+    if run.ledger.is_private:
+        said += f" It rests on this: {run.ledger.assumption()}."
+    say(f"privacy: {said}")
     epsilons = run.ledger.epsilons()
     return RunOutcome(
         state,
@@ -112,6 +123,7 @@ def run_federation(
         settings.target_delta,
         run.ledger.settings.noise_multiplier,
         detail,
+        run.ledger.assumption(),
         run.heldout_before,
         run.heldout_after,
     )
@@ -127,6 +139,7 @@ class _Run:
     model: RerankingHead
     dp: DpFedAvg
     metrics: MetricsStore
+    participation: Participation
     noise: GaussianNoise
     say: Callable[[str], None]
     evaluate: Evaluate | None = None
@@ -153,11 +166,14 @@ class _Run:
                 "noise_multiplier": ledger.settings.noise_multiplier,
                 "delta": settings.target_delta,
                 "neighbouring_relation": ledger.settings.sampling.relation.name,
-            }
+                "participation_limit": settings.participation_limit,
+            },
+            accounting_assumption=ledger.assumption(),
         )
         dp = _dp_fedavg(settings, ledger.settings.noise_multiplier, clipping_norm)
         dp.reference_facts = tuple(reference_facts)
-        run = cls(settings, folder, ledger, model, dp, metrics, noise, say, evaluate)
+        participation = Participation.open(folder.participation_path)
+        run = cls(settings, folder, ledger, model, dp, metrics, participation, noise, say, evaluate)
         if evaluate is not None:
             run.heldout_before = evaluate(model)
             if ledger.rounds == 0:  # a resumed run keeps the 'before' of its first start
@@ -179,19 +195,31 @@ class _Run:
                 )
                 self.say(f"privacy budget: {detail}")
                 return "budget_exhausted", detail
-            self.play_round(round_number, transport, _sample(self.settings, nodes, rng))
+            cap = self.settings.participation_limit
+            eligible = self.participation.eligible(nodes, cap)
+            if not eligible:
+                detail = (
+                    f"stopped before round {round_number}: every device has taken part in "
+                    f"its cap of {cap} rounds"
+                )
+                self.say(detail)
+                return "devices_exhausted", detail
+            self.play_round(round_number, transport, _sample(self.settings, eligible, rng))
         return "completed", f"{self.settings.rounds} rounds"
 
     def play_round(self, round_number: int, transport: Transport, sampled: list[int]) -> None:
         started = time.perf_counter()
         weights = get_weights(self.model)
         local = LocalTraining(self.settings.local_epochs, self.settings.learning_rate)
-        instructions = self.dp.instructions(
-            round_number, len(sampled), head=self.model.config, local=local
+        instructions = replace(
+            self.dp.instructions(round_number, len(sampled), head=self.model.config, local=local),
+            run_token=self.participation.token,
+            participation_cap=self.settings.participation_limit or 0,
         )
         # Charged before any device is asked: whatever this round releases is accounted.
         self.ledger.record_round()
         self.ledger.save(self.folder.ledger_path)
+        self.participation.record(sampled)
         replies = _train(transport, self.settings, sampled, weights, instructions)
         result = self.dp.aggregate(flatten(weights), replies, instructions, self.noise)
         if isinstance(replies, SecureSum) and replies.halted:
@@ -259,9 +287,17 @@ def _train(
 
 
 def _sample(settings: RunSettings, nodes: Sequence[int], rng: random.Random) -> list[int]:
+    """The round's devices from ``nodes`` (those still eligible). Amplified accounting
+    needs the sampling it assumes, over every node; unamplified takes no credit for it, so
+    it aims for the configured round size among the devices still below their cap."""
+    size = settings.clients_per_round
+    if settings.accounting == "unamplified":
+        if settings.sampling == "poisson":
+            return poisson_sample(nodes, min(1.0, size / len(nodes)), rng)
+        return fixed_size_sample(nodes, min(size, len(nodes)), rng)
     if settings.sampling == "poisson":
         return poisson_sample(nodes, settings.sampling_rate, rng)
-    return fixed_size_sample(nodes, settings.clients_per_round, rng)
+    return fixed_size_sample(nodes, size, rng)
 
 
 def _row(

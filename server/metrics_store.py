@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-# 2: noisy statistics only (no norm quantiles, no example counts);
-# 3: personalisation monitoring (coverage, depth, justification, correction, uniqueness).
-SCHEMA_VERSION = 3
+# 2: noisy statistics only (no norm quantiles, no example counts); 3: the run row says what
+# its epsilon rests on (accounting_assumption: amplification by sampling, or a device cap);
+# 4: personalisation monitoring (coverage, depth, justification, correction, uniqueness).
+SCHEMA_VERSION = 4
 FILE_NAME = "metrics.sqlite"
 
 
@@ -80,20 +81,23 @@ class MetricsStore:
             "CREATE TABLE IF NOT EXISTS run (id INTEGER PRIMARY KEY CHECK (id = 1), "
             "schema_version INTEGER, settings TEXT, state TEXT, detail TEXT, "
             "started_at REAL, updated_at REAL, heldout_hits_before REAL, "
-            "heldout_hits_after REAL, heldout_hits_ci95 REAL)"
+            "heldout_hits_after REAL, heldout_hits_ci95 REAL, accounting_assumption TEXT)"
         )
 
     def close(self) -> None:
         self._conn.close()
 
-    def start_run(self, settings: dict[str, Any]) -> None:
-        """Record the run's settings; a resumed run keeps its start time and rounds."""
+    def start_run(self, settings: dict[str, Any], *, accounting_assumption: str = "") -> None:
+        """Record the run's settings and, in plain words, what its epsilon rests on
+        (PrivacyLedger.assumption); a resumed run keeps its start time and rounds."""
         now = time.time()
         self._conn.execute(
             "INSERT INTO run (id, schema_version, settings, state, detail, started_at, "
-            "updated_at) VALUES (1, ?, ?, 'running', '', ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            "settings = excluded.settings, state = 'running', updated_at = excluded.updated_at",
-            (SCHEMA_VERSION, json.dumps(settings, sort_keys=True), now, now),
+            "updated_at, accounting_assumption) VALUES (1, ?, ?, 'running', '', ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET settings = excluded.settings, state = 'running', "
+            "updated_at = excluded.updated_at, "
+            "accounting_assumption = excluded.accounting_assumption",
+            (SCHEMA_VERSION, json.dumps(settings, sort_keys=True), now, now, accounting_assumption),
         )
 
     def append_round(self, row: RoundRow) -> None:
@@ -116,7 +120,8 @@ class MetricsStore:
         )
 
     def finish_run(self, state: str, detail: str = "") -> None:
-        """End state: ``completed``, ``budget_exhausted`` or ``failed`` (with a reason)."""
+        """End state: ``completed``, ``budget_exhausted``, ``devices_exhausted`` (every device
+        reached its participation cap) or ``failed`` (with a reason)."""
         self._conn.execute(
             "UPDATE run SET state = ?, detail = ?, updated_at = ? WHERE id = 1",
             (state, detail, time.time()),

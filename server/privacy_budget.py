@@ -16,6 +16,9 @@ from server.run_settings import RunSettings
 
 
 def sampling_of(settings: RunSettings) -> Sampling:
+    """What the ledger assumes: the real sampling (amplified), or each device's cap."""
+    if settings.accounting == "unamplified":
+        return Sampling(kind="unamplified", participation_cap=settings.participation_limit)
     if settings.sampling == "poisson":
         return Sampling(kind="poisson", sampling_probability=settings.sampling_rate)
     return Sampling(
@@ -37,6 +40,7 @@ def noise_multiplier_for(settings: RunSettings) -> float:
         sampling_probability=sampling.sampling_probability,
         clients_per_round=sampling.clients_per_round,
         population=sampling.population,
+        participation_cap=sampling.participation_cap,
     )
 
 

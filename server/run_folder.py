@@ -27,5 +27,9 @@ class RunFolder:
         return self.root / "ledger.json"
 
     @property
+    def participation_path(self) -> Path:
+        return self.root / "participation.json"
+
+    @property
     def metrics_path(self) -> Path:
         return self.root / METRICS_FILE

@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
 SAMPLING = ("poisson", "fixed_size")
+ACCOUNTING = ("amplified", "unamplified")
+# Deployed runs (Flower's run config: `flwr run`, the deployment engine) rest on no claim
+# about how devices are chosen: in a deployment they join when online and willing, so the
+# server cannot guarantee random sampling (docs/privacy.md). `fedpersona simulate` samples
+# for real and keeps the field's default, amplified.
+DEPLOYED_DEFAULTS: dict[str, Any] = {"accounting": "unamplified"}
 POPULATIONS = ("personachat", "msc", "synthetic")
 # The default delta is 1 / (DEFAULT_DELTA_FACTOR * N): the chance that the epsilon
 # guarantee fails for a person is then at most a tenth of one person's share.
@@ -41,6 +47,19 @@ class RunSettings:
         50, "devices per round: expected (Poisson, q = this / N) or exact (fixed-size)"
     )
     sampling: str = setting("poisson", "how each round's devices are drawn", choices=SAMPLING)
+    accounting: str = setting(
+        "amplified",
+        "what epsilon rests on: 'amplified' credits the random sampling (true only where it is "
+        "real: simulations); 'unamplified' holds however devices are chosen, each joining "
+        "at most --participation-cap rounds (the default of deployed runs)",
+        choices=ACCOUNTING,
+    )
+    participation_cap: int | None = setting(
+        None,
+        "with --accounting unamplified: the most rounds of the run a device joins, kept by "
+        "the device itself (default: ceil(rounds * clients-per-round / clients), the rounds "
+        "a device joins on average)",
+    )
     epsilon: float = setting(8.0, "privacy budget; 'inf' trains without noise (no privacy)")
     delta: float | None = setting(None, "default 1/(10 N); must be below 1/N")
     noise_multiplier: float | None = setting(
@@ -90,6 +109,15 @@ class RunSettings:
             raise ValueError(f"rounds must be positive, got {self.rounds}")
         if self.sampling not in SAMPLING:
             raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
+        if self.accounting not in ACCOUNTING:
+            raise ValueError(f"accounting must be one of {ACCOUNTING}, got {self.accounting!r}")
+        if self.participation_cap is not None and self.accounting != "unamplified":
+            raise ValueError(
+                f"participation_cap ({self.participation_cap}) applies to unamplified "
+                f"accounting only, not {self.accounting!r}"
+            )
+        if self.participation_cap is not None and self.participation_cap < 1:
+            raise ValueError(f"participation_cap must be >= 1, got {self.participation_cap}")
         if not self.epsilon > 0:
             raise ValueError(f"The privacy budget epsilon must be positive, got {self.epsilon}")
         if self.delta is not None and not 0 < self.delta < 1:
@@ -133,6 +161,15 @@ class RunSettings:
         return 1.0 / (DEFAULT_DELTA_FACTOR * self.clients)
 
     @property
+    def participation_limit(self) -> int | None:
+        """Rounds a device may join (unamplified accounting), else None: no cap."""
+        if self.accounting != "unamplified":
+            return None
+        if self.participation_cap is not None:
+            return self.participation_cap
+        return max(1, math.ceil(self.rounds * self.clients_per_round / self.clients))
+
+    @property
     def sampling_rate(self) -> float:
         return self.clients_per_round / self.clients
 
@@ -154,7 +191,8 @@ class RunSettings:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown run settings: {sorted(unknown)}")
-        values = dict(data)
+        # A run saved before the setting existed was accounted with amplification.
+        values = {"accounting": "amplified", **data}
         if "epsilon" in values and values["epsilon"] is None:
             values["epsilon"] = math.inf
         return cls(**values)
@@ -162,14 +200,15 @@ class RunSettings:
     @classmethod
     def from_run_config(cls, config: dict[str, Any]) -> RunSettings:
         """From Flower's run config (kebab-case keys; ``epsilon = "inf"`` allowed); keys that
-        are not settings (``out``, ``data-dir``) are the apps' own."""
+        are not settings (``out``, ``data-dir``) are the apps' own. A deployed run's defaults
+        (``DEPLOYED_DEFAULTS``) apply to what the config leaves out."""
         types = setting_types()
         values = {
             key.replace("-", "_"): parse_setting(value, types[key.replace("-", "_")])
             for key, value in config.items()
             if key.replace("-", "_") in types
         }
-        return cls(**values)
+        return cls(**{**DEPLOYED_DEFAULTS, **values})
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")

@@ -2,8 +2,10 @@
 
 ``run_server`` runs the federation of a Grid's nodes into a run folder; the app below
 takes the folder from the run config's ``out`` and the settings from the folder (a resumed
-run) or from the run config. The simulation harness wraps the same function with the set-up
-of its simulated devices (simulation.server_app).
+run) or from the run config, whose defaults are a deployed run's: unamplified accounting,
+since a deployment cannot guarantee random sampling (server.run_settings.DEPLOYED_DEFAULTS).
+The simulation harness wraps the same function with the set-up of its simulated devices
+(simulation.server_app).
 """
 
 from __future__ import annotations

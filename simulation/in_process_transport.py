@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from client.federated_round import run_round
+from client.participation import ParticipationCapError
 from client.profile import Profile
 from privacy.noise import GaussianNoise
 from privacy.secure_aggregation import SecureSum
@@ -56,7 +57,11 @@ class InProcessTransport:
         for node in nodes:
             path, passphrase = self._devices.store_path(node), self._devices.passphrase(node)
             with Profile.open(path, passphrase) as profile:
-                outcome = run_round(profile, weights, instructions, self._embed, self._noise)
+                try:
+                    outcome = run_round(profile, weights, instructions, self._embed, self._noise)
+                except ParticipationCapError as refusal:  # as under Flower: an error reply
+                    reports.append(ClientReport(None, error=str(refusal)))
+                    continue
             reports.append(ClientReport(outcome.payload))
         if self._secure_sum:
             return _summed(reports)

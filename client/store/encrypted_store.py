@@ -21,6 +21,7 @@ from client.store.closing import Closing
 from client.store.database import RECORD_TABLES, SCHEMA_VERSION, Database
 from client.store.errors import (
     KeyChangedError,
+    StoreAccessError,
     StoreDamagedError,
     StoreExistsError,
     StoreNotFoundError,
@@ -115,8 +116,8 @@ class EncryptedStore(Closing):
         db = _open_database(path)
         try:
             header = _read_key_header(db)
-            params = KdfParams.from_json(json.loads(header["kdf"]))
-            kek = derive_kek(passphrase, params)
+            params = _kdf_params(db, header)
+            kek = _derive_to_unlock(passphrase, params)
             try:
                 index_key = aead.unseal(
                     kek, bytes.fromhex(header["wrapped_index_key"]), _index_key_ad(params)
@@ -235,6 +236,31 @@ class EncryptedStore(Closing):
     def header_info(self) -> dict[str, str]:
         return self._db.header()
 
+    def sealed_value(self, name: str) -> bytes | None:
+        """A small value sealed into the header by ``set_sealed_value``; None if never set.
+
+        Sealed under a subkey of the index key (which a passphrase change re-wraps but keeps),
+        with the name as associated data: an edited or moved value raises TamperedStoreError.
+        """
+        stored = self._db.header().get(_SEALED_PREFIX + name)
+        if stored is None:
+            return None
+        try:
+            return aead.unseal(self._value_key, bytes.fromhex(stored), _value_ad(name))
+        except (aead.AuthenticationError, ValueError) as error:
+            altered = f"{self.path}: the sealed value {name!r} was altered"
+            raise TamperedStoreError(altered) from error
+
+    def set_sealed_value(self, name: str, value: bytes) -> None:
+        """Seal ``value`` into the header under ``name``, in one committed write."""
+        sealed = aead.seal(self._value_key, value, _value_ad(name)).hex()
+        with self._db.write():
+            self._db.set_header(_SEALED_PREFIX + name, sealed)
+
+    @property
+    def _value_key(self) -> bytes:
+        return integrity.subkey(self._index_key, "sealed-value")
+
     def _raise_if_key_changed(self) -> None:
         current = json.loads(self._db.header()["kdf"])
         if bytes.fromhex(current["salt"]) != self.kdf.salt:
@@ -250,6 +276,13 @@ def _make_folder(folder: Path) -> None:
     except (FileExistsError, NotADirectoryError) as error:
         blocker = next((p for p in (folder, *folder.parents) if p.is_file()), folder)
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(blocker)) from error
+
+
+_SEALED_PREFIX = "sealed:"
+
+
+def _value_ad(name: str) -> bytes:
+    return RecordAddress("header", _SEALED_PREFIX + name, SCHEMA_VERSION).associated_data("value")
 
 
 def _index_key_ad(params: KdfParams) -> bytes:
@@ -292,6 +325,24 @@ def _open_database(path: Path) -> Database:
         db.close()
         raise
     return db
+
+
+def _kdf_params(db: Database, header: dict[str, str]) -> KdfParams:
+    """The header's KDF settings; out-of-range ones (a hand-edited header) are refused."""
+    try:
+        return KdfParams.from_json(json.loads(header["kdf"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise TamperedStoreError(f"{db.path}: its key-derivation settings: {error}") from None
+
+
+def _derive_to_unlock(passphrase: str, params: KdfParams) -> bytes:
+    try:
+        return derive_kek(passphrase, params)
+    except MemoryError:
+        raise StoreAccessError(
+            f"unlocking this store needs {params.memory_kib // 1024} MiB of memory for its "
+            "key derivation, and this machine could not give it"
+        ) from None
 
 
 def _read_key_header(db: Database) -> dict[str, str]:

@@ -23,6 +23,8 @@ def _status(
 def _rounds_left(status: BudgetStatus) -> str:
     if status.rounds_left is None:
         return "no limit" if status.budget is None else "n/a"
+    if status.rounds_left_capped and status.participation_cap is not None:
+        return "no limit"  # each device's k rounds already fit: more rounds add nothing
     return f"{status.rounds_left}+" if status.rounds_left_capped else str(status.rounds_left)
 
 
@@ -33,6 +35,8 @@ def render(run: RunData, view: CohortView) -> None:
         st.error(f"**The privacy budget stopped training.** {run.detail}.", icon=":material/block:")
     if status.budget is None:
         st.error("**No privacy.** This run trained without noise: epsilon is infinite.")
+    else:
+        _show_assumption(status)
     top = st.columns(4)
     top[0].metric("Epsilon spent (RDP)", format_epsilon(status.epsilon_rdp))
     top[1].metric("Epsilon spent (PLD)", format_epsilon(status.epsilon_pld))
@@ -65,6 +69,12 @@ def render(run: RunData, view: CohortView) -> None:
         "one more round would take any accountant past the budget: the server's own stop. "
         "PLD is n/a where dp-accounting has no PLD for the sampling (fixed-size)."
     )
+    if status.participation_cap is not None:
+        st.caption(
+            f"Without amplification a device's epsilon grows only with the rounds it joins, "
+            f"at most {status.participation_cap}: once those fit the budget, further rounds "
+            "(of other devices) spend nothing more of it."
+        )
     shell.show_suppression(view)
     if any(r["fraction_clipped"] is not None for r in view.rows):
         st.subheader("Fraction of updates clipped")
@@ -72,6 +82,20 @@ def render(run: RunData, view: CohortView) -> None:
             charts.lines(view.rows, {"fraction_clipped": "clipped"}, y_title="fraction"),
             width="stretch",
         )
+
+
+def _show_assumption(status: BudgetStatus) -> None:
+    """What the epsilon above rests on: a warning when it credits the sampling."""
+    text = f"**This epsilon rests on:** {status.assumption}."
+    if status.amplified:
+        st.warning(
+            text + " In a deployment devices join when online and willing, so this figure "
+            "may not hold there; deployed runs use unamplified accounting "
+            '(docs/privacy.md, "What each epsilon rests on").',
+            icon=":material/warning:",
+        )
+    else:
+        st.info(text, icon=":material/verified_user:")
 
 
 shell.page("Privacy budget", render)

@@ -46,6 +46,8 @@ def test_simulate_prints_each_round_and_a_summary_with_the_metrics_store(tmp_pat
     assert "run completed: 2 rounds" in result.stdout
     assert "privacy: epsilon" in result.stdout
     assert "of a budget of 8" in result.stdout  # fixed-size sampling: RDP only, no PLD
+    # A simulation samples for real, so its epsilon is amplified, and the server says so.
+    assert "It rests on this: amplified by sampling 5 of 6 devices" in result.stdout
     assert f"metrics store: {out / 'metrics.sqlite'}" in result.stdout
     assert "what delta means" not in result.stdout  # the sentence itself, not a placeholder
     assert "expected number for whom it fails" in result.stdout
@@ -82,6 +84,8 @@ def no_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--learning-rate", "nan"], "learning_rate must be a positive finite number"),
         (["--local-epochs", "0"], "local_epochs must be at least 1"),
         (["--seed", "-1"], "seed must be >= 0"),
+        (["--participation-cap", "2"], "applies to unamplified accounting only"),
+        (["--accounting", "unamplified", "--participation-cap", "0"], "must be >= 1, got 0"),
         (
             [
                 "--clients",

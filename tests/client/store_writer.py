@@ -1,10 +1,14 @@
 """A separate process that writes memories and prints each id once its write returned.
 
 Used by the SIGKILL and two-process tests: `python -m tests.client.store_writer PATH PREFIX N`.
+``spawn_script`` runs another writer script with its temporary files kept under one folder
+(for the tests that search every file the process left for plaintext).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +16,24 @@ import numpy as np
 
 from client.memory import MemoryItem
 from client.profile import Profile
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, REPO_ROOT
+
+
+def spawn_script(script: str, args: list[str], temp_dir: Path) -> subprocess.Popen[str]:
+    """Start ``python -c script *args``, its temporary files (Python and SQLite) in ``temp_dir``."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "TMPDIR": str(temp_dir),
+            "SQLITE_TMPDIR": str(temp_dir),
+        },
+    )
 
 
 def main() -> None:

@@ -3,12 +3,9 @@ on disk."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.client.store_writer import spawn_script
 
 MARKER = "ocelot-basalt-4417"
 # Runs in its own process with TMPDIR inside the test folder, so temporary files that
@@ -40,19 +37,7 @@ def test_engine_writes_no_plaintext_memory_to_disk(tmp_path: Path, export: Path)
     store = tmp_path / "device" / "user.fpstore"
     temp = tmp_path / "tmp"
     temp.mkdir()
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(store), str(export)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO_ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(REPO_ROOT),
-            "TMPDIR": str(temp),
-            "SQLITE_TMPDIR": str(temp),
-        },
-    )
+    writer = spawn_script(WRITER, [str(store), str(export)], temp)
     assert writer.stdout is not None
     assert writer.stdout.readline().strip() == "written"
     files = [p for p in tmp_path.rglob("*") if p.is_file()]

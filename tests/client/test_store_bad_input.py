@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -180,6 +181,41 @@ def test_tamper_truncated_file_is_reported_with_exit_3(store_path):
 
     assert result.returncode == 3
     assert result.stderr.startswith("fedpersona: ")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("memory_kib", 2**31), ("iterations", 10**9), ("lanes", 2**20)]
+)
+def test_a_header_asking_for_an_absurd_key_derivation_is_refused_before_deriving(
+    store_path, setting, value
+):
+    # An attacker with the file can also fix the header's unkeyed checksum: the KDF settings
+    # themselves must be checked, or unlocking would hang for hours or ask for terabytes.
+    _fill(store_path)
+    conn = sqlite3.connect(store_path)
+    header = dict(conn.execute("SELECT name, value FROM header"))
+    conn.close()
+    kdf = json.loads(header["kdf"])
+    kdf[setting] = value
+    kdf_json = json.dumps(kdf, sort_keys=True)
+    checksum = hashlib.sha256(
+        "\0".join(
+            (header["format"], header["schema_version"], kdf_json, header["wrapped_index_key"])
+        ).encode()
+    ).hexdigest()
+    _raw_update(store_path, "UPDATE header SET value = ? WHERE name = 'kdf'", (kdf_json,))
+    _raw_update(
+        store_path, "UPDATE header SET value = ? WHERE name = 'header_checksum'", (checksum,)
+    )
+
+    result = run_cli(
+        "store", "status", "--store", str(store_path), "--passphrase-env", "FP_PASS", env=cli_env()
+    )
+
+    assert result.returncode == 3
+    assert "key-derivation settings" in result.stderr
+    assert setting.split("_")[0] in result.stderr.lower()
     assert "Traceback" not in result.stderr
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,8 @@ import numpy as np
 from client.memory import MemoryItem, SessionSummary, Turn
 from client.profile import Profile
 from client.training_pairs import Signal, TrainingPair
-from tests.conftest import PASSPHRASE, REPO_ROOT, fast_kdf, store_files
+from tests.client.store_writer import spawn_script
+from tests.conftest import PASSPHRASE, fast_kdf, store_files
 
 MARKER = "zebra-quartz-7731 secret"
 # Written from a separate process with TMPDIR pointing into the test folder, so temp files
@@ -45,19 +44,7 @@ profile.close()
 
 
 def _run_writer(store_path: Path, tmp_dir: Path, mode: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(store_path), mode],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO_ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(REPO_ROOT),
-            "TMPDIR": str(tmp_dir),
-            "SQLITE_TMPDIR": str(tmp_dir),
-        },
-    )
+    return spawn_script(WRITER, [str(store_path), mode], tmp_dir)
 
 
 def _every_file(root: Path) -> list[Path]:

@@ -3,7 +3,8 @@
 ``runs/`` holds three runs an operator could pick among: ``cohort`` (12 clients, 10 a round,
 fixed-size: statistics shown), ``small`` (8 clients, about 4 a round: statistics withheld)
 and ``exhausted`` (a tight budget that stops training). Beside them, ``secure`` (the cohort
-run under secure aggregation: sums only) and stores the dashboard must explain instead of
+run as a deployment would run it: secure aggregation, so sums only, and unamplified
+accounting, each device at most 4 rounds) and stores the dashboard must explain instead of
 show: empty, older schema, no rounds yet.
 """
 
@@ -43,6 +44,7 @@ SMALL = COHORT.with_values(
     clients=8, clients_per_round=4, sampling="poisson", delta=1e-3, noise_multiplier=None
 )
 EXHAUSTED = SMALL.with_values(rounds=50, epsilon=2.0, noise_multiplier=2.0)  # 4 rounds fit
+SECURE = COHORT.with_values(secure_aggregation=True, accounting="unamplified")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory, encoder_cache: Path) -> Sto
         cohort = _run(COHORT, runs / "cohort")
         small = _run(SMALL, runs / "small")
         exhausted = _run(EXHAUSTED, runs / "exhausted")
-        secure = _run(COHORT.with_values(secure_aggregation=True), root / "secure")
+        secure = _run(SECURE, root / "secure")
     empty = root / "empty" / "metrics.sqlite"
     empty.parent.mkdir()
     sqlite3.connect(empty).close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dp_accounting  # type: ignore[import-untyped]
 import pytest
+from dp_accounting.rdp import rdp_privacy_accountant  # type: ignore[import-untyped]
 
 from dashboard.budget import budget_status, format_epsilon, run_settings_of
 from dashboard.metrics_reader import RunData, read_run
@@ -59,3 +61,30 @@ def test_without_a_budget_nothing_is_projected() -> None:
     assert status.rounds_left is None
     assert format_epsilon(status.spent) == "inf"
     assert status.fraction_spent is None
+
+
+def test_an_unamplified_run_spends_k_gaussian_events_and_says_so(stores: Stores) -> None:
+    run = _run(stores.secure)
+    last = run.rounds[-1]
+
+    status = budget_status(run.settings, run.rounds, run.state)
+
+    # Each device joins at most 4 rounds (4 rounds of 10 of 12 devices): four Gaussian
+    # events at z = 3.5, pinned against dp-accounting itself.
+    tracker = rdp_privacy_accountant.RdpAccountant()
+    tracker.compose(dp_accounting.GaussianDpEvent(3.5), 4)
+    assert status.epsilon_rdp == pytest.approx(tracker.get_epsilon(last["delta"]), rel=1e-12)
+    assert status.epsilon_pld is not None
+    assert not status.amplified
+    assert status.participation_cap == 4
+    assert "holds however devices are chosen" in status.assumption
+    assert run.accounting_assumption == status.assumption
+
+
+def test_an_amplified_run_says_it_rests_on_random_sampling(stores: Stores) -> None:
+    run = _run(stores.small)
+
+    status = budget_status(run.settings, run.rounds, run.state)
+
+    assert status.amplified
+    assert status.assumption.startswith("amplified by Poisson sampling (q = 0.5)")

@@ -162,3 +162,35 @@ def test_the_operator_picks_among_runs(stores: Stores) -> None:
     assert metrics(app)["Rounds"] == "4 / 50"
     app.switch_page("pages/privacy_budget.py").run()
     assert "privacy budget stopped training" in app.error[0].value
+
+
+def test_the_privacy_page_warns_that_an_amplified_epsilon_rests_on_random_sampling(
+    stores: Stores,
+) -> None:
+    app = open_page(stores.small, "privacy")
+
+    said = [w.value for w in app.warning if "This epsilon rests on" in w.value]
+    assert len(said) == 1
+    assert "amplified by Poisson sampling" in said[0]
+    assert "may not hold" in said[0]
+
+
+def test_the_privacy_page_of_an_unamplified_run_says_it_holds_however_devices_are_chosen(
+    stores: Stores,
+) -> None:
+    app = open_page(stores.secure, "privacy")
+
+    said = [i.value for i in app.info if "This epsilon rests on" in i.value]
+    assert len(said) == 1
+    assert "no amplification: holds however devices are chosen" in said[0]
+    assert "at most 4 rounds" in said[0]
+    assert metrics(app)["Rounds left in budget"] == "no limit"
+    assert not any("This epsilon rests on" in w.value for w in app.warning)
+
+
+def test_the_audit_page_says_what_the_epsilon_rests_on(stores: Stores) -> None:
+    text = rendered(open_page(stores.secure, "audit"))
+
+    assert "epsilon rests on" in text
+    assert "no amplification" in text
+    assert "not credited by the accounting" in text

@@ -39,6 +39,10 @@ def test_scrypt_params_derive_a_key_of_the_right_length():
     [
         ({"memory_kib": 1024}, "below the floor"),
         ({"iterations": 0}, "iterations"),
+        ({"iterations": 101}, "iterations"),
+        ({"memory_kib": 2**31}, "above the ceiling"),
+        ({"lanes": 0}, "lanes"),
+        ({"lanes": 2**20}, "lanes"),
         ({"algorithm": "md5"}, "Unknown KDF"),
         ({"salt": b"x"}, "salt"),
         ({"algorithm": "scrypt", "memory_kib": 10000}, "power of two"),

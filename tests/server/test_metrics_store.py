@@ -75,3 +75,18 @@ def test_a_resumed_run_keeps_its_rounds_and_start_time(tmp_path):
     assert info["started_at"] == first["started_at"]
     assert info["state"] == "running"
     assert resumed.last_round() == 1
+
+
+def test_the_run_row_says_what_its_epsilon_rests_on(tmp_path):
+    said = "no amplification: holds however devices are chosen, as long as each device ..."
+    store = MetricsStore(tmp_path / "metrics.sqlite")
+    store.start_run({"rounds": 5}, accounting_assumption=said)
+    store.close()
+
+    reopened = MetricsStore(tmp_path / "metrics.sqlite")
+    info = reopened.run_info()
+    reopened.close()
+
+    assert info is not None
+    assert info["accounting_assumption"] == said
+    assert info["schema_version"] == 3

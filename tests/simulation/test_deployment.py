@@ -49,6 +49,10 @@ def test_superlink_and_supernodes_run_two_rounds_and_leave_no_process_behind(
     assert info is not None
     assert info["state"] == "completed"
     assert info["settings"]["secure_aggregation"] is secure_aggregation
+    # A deployed run's epsilon assumes no sampling: each device joins at most 2 rounds.
+    assert info["settings"]["accounting"] == "unamplified"
+    assert "no amplification" in info["accounting_assumption"]
+    assert "at most 2 rounds" in info["accounting_assumption"]
     assert len(started) >= 4  # superlink + 3 supernodes (+ the runtimes they spawned)
     assert started <= ended | started
     assert not [pid for pid in ended if alive(pid)]
