@@ -89,4 +89,4 @@ def test_the_run_row_says_what_its_epsilon_rests_on(tmp_path):
 
     assert info is not None
     assert info["accounting_assumption"] == said
-    assert info["schema_version"] == 3
+    assert info["schema_version"] == 4  # 4: the personalisation columns
