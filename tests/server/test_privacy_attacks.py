@@ -18,90 +18,23 @@ import numpy as np
 import pytest
 
 from cli.main import main
-from privacy.device_release import STATISTICS, statistic_noise_std
 from privacy.noise import SeededGaussian
-from privacy.secure_aggregation import SecureSum
 from server.federated_run import run_federation
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
+from simulation.audit.privacy_holes import (
+    CLIENTS,
+    attack_settings,
+    check_sums_hide_device_values,
+    evaluated_truth,
+    recorded_run,
+    solve_per_device,
+)
 from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
 from simulation.run_workspace import prepare_workspace
 from tests.conftest import REPO_ROOT
-
-CLIENTS, PER_ROUND, ROUNDS = 8, 4, 12
-EVALUATED = STATISTICS.index("evaluated")
-
-
-class _SumRecorder:
-    """The curious server: logs each round's sampled devices and the sum it unmasked."""
-
-    def __init__(self, transport: InProcessTransport) -> None:
-        self._transport = transport
-        self.rounds: list[tuple[list[int], np.ndarray]] = []
-
-    def node_ids(self) -> list[int]:
-        return self._transport.node_ids()
-
-    def train(self, nodes, weights, instructions):
-        replies = self._transport.train(nodes, weights, instructions)
-        assert isinstance(replies, SecureSum)
-        self.rounds.append((list(nodes), replies.payload_sum.copy()))
-        return replies
-
-
-def _attack_settings(epsilon: float) -> RunSettings:
-    return RunSettings(
-        population="synthetic",
-        clients=CLIENTS,
-        rounds=ROUNDS,
-        clients_per_round=PER_ROUND,
-        sampling="fixed_size",
-        epsilon=epsilon,
-        local_epochs=1,
-        secure_aggregation=True,
-        dropout_tolerance=0.0,
-        secure_noise=False,
-    )
-
-
-def _solve_per_device(recorder: _SumRecorder, settings: RunSettings) -> np.ndarray:
-    """Least squares over rounds: each device's 'evaluated' statistic, from sums alone."""
-    membership = np.zeros((len(recorder.rounds), CLIENTS))
-    observed = np.zeros(len(recorder.rounds))
-    scale = statistic_noise_std(1.0, settings.clipping_norm)  # 1 / s
-    for row, (nodes, total) in enumerate(recorder.rounds):
-        membership[row, nodes] = 1.0
-        observed[row] = total[-len(STATISTICS) + EVALUATED] * scale
-    assert np.linalg.matrix_rank(membership) == CLIENTS  # the system is fully determined
-    solution, *_ = np.linalg.lstsq(membership, observed, rcond=None)
-    return solution
-
-
-def _evaluated_truth() -> np.ndarray:
-    """What each device's 'evaluated' statistic really is: 1 when it holds later turns."""
-    clients = synthetic_population(CLIENTS, seed=0).clients
-    return np.array([1.0 if client.evaluation else 0.0 for client in clients])
-
-
-def _recorded_run(root: Path, settings: RunSettings) -> tuple[_SumRecorder, float]:
-    population = synthetic_population(CLIENTS, seed=0)
-    workspace = prepare_workspace(root, settings, population)
-    recorder = _SumRecorder(
-        InProcessTransport(
-            workspace, CLIENTS, SeededGaussian(np.random.default_rng(1)), secure_sum=True
-        )
-    )
-    outcome = run_federation(
-        settings,
-        workspace,
-        recorder,
-        noise=SeededGaussian(np.random.default_rng(0)),
-        rng=random.Random(0),
-        say=lambda _: None,
-    )
-    return recorder, outcome.noise_multiplier
 
 
 def test_the_attack_recovers_per_device_values_exactly_from_unnoised_sums(
@@ -109,41 +42,31 @@ def test_the_attack_recovers_per_device_values_exactly_from_unnoised_sums(
 ):
     """The attack works: without noise (epsilon inf, no privacy claimed) it is exact."""
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
-    settings = _attack_settings(math.inf)
-    truth = _evaluated_truth()
+    settings = attack_settings(math.inf)
+    truth = evaluated_truth()
 
-    recorder, _ = _recorded_run(tmp_path / "run", settings)
+    recorder, _ = recorded_run(tmp_path / "run", settings)
 
-    np.testing.assert_allclose(_solve_per_device(recorder, settings), truth, atol=1e-9)
+    np.testing.assert_allclose(solve_per_device(recorder, settings), truth, atol=1e-9)
 
 
 def test_secure_sums_under_a_budget_do_not_give_away_one_devices_values(
     tmp_path, encoder_cache, monkeypatch
 ):
+    """The noise alone hides a value in [0, 1], and the attack does no better than it
+    (the audit's check; ``fedpersona audit`` runs the same one)."""
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
-    settings = _attack_settings(8.0)
-    truth = _evaluated_truth()
 
-    recorder, z = _recorded_run(tmp_path / "run", settings)
-    estimate = _solve_per_device(recorder, settings)
+    result = check_sums_hide_device_values(tmp_path / "run")
 
-    # The noise on each statistic's sum, in its own units, and the least-squares error it
-    # predicts for each device: sigma * sqrt(diag((A^T A)^-1)).
-    sigma = z * math.sqrt(len(STATISTICS) / 0.1)
-    membership = np.zeros((len(recorder.rounds), CLIENTS))
-    for row, (nodes, _) in enumerate(recorder.rounds):
-        membership[row, nodes] = 1.0
-    predicted = sigma * np.sqrt(np.diag(np.linalg.inv(membership.T @ membership)))
-    error = np.sqrt(np.mean((estimate - truth) ** 2))
-    assert predicted.min() > 1.0  # the noise alone hides a value in [0, 1]
-    assert error > 0.5 * predicted.mean()  # and the attack does no better than the noise
+    assert result.passed, result.detail
 
 
 def test_plain_rounds_store_no_per_device_norm_and_only_noised_statistics(
     tmp_path, encoder_cache, monkeypatch
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
-    settings = _attack_settings(8.0).with_values(
+    settings = attack_settings(8.0).with_values(
         secure_aggregation=False, clients_per_round=3, rounds=2
     )
     workspace = prepare_workspace(tmp_path / "run", settings, synthetic_population(CLIENTS, seed=0))

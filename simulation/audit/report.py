@@ -1,0 +1,95 @@
+"""The audit's verdict and its JSON form (what `fedpersona audit --out` writes).
+
+Verdicts, one per outcome:
+
+* ``consistent``: honest run, bound <= ledger epsilon. No contradiction was found; this is
+  not a proof of privacy (the bound is a lower bound from one attack).
+* ``violation``: honest run, bound > ledger epsilon: the accounting or the mechanism is
+  wrong (or, with probability at most alpha, the audit was unlucky).
+* ``caught``: a deliberately broken run whose bound exceeds the ledger's claim: the audit
+  works.
+* ``missed``: a broken run the audit did not catch: the audit is too weak for that break
+  (or, for ``no-clipping`` in plain rounds, the server's re-clip repaired it).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from server.metrics_store import AuditRow
+from simulation.audit.canary_audit import CanaryAudit
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One attack of the privacy-holes suite: did the defence hold?"""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+def verdict(audit: CanaryAudit) -> str:
+    if audit.plan.broken is None:
+        return "violation" if audit.exceeds_ledger else "consistent"
+    return "caught" if audit.exceeds_ledger else "missed"
+
+
+def succeeded(audit: CanaryAudit, checks: list[CheckResult]) -> bool:
+    """The audit did its job: an honest run holds, a broken one is caught, checks pass."""
+    return verdict(audit) in ("consistent", "caught") and all(c.passed for c in checks)
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: an unbounded value is written as null."""
+    return value if math.isfinite(value) else None
+
+
+def audit_json(audit: CanaryAudit, checks: list[CheckResult], seconds: float) -> dict[str, Any]:
+    """The audit's result as JSON-ready data (null: unbounded)."""
+    plan, bound = audit.plan, audit.bound
+    return {
+        "ledger_epsilon": audit.ledger_epsilon,
+        "empirical_epsilon_lower": bound.lower,
+        "ci": {
+            "low": bound.lower,
+            "point": _finite(bound.point),
+            "high": _finite(bound.upper),
+            "confidence": bound.confidence,
+        },
+        "broken": plan.broken,
+        "verdict": verdict(audit),
+        "succeeded": succeeded(audit, checks),
+        "delta": plan.delta,
+        "noise_multiplier": audit.noise_multiplier,
+        "secure_aggregation": plan.secure_aggregation,
+        "rounds": plan.rounds,
+        "trials_per_arm": plan.trials,
+        "other_devices": plan.other_devices,
+        "clipping_norm": plan.clipping_norm,
+        "seed": plan.seed,
+        "threshold": audit.threshold,
+        "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in checks],
+        "seconds": round(seconds, 2),
+    }
+
+
+def audit_row(audit: CanaryAudit, checks: list[CheckResult]) -> AuditRow:
+    """The audit as a row of the run's metrics store (the dashboard's Audit page)."""
+    return AuditRow(
+        recorded_at=time.time(),
+        broken=audit.plan.broken or "",
+        secure_aggregation=int(audit.plan.secure_aggregation),
+        rounds=audit.plan.rounds,
+        trials_per_arm=audit.plan.trials,
+        ledger_epsilon=audit.ledger_epsilon,
+        empirical_epsilon_lower=audit.bound.lower,
+        ci_high=_finite(audit.bound.upper),
+        confidence=audit.bound.confidence,
+        verdict=verdict(audit),
+        checks_passed=sum(c.passed for c in checks),
+        checks_total=len(checks),
+    )
