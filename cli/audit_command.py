@@ -17,6 +17,7 @@ from cli.failures import EXIT_FAILED, EXIT_OK, UsageError
 from server.metrics_store import FILE_NAME, AuditRow, MetricsStore
 from simulation.audit.canary_audit import AuditPlan, run_canary_audit
 from simulation.audit.mechanism import BREAKS
+from simulation.audit.one_run import run_one_run_audit
 from simulation.audit.privacy_holes import run_checks
 from simulation.audit.report import audit_json, audit_row, succeeded
 
@@ -98,8 +99,9 @@ def _audit(args: argparse.Namespace) -> int:
     plan = _plan(args)
     started = time.perf_counter()
     audit = run_canary_audit(plan)
+    one_run = run_one_run_audit(plan)
     checks = run_checks(full=not args.quick)
-    result = audit_json(audit, checks, time.perf_counter() - started)
+    result = audit_json(audit, one_run, checks, time.perf_counter() - started)
     for line in summary_lines(result):
         print(line)
     if args.out is not None:
@@ -118,12 +120,17 @@ def summary_lines(result: dict[str, object]) -> list[str]:
     assert isinstance(ci, dict)
     high = "inf" if ci["high"] is None else f"{ci['high']:.2f}"
     mode = "SecAgg+" if result["secure_aggregation"] else "plain"
+    one_run = result["one_run"]
+    assert isinstance(one_run, dict)
     lines = [
         f"audited: {result['broken'] or 'honest'} mechanism, {mode}, {result['rounds']} round(s), "
         f"{result['trials_per_arm']} runs with and {result['trials_per_arm']} without the canary",
         f"  ledger epsilon            {result['ledger_epsilon']:.3f}  (delta {result['delta']:g})",
         f"  empirical epsilon lower   {result['empirical_epsilon_lower']:.3f}  "
         f"({ci['confidence']:.0%} CI {ci['low']:.2f} .. {high})",
+        f"  one-run lower bound       {one_run['empirical_epsilon_lower']:.3f}  "
+        f"({one_run['correct']} of {one_run['guesses']} guesses right, "
+        f"{one_run['canaries']} canaries, one run)",
         f"  broken                    {result['broken'] or '-'}",
         f"  verdict                   {result['verdict']}",
     ]

@@ -49,6 +49,12 @@ class AuditPlan:
     def __post_init__(self) -> None:
         if self.trials < 20:
             raise ValueError(f"trials should be >= 20 per arm, got {self.trials}")
+        if self.rounds < 1 or self.other_devices < 2:
+            raise ValueError(
+                f"need rounds >= 1 and other_devices >= 2, got {self.rounds}, {self.other_devices}"
+            )
+        if not 0.0 < self.claimed_epsilon < 50.0:
+            raise ValueError(f"claimed_epsilon should be in (0, 50), got {self.claimed_epsilon}")
 
 
 @dataclass(frozen=True)

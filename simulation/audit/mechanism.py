@@ -86,7 +86,7 @@ def canary_direction(size: int, rng: np.random.Generator) -> Vector:
     return direction / np.linalg.norm(direction)
 
 
-def _other_release(mechanism: Mechanism, rng: np.random.Generator) -> Vector:
+def other_release(mechanism: Mechanism, rng: np.random.Generator) -> Vector:
     """An ordinary device: a random update (about C in norm) and random statistics."""
     scale = mechanism.clipping_norm / np.sqrt(mechanism.update_size)
     change = rng.normal(0.0, scale, mechanism.update_size)
@@ -100,7 +100,7 @@ def _other_release(mechanism: Mechanism, rng: np.random.Generator) -> Vector:
     ).payload
 
 
-def _canary_release(mechanism: Mechanism, direction: Vector) -> Vector:
+def canary_release(mechanism: Mechanism, direction: Vector) -> Vector:
     """The canary: nothing trained or evaluated, an update of 10 C along ``direction``."""
     change = CANARY_NORM_FACTOR * mechanism.clipping_norm * direction
     if mechanism.broken == "no-clipping":  # the device sends its raw update
@@ -123,12 +123,12 @@ def run_trial(
     start = np.zeros(mechanism.update_size)
     weights, explained = start, np.zeros(mechanism.update_size)
     for round_number in range(1, mechanism.rounds + 1):
-        others = [_other_release(mechanism, rng) for _ in range(mechanism.other_devices)]
-        payloads = others + ([_canary_release(mechanism, direction)] if canary_in else [])
+        others = [other_release(mechanism, rng) for _ in range(mechanism.other_devices)]
+        payloads = others + ([canary_release(mechanism, direction)] if canary_in else [])
         instructions = strategy.instructions(
             round_number, len(payloads), head=head, local=LocalTraining(1, 0.01)
         )
-        replies = _transport(payloads, instructions, noise, secure=mechanism.secure_aggregation)
+        replies = transport(payloads, instructions, noise, secure=mechanism.secure_aggregation)
         weights = strategy.aggregate(weights, replies, instructions, noise).weights
         explained += sum(p[: mechanism.update_size] for p in others)
     # What the head's change says beyond the other devices' releases, as a sum of updates.
@@ -136,7 +136,7 @@ def run_trial(
     return float((unexplained - explained) @ direction)
 
 
-def _transport(
+def transport(
     payloads: list[Vector], instructions: RoundInstructions, noise: GaussianNoise, *, secure: bool
 ) -> list[ClientReport] | SecureSum:
     """What reaches the server: each release (plain), or the sum of the noised releases."""

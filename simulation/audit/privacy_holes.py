@@ -10,8 +10,8 @@ Each attack uses only what the server legitimately receives; each must fail now:
   outright) is refused for every sampling.
 
 The third attack of that issue (a server killed mid-round must never leave a released sum
-outside the ledger) restarts server processes with SIGKILL; it stays in
-tests/server/test_privacy_attacks.py, too slow for this audit.
+outside the ledger, ``simulation.audit.kill_resume``) starts four server processes; it runs
+in the full audit only (``full=True``), too slow for ``--quick``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from privacy.secure_aggregation import SecureSum
 from protocol.round_instructions import RoundInstructions
 from server.federated_run import run_federation
 from server.run_settings import RunSettings
+from simulation.audit.kill_resume import check_released_sums_in_ledger
 from simulation.audit.report import CheckResult
 from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
@@ -164,7 +165,9 @@ def check_unsafe_delta_refused() -> CheckResult:
 
 
 def run_checks(*, full: bool) -> list[CheckResult]:
-    """The privacy-holes suite (``full``: also the slower attacks, when there are any)."""
-    del full  # every check here is fast enough for the quick audit
+    """The privacy-holes suite (``full``: also the SIGKILL-and-resume attack)."""
     with tempfile.TemporaryDirectory(prefix="fedpersona-audit-") as folder:
-        return [check_unsafe_delta_refused(), check_sums_hide_device_values(Path(folder) / "run")]
+        checks = [check_unsafe_delta_refused(), check_sums_hide_device_values(Path(folder) / "run")]
+    if full:
+        checks.append(check_released_sums_in_ledger())
+    return checks

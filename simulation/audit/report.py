@@ -21,6 +21,7 @@ from typing import Any
 
 from server.metrics_store import AuditRow
 from simulation.audit.canary_audit import CanaryAudit
+from simulation.audit.one_run import OneRunAudit
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,11 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def audit_json(audit: CanaryAudit, checks: list[CheckResult], seconds: float) -> dict[str, Any]:
-    """The audit's result as JSON-ready data (null: unbounded)."""
+def audit_json(
+    audit: CanaryAudit, one_run: OneRunAudit, checks: list[CheckResult], seconds: float
+) -> dict[str, Any]:
+    """The audit's result as JSON-ready data (null: unbounded). The verdict is the many-run
+    audit's; the one-run audit is reported beside it, with its own comparison."""
     plan, bound = audit.plan, audit.bound
     return {
         "ledger_epsilon": audit.ledger_epsilon,
@@ -72,6 +76,13 @@ def audit_json(audit: CanaryAudit, checks: list[CheckResult], seconds: float) ->
         "clipping_norm": plan.clipping_norm,
         "seed": plan.seed,
         "threshold": audit.threshold,
+        "one_run": {
+            "canaries": one_run.canaries,
+            "guesses": one_run.guesses,
+            "correct": one_run.correct,
+            "empirical_epsilon_lower": one_run.lower,
+            "exceeds_ledger": one_run.exceeds_ledger,
+        },
         "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in checks],
         "seconds": round(seconds, 2),
     }

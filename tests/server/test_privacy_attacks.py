@@ -5,13 +5,8 @@ Each attack uses only what the server legitimately receives; each must fail now.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +18,7 @@ from server.federated_run import run_federation
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
+from simulation.audit.kill_resume import released_and_charged, server_process
 from simulation.audit.privacy_holes import (
     CLIENTS,
     attack_settings,
@@ -34,7 +30,6 @@ from simulation.audit.privacy_holes import (
 from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
 from simulation.run_workspace import prepare_workspace
-from tests.conftest import REPO_ROOT
 
 
 def test_the_attack_recovers_per_device_values_exactly_from_unnoised_sums(
@@ -86,88 +81,6 @@ def test_plain_rounds_store_no_per_device_norm_and_only_noised_statistics(
 
 # --- a released sum must never be missing from the ledger -----------------------------
 
-KILL_SCRIPT = textwrap.dedent(
-    """
-    import os, random, signal, sys
-    from pathlib import Path
-    import numpy as np
-    import server.federated_run as loop
-    from models.weights import flatten
-    from privacy.device_release import payload_size
-    from privacy.noise import SeededGaussian
-    from privacy.secure_aggregation import SecureSum
-    from server.dp_fedavg import ClientReport
-    from server.metrics_store import MetricsStore
-    from server.run_folder import RunFolder
-    from server.run_settings import RunSettings
-
-    root, point, kill_round, mode = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-
-    def die():
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-    class Transport:
-        def node_ids(self):
-            return list(range(10))
-
-        def train(self, nodes, weights, instructions):
-            r = instructions.round
-            if point == "before-release" and r == kill_round:
-                die()
-            size = payload_size(flatten(weights).size)
-            payloads = np.random.default_rng(r).normal(0, 0.01, (len(nodes), size))
-            with open(root / "released.log", "a") as log:
-                log.write(f"{r}\\n")
-                log.flush()
-                os.fsync(log.fileno())
-            if point == "after-release" and r == kill_round:
-                die()
-            if mode == "secure":
-                return SecureSum(payloads.sum(axis=0), len(nodes), len(nodes))
-            return [ClientReport(p) for p in payloads]
-
-    if point == "after-aggregate":
-        save = loop.save_checkpoint
-        def save_or_die(path, model, *, extra=None):
-            if extra and extra["rounds"] == kill_round:
-                die()
-            save(path, model, extra=extra)
-        loop.save_checkpoint = save_or_die
-    if point == "after-checkpoint":
-        append = MetricsStore.append_round
-        def append_or_die(self, row):
-            if row.round == kill_round:
-                die()
-            append(self, row)
-        MetricsStore.append_round = append_or_die
-
-    settings = RunSettings(
-        clients=10, rounds=3, clients_per_round=5, sampling="fixed_size", epsilon=8.0,
-        secure_aggregation=mode == "secure", secure_noise=False,
-    )
-    loop.run_federation(
-        settings, RunFolder(root), Transport(), noise=SeededGaussian(np.random.default_rng(0)),
-        rng=random.Random(0), say=lambda _: None,
-    )
-    """
-)
-
-
-def _server(root: Path, point: str, kill_round: int, mode: str) -> int:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, str(root), point, str(kill_round), mode],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode not in (0, -9):
-        raise AssertionError(f"the server process failed: {done.stderr[-2000:]}")
-    return done.returncode
-
 
 @pytest.mark.parametrize(
     ("point", "mode"),
@@ -185,14 +98,12 @@ def test_a_server_killed_anywhere_in_a_round_never_leaves_a_released_sum_unaccou
     root = tmp_path / "run"
     root.mkdir()
 
-    killed = _server(root, point, 2, mode)
-    resumed = _server(root, "none", 0, mode)
+    killed = server_process(root, point, 2, mode)
+    resumed = server_process(root, "none", 0, mode)
 
     assert killed == -9  # SIGKILL, mid-round
     assert resumed == 0
-    released = (root / "released.log").read_text().split()
-    ledger = json.loads((root / "ledger.json").read_text())
-    charged = sum(count for _, count in ledger["rounds"])
+    released, charged = released_and_charged(root)
     assert charged == 3
     assert len(released) <= charged, f"released rounds {released}, ledger charged {charged}"
 

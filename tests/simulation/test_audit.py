@@ -6,6 +6,7 @@ import pytest
 
 from simulation.audit.canary_audit import AuditPlan, audited_ledger, run_canary_audit
 from simulation.audit.mechanism import BREAKS, Mechanism
+from simulation.audit.one_run import run_one_run_audit
 from simulation.audit.report import verdict
 
 QUICK = AuditPlan(trials=600)
@@ -60,3 +61,17 @@ def test_an_unknown_break_is_refused_by_name():
             secure_aggregation=True,
             broken="no-privacy",  # type: ignore[arg-type]
         )
+
+
+def test_the_one_run_audit_holds_for_the_honest_mechanism_and_catches_missing_noise():
+    honest = run_one_run_audit(AuditPlan(), canaries=400, guesses=100)
+    broken = run_one_run_audit(AuditPlan(broken="no-noise"), canaries=400, guesses=100)
+
+    assert 0.0 <= honest.lower <= honest.ledger_epsilon
+    assert broken.correct == broken.guesses
+    assert broken.lower > broken.ledger_epsilon
+
+
+def test_a_plan_the_audit_cannot_run_is_refused_by_name():
+    with pytest.raises(ValueError, match="rounds"):
+        AuditPlan(rounds=0)
