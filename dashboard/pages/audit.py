@@ -1,4 +1,4 @@
-"""Audit: the run's settings and what the server can see, for an auditor to check."""
+"""Audit: the run's settings, what the server can see, and the latest empirical privacy audit."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dashboard import shell
 from dashboard.audit_facts import audit_rows, audit_summary, what_the_server_sees
 from dashboard.cohort import CohortView
 from dashboard.metrics_reader import RunData
+from privacy.ledger import governing_epsilon
 
 
 def render(run: RunData, view: CohortView) -> None:
@@ -20,7 +21,7 @@ def render(run: RunData, view: CohortView) -> None:
     else:
         st.markdown(audit_summary(run.audit))
         if run.last is not None:
-            spent = max(e for e in (run.last["epsilon_rdp"], run.last["epsilon_pld"]) if e == e)
+            spent = governing_epsilon(run.last["epsilon_rdp"], run.last["epsilon_pld"])
             st.markdown(
                 f"This run's own ledger: epsilon **{spent:.2f}** spent after "
                 f"{run.last['round']} rounds. The audit ran its own short simulation of the "

@@ -44,7 +44,7 @@ def succeeded(audit: CanaryAudit, checks: list[CheckResult]) -> bool:
     return verdict(audit) in ("consistent", "caught") and all(c.passed for c in checks)
 
 
-def _finite(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
     """JSON has no infinity: an unbounded value is written as null."""
     return value if math.isfinite(value) else None
 
@@ -60,8 +60,8 @@ def audit_json(
         "empirical_epsilon_lower": bound.lower,
         "ci": {
             "low": bound.lower,
-            "point": _finite(bound.point),
-            "high": _finite(bound.upper),
+            "point": finite_or_none(bound.point),
+            "high": finite_or_none(bound.upper),
             "confidence": bound.confidence,
         },
         "broken": plan.broken,
@@ -98,7 +98,7 @@ def audit_row(audit: CanaryAudit, checks: list[CheckResult]) -> AuditRow:
         trials_per_arm=audit.plan.trials,
         ledger_epsilon=audit.ledger_epsilon,
         empirical_epsilon_lower=audit.bound.lower,
-        ci_high=_finite(audit.bound.upper),
+        ci_high=finite_or_none(audit.bound.upper),
         confidence=audit.bound.confidence,
         verdict=verdict(audit),
         checks_passed=sum(c.passed for c in checks),

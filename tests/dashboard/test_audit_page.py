@@ -64,7 +64,7 @@ def test_an_honest_audit_shows_its_bound_beside_the_ledger_in_plain_words(
     assert f"{audit.audit['ledger_epsilon']:.2f}" in text
     assert "No contradiction found" in text
     assert "does not prove" in text
-    assert "This run's own ledger" in text
+    assert "own ledger: epsilon" in text
 
 
 def test_a_caught_break_is_shown_as_such(stores: Stores, tmp_path: Path) -> None:
