@@ -102,8 +102,8 @@ def show(result: dict[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--trials", type=positive_int, default=20_000, help="runs per arm")
-    parser.add_argument("--rounds", type=positive_int, nargs="+", default=[1, 3])
+    parser.add_argument("--trials", type=positive_int, default=10_000, help="runs per arm")
+    parser.add_argument("--rounds", type=positive_int, nargs="+", default=[1])
     parser.add_argument("--no-checks", action="store_true", help="skip the privacy-holes checks")
     args = parser.parse_args(argv)
     return run_and_report(produce(args.trials, args.rounds, not args.no_checks), show, args.out)
