@@ -44,7 +44,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     audit.add_argument(
         "--plain",
         action="store_true",
-        help="plain rounds (the server adds the noise) instead of SecAgg+",
+        help="plain rounds (the server adds the noise) instead of SecAgg+ "
+        "(default: SecAgg+, or the mode of the --run folder's run)",
     )
     audit.add_argument(
         "--quick", action="store_true", help=f"{QUICK_TRIALS} runs per arm and the fast checks only"
@@ -85,12 +86,26 @@ def _plan(args: argparse.Namespace) -> AuditPlan:
             claimed_epsilon=args.epsilon,
             rounds=args.rounds,
             trials=trials,
-            secure_aggregation=not args.plain,
+            secure_aggregation=_secure(args),
             broken=args.broken,
             seed=args.seed,
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
+
+
+def _secure(args: argparse.Namespace) -> bool:
+    """SecAgg+ unless --plain, or unless the --run folder's run had plain rounds."""
+    if args.plain:
+        return False
+    if args.run is None:
+        return True
+    store = MetricsStore(args.run / FILE_NAME)
+    try:
+        info = store.run_info()
+    finally:
+        store.close()
+    return bool((info or {}).get("settings", {}).get("secure_aggregation", True))
 
 
 def _audit(args: argparse.Namespace) -> int:

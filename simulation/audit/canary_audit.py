@@ -6,7 +6,8 @@ bound is highest on that half); the other half, untouched by the choice, give th
 The claimed epsilon is the privacy ledger's, for exactly the run that was audited: Poisson
 sampling with q = 1 (every device, the canary included when it is in, takes part in every
 round: no amplification to hide behind), ``rounds`` rounds at the ledger's noise
-multiplier, calibrated for ``claimed_epsilon``.
+multiplier, calibrated for ``claimed_epsilon`` by the server's own calibration
+(``server.privacy_budget.ledger_settings_for``).
 
 The claim and the trial count are chosen so that the audit can tell: with n runs in an
 evaluation half, no bound exceeds about log(n / 3.7) (zero errors at 97.5%: 4.9 for 500),
@@ -22,9 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from privacy.audit_bounds import EpsilonInterval, epsilon_interval
-from privacy.calibration import calibrate_noise_multiplier
 from privacy.ledger import PrivacyLedger
 from privacy.noise import SeededGaussian
+from server.privacy_budget import ledger_settings_for
+from server.run_settings import RunSettings
 from simulation.audit.mechanism import Break, Mechanism, canary_direction, run_trial
 
 Scores = npt.NDArray[np.float64]
@@ -73,18 +75,26 @@ class CanaryAudit:
         return self.bound.lower > self.ledger_epsilon
 
 
-def audited_ledger(plan: AuditPlan) -> PrivacyLedger:
-    """The ledger of the audited run: ``rounds`` rounds at the calibrated z, q = 1."""
-    z = calibrate_noise_multiplier(
-        target_epsilon=plan.claimed_epsilon,
-        delta=plan.delta,
-        rounds=plan.rounds,
+def audited_settings(plan: AuditPlan) -> RunSettings:
+    """The audited run as a run's settings: every device (the canary included, when it is
+    in) sampled every round, Poisson with q = 1."""
+    devices = plan.other_devices + 1
+    return RunSettings(
+        clients=devices,
+        clients_per_round=devices,
         sampling="poisson",
-        sampling_probability=1.0,
+        rounds=plan.rounds,
+        epsilon=plan.claimed_epsilon,
+        delta=plan.delta,
+        clipping_norm=plan.clipping_norm,
+        secure_aggregation=plan.secure_aggregation,
     )
-    ledger = PrivacyLedger(
-        sampling="poisson", sampling_probability=1.0, noise_multiplier=z, target_delta=plan.delta
-    )
+
+
+def audited_ledger(plan: AuditPlan) -> PrivacyLedger:
+    """The ledger a run with these settings keeps (the server's own calibration and
+    settings, ``server.privacy_budget``), after the audited rounds."""
+    ledger = PrivacyLedger.from_settings(ledger_settings_for(audited_settings(plan)))
     for _ in range(plan.rounds):
         ledger.record_round()
     return ledger
