@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from simulation.audit.canary_audit import AuditPlan, run_canary_audit
 from simulation.audit.mechanism import BREAKS
 from simulation.audit.one_run import run_one_run_audit
 from simulation.audit.privacy_holes import run_checks
-from simulation.audit.report import audit_json, audit_row, succeeded
+from simulation.audit.report import audit_json, audit_row, failure
 
 QUICK_TRIALS, FULL_TRIALS = 600, 4000
 
@@ -80,7 +81,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _plan(args: argparse.Namespace) -> AuditPlan:
-    trials = args.trials or (QUICK_TRIALS if args.quick else FULL_TRIALS)
+    trials = args.trials if args.trials is not None else QUICK_TRIALS if args.quick else FULL_TRIALS
     try:
         return AuditPlan(
             claimed_epsilon=args.epsilon,
@@ -126,7 +127,11 @@ def _audit(args: argparse.Namespace) -> int:
     if args.run is not None:
         _record(args.run / FILE_NAME, audit_row(audit, checks))
         print(f"recorded in {args.run / FILE_NAME}")
-    return EXIT_OK if succeeded(audit, checks) else EXIT_FAILED
+    reason = failure(audit, checks)
+    if reason is not None:
+        print(f"fedpersona: audit failed: {reason}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def summary_lines(result: dict[str, object]) -> list[str]:

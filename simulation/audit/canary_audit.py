@@ -55,6 +55,8 @@ class AuditPlan:
             raise ValueError(
                 f"need rounds >= 1 and other_devices >= 2, got {self.rounds}, {self.other_devices}"
             )
+        if self.seed < 0:
+            raise ValueError(f"seed should be >= 0, got {self.seed}")
         if not 0.0 < self.claimed_epsilon < 50.0:
             raise ValueError(f"claimed_epsilon should be in (0, 50), got {self.claimed_epsilon}")
 

@@ -41,7 +41,23 @@ def verdict(audit: CanaryAudit) -> str:
 
 def succeeded(audit: CanaryAudit, checks: list[CheckResult]) -> bool:
     """The audit did its job: an honest run holds, a broken one is caught, checks pass."""
-    return verdict(audit) in ("consistent", "caught") and all(c.passed for c in checks)
+    return failure(audit, checks) is None
+
+
+def failure(audit: CanaryAudit, checks: list[CheckResult]) -> str | None:
+    """Why the audit failed, in one line; None when it did its job."""
+    bound, claim = audit.bound.lower, audit.ledger_epsilon
+    failed = [c.name for c in checks if not c.passed]
+    if verdict(audit) == "violation":
+        return f"violation: the attack proves epsilon >= {bound:.2f}, the ledger claims {claim:.2f}"
+    if verdict(audit) == "missed":
+        return (
+            f"the broken mechanism ({audit.plan.broken}) was missed: bound {bound:.2f} "
+            f"<= ledger epsilon {claim:.2f}"
+        )
+    if failed:
+        return f"privacy-holes checks failed: {', '.join(failed)}"
+    return None
 
 
 def finite_or_none(value: float) -> float | None:

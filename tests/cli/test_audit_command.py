@@ -74,7 +74,9 @@ def test_a_folder_that_is_not_a_run_is_a_usage_error(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
 
 
-def test_a_run_with_plain_rounds_is_audited_in_plain_rounds(tmp_path, encoder_cache, monkeypatch):
+def test_a_run_with_plain_rounds_is_audited_in_plain_rounds(
+    tmp_path, capsys, encoder_cache, monkeypatch
+):
     """The server's re-clip repairs a device that skips clipping: nothing to catch there, and
     a break the audit misses is a failure (exit code 1)."""
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
@@ -89,5 +91,6 @@ def test_a_run_with_plain_rounds_is_audited_in_plain_rounds(tmp_path, encoder_ca
 
     result = json.loads(out.read_text())
     assert code == 1
+    assert "was missed" in capsys.readouterr().err
     assert result["secure_aggregation"] is False
     assert result["verdict"] == "missed"
