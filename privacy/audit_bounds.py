@@ -24,8 +24,9 @@ its ledger says (the attack may be weak). A bound above the ledger's epsilon mea
 accounting or the mechanism is wrong, up to the audit's ``alpha`` chance of a false alarm.
 
 tensorflow-privacy 0.9.0 (which has ``EpsilonLowerBound``) cannot install alongside this
-stack (it pins dp-accounting 0.4.3, numpy 1.26 and tensorflow), so the bounds are here,
-pinned by tests against closed forms and scipy.
+stack (``pip install --dry-run`` resolves it to dp-accounting 0.4.3, numpy 1.26.4 and
+tensorflow 2.21), and jax_privacy needs jax, so the bounds are here, pinned by tests
+against closed forms and scipy.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ def epsilon_interval(
     >= 1 - alpha (a union bound).
     """
     _check_level(alpha)
+    _check_counts(false_positives, negatives)
+    _check_counts(false_negatives, positives)
     half = alpha / 2.0
     fpr = false_positives / negatives
     fnr = false_negatives / positives
