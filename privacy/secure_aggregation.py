@@ -51,6 +51,12 @@ def quantization_range(devices: int) -> int:
     return int(2 ** min(bits, 22))
 
 
+def quantisation_step(devices: int) -> float:
+    """2R/Q: the width of one quantisation level of a round of ``devices`` (SecAgg+'s stochastic
+    rounding moves each device's coordinate by less than this)."""
+    return 2 * PAYLOAD_RANGE / quantization_range(devices)
+
+
 def minimum_contributors(sampled: int, dropout_tolerance: float) -> int:
     """How many of ``sampled`` devices must contribute for the round's sum to be revealed.
 

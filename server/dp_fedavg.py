@@ -13,7 +13,7 @@ have the wrong size or an absurd norm are rejected with a reason and count as dr
 
 Under secure aggregation the server gets only the sum (``aggregate_secure_sum``): it can
 neither re-clip nor reject one release, and the devices' noise shares already carry the
-noise.
+noise; it range-checks the sum instead (``privacy.secure_sum_bounds``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ from privacy.device_release import (
     statistic_noise_std,
 )
 from privacy.noise import GaussianNoise, distributed_noise_share_std
-from privacy.secure_aggregation import SecureSum, minimum_contributors
+from privacy.secure_aggregation import SecureSum, minimum_contributors, quantisation_step
+from privacy.secure_sum_bounds import out_of_range, secure_sum_bounds
 from protocol.round_instructions import RoundInstructions
 
 Vector = npt.NDArray[np.float64]
@@ -124,8 +125,9 @@ def aggregate_secure_sum(
     """The new global weights from a secure-aggregation round's sum (noise already in it).
 
     A halted round (no sum revealed) leaves the weights as they were and releases no
-    statistics. A sum that is not finite or has an absurd norm is refused as a whole: one
-    bad device spoils the round, since the sum cannot say which.
+    statistics. A sum that is not finite, or lies outside what ``contributors`` honest
+    releases plus their noise can sum to (``privacy.secure_sum_bounds``), is refused as a
+    whole: one bad device spoils the round, since the sum cannot say which.
     """
     if denominator <= 0:
         raise ValueError(f"denominator must be positive, got {denominator}")
@@ -145,6 +147,17 @@ def aggregate_secure_sum(
             max_norm=SANITY_NORM * contributors,
         )
     except RejectedUpdate as reason:
+        rejected = (f"the secure sum: {reason}",)
+        return RoundAggregate(current.copy(), 0, rejected, failed, noise_std, no_statistics)
+    bounds = secure_sum_bounds(
+        contributors=contributors,
+        update_size=current.size,
+        clipping_norm=clipping_norm,
+        noise_std=noise_std,
+        quantisation_step=quantisation_step(secure_sum.sampled),
+    )
+    reason = out_of_range(total, update_size=current.size, bounds=bounds)
+    if reason is not None:  # a device broke the release's contract; the sum cannot say which
         rejected = (f"the secure sum: {reason}",)
         return RoundAggregate(current.copy(), 0, rejected, failed, noise_std, no_statistics)
     update_sum, statistic_sums = split_sum(
