@@ -156,9 +156,9 @@ def aggregate_secure_sum(
         noise_std=noise_std,
         quantisation_step=quantisation_step(secure_sum.sampled),
     )
-    reason = out_of_range(total, update_size=current.size, bounds=bounds)
-    if reason is not None:  # a device broke the release's contract; the sum cannot say which
-        rejected = (f"the secure sum: {reason}",)
+    excess = out_of_range(total, update_size=current.size, bounds=bounds)
+    if excess is not None:  # a device broke the release's contract; the sum cannot say which
+        rejected = (f"the secure sum: {excess}",)
         return RoundAggregate(current.copy(), 0, rejected, failed, noise_std, no_statistics)
     update_sum, statistic_sums = split_sum(
         total, update_size=current.size, clipping_norm=clipping_norm

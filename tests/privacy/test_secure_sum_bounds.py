@@ -22,8 +22,8 @@ def _honest_sum(rng: np.random.Generator, devices: int, noise_std: float) -> np.
     payloads = [
         release(direction, C, train_loss=5.0, hits=1.0, evaluated=1).payload for _ in range(devices)
     ]
-    total = np.sum(payloads, axis=0)
-    return total + rng.normal(0.0, noise_std, total.size)
+    total: np.ndarray = np.sum(payloads, axis=0) + rng.normal(0.0, noise_std, D + len(STATISTICS))
+    return total
 
 
 def test_the_bounds_are_n_times_the_release_bounds_without_noise():
