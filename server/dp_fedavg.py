@@ -50,10 +50,12 @@ SANITY_NORM = 1e6  # far above any sane update of a unit-scale head
 
 @dataclass(frozen=True)
 class ClientReport:
-    """What came back from one device: its release (``payload``), or None when it failed."""
+    """What came back from one device: its release (``payload``), or None when it failed
+    (``error``) or its reply was turned away unread (``discarded``: counted as rejected)."""
 
     payload: Vector | None
     error: str | None = None
+    discarded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ def aggregate_round(
     accepted = 0
     rejected: list[str] = []
     for report in reports:
+        if report.discarded is not None:
+            rejected.append(report.discarded)
+            continue
         if report.payload is None:
             continue
         try:
@@ -103,7 +108,7 @@ def aggregate_round(
         weights=current + server_learning_rate * update_sum / denominator,
         accepted=accepted,
         rejected=tuple(rejected),
-        failed=sum(r.payload is None for r in reports),
+        failed=sum(r.payload is None and r.discarded is None for r in reports),
         noise_std=noise_std,
         metrics=round_statistics(
             statistic_sums,

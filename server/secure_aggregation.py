@@ -15,6 +15,7 @@ accounts for; never unmasked, it reveals nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -84,6 +85,7 @@ class SecureAggregationTransport:
         instructions: RoundInstructions,
     ) -> SecureSum:
         size = payload_size(flatten(weights).size)
+        instructions = dataclasses.replace(instructions, run_id=str(self._context.run_id))
         strategy = OneRoundStrategy(
             self._grid, self._context.run_id, nodes, instructions.to_config()
         )
