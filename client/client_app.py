@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    ConfigRecordValues,
+    Context,
+    Message,
+    RecordDict,
+)
 from flwr.client import Client, NumPyClient
 from flwr.client.mod import secaggplus_mod
 from flwr.clientapp import ClientApp
@@ -60,7 +67,8 @@ class DeviceRounds:
         outcome = self.round(
             context, message.content.array_records["arrays"].to_numpy_ndarrays(), config
         )
-        binding = ConfigRecord(RoundInstructions.from_config(config).binding())
+        echo: dict[str, ConfigRecordValues] = dict(RoundInstructions.from_config(config).binding())
+        binding = ConfigRecord(echo)
         content = RecordDict({"release": ArrayRecord([outcome.payload]), BINDING: binding})
         return Message(content=content, reply_to=message)
 
