@@ -34,6 +34,9 @@ class SecureSum:
     contributors: int  # devices whose masked vector is in the sum (0: the round was halted)
     sampled: int
     halted: str | None = None  # why no sum was revealed, when it was not
+    # Devices whose masked vector was malformed and left out (SecAgg+ then treats them as
+    # dropped out and removes their masks), each with the reason.
+    rejected: tuple[str, ...] = ()
 
 
 def quantization_range(devices: int) -> int:

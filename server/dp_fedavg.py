@@ -137,14 +137,14 @@ def aggregate_secure_sum(
     if denominator <= 0:
         raise ValueError(f"denominator must be positive, got {denominator}")
     contributors = secure_sum.contributors
-    failed = secure_sum.sampled - contributors
+    failed = secure_sum.sampled - contributors - len(secure_sum.rejected)
     noise_std = noise_share_std * math.sqrt(contributors)  # independent shares add variances
     no_statistics: dict[str, float | None] = dict.fromkeys(
         ("train_loss", "eval_hits_at_1", "fraction_clipped", "unclipped_sum")
     )
     no_statistics["statistic_noise_std"] = None
     if not contributors or secure_sum.halted is not None:
-        return RoundAggregate(current.copy(), 0, (), failed, 0.0, no_statistics)
+        return RoundAggregate(current.copy(), 0, secure_sum.rejected, failed, 0.0, no_statistics)
     try:
         total = validate_update(
             secure_sum.payload_sum,
@@ -152,7 +152,7 @@ def aggregate_secure_sum(
             max_norm=SANITY_NORM * contributors,
         )
     except RejectedUpdate as reason:
-        rejected = (f"the secure sum: {reason}",)
+        rejected = (*secure_sum.rejected, f"the secure sum: {reason}")
         return RoundAggregate(current.copy(), 0, rejected, failed, noise_std, no_statistics)
     bounds = secure_sum_bounds(
         contributors=contributors,
@@ -163,7 +163,7 @@ def aggregate_secure_sum(
     )
     excess = out_of_range(total, update_size=current.size, bounds=bounds)
     if excess is not None:  # a device broke the release's contract; the sum cannot say which
-        rejected = (f"the secure sum: {excess}",)
+        rejected = (*secure_sum.rejected, f"the secure sum: {excess}")
         return RoundAggregate(current.copy(), 0, rejected, failed, noise_std, no_statistics)
     update_sum, statistic_sums = split_sum(
         total, update_size=current.size, clipping_norm=clipping_norm
@@ -171,7 +171,7 @@ def aggregate_secure_sum(
     return RoundAggregate(
         weights=current + server_learning_rate * update_sum / denominator,
         accepted=contributors,
-        rejected=(),
+        rejected=secure_sum.rejected,
         failed=failed,
         noise_std=noise_std,
         metrics=round_statistics(
