@@ -23,11 +23,10 @@ from flwr.common.constant import (
     SUPERLINK_NODE_ID,
 )
 from flwr.server.superlink.linkstate import LinkState, LinkStateFactory
-from flwr.supercore.constant import FLWR_IN_MEMORY_DB_NAME
+from flwr.supercore.constant import FLWR_IN_MEMORY_DB_NAME, NOOP_FEDERATION_ID
 from flwr.supercore.object_store import ObjectStoreFactory
 from flwr.supercore.task_identity import TaskIdentity
 from flwr.superlink.federation import NoOpFederationManager
-from flwr.superlink.federation.noop_federation_manager import NOOP_FEDERATION_ID
 
 
 def _state(database: str) -> LinkState:
