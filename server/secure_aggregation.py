@@ -7,10 +7,13 @@ unmasked mean to a legacy ``Strategy``. Here each round builds the workflow for 
 sampled devices, a one-round strategy hands it those devices and keeps what it unmasks,
 and the mean is turned back into the sum (every device weighs 1).
 
-One guard is added to the protocol: if fewer devices sent a masked vector than the
-round's ``min-contributors``, the server stops *before* unmasking. Their noise shares were
+Two guards are added to the protocol. If fewer devices sent a masked vector than the
+round's ``min-contributors``, the server stops *before* unmasking: their noise shares were
 sized for at least that many, so a smaller sum would carry less noise than the ledger
-accounts for; never unmasked, it reveals nothing.
+accounts for; never unmasked, it reveals nothing. And a masked vector of the wrong shape
+or type is left out (the device counts as dropped, with the reason) instead of stopping
+the run with a numpy error. What the unmasked sum may be is checked afterwards
+(``privacy.secure_sum_bounds``, via ``server.dp_fedavg``).
 """
 
 from __future__ import annotations
