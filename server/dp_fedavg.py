@@ -9,7 +9,7 @@ coordinate, so the summed update and the summed statistics are one Gaussian mech
 the update sum is divided by a fixed denominator n (the expected number of clients per
 round), never by the count of replies or by claimed example counts: every client weighs
 the same and one client changes the mean by at most C/n. Releases that are not finite,
-have the wrong size or an absurd norm are rejected with a reason and count as dropped.
+have the wrong size or an absurd norm are rejected with a reason (counted as rejected, not dropped).
 
 Under secure aggregation the server gets only the sum (``aggregate_secure_sum``): it can
 neither re-clip nor reject one release, and the devices' noise shares already carry the
