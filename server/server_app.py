@@ -61,7 +61,7 @@ def run_server(
             dropout_tolerance=settings.dropout_tolerance,
         )
         if settings.secure_aggregation
-        else FlowerTransport(grid, expected_nodes=settings.clients)
+        else FlowerTransport(grid, expected_nodes=settings.clients, run_id=str(context.run_id))
     )
     return run_federation(settings, folder, transport, noise=noise, rng=rng, evaluate=evaluate)
 
