@@ -23,6 +23,7 @@ from client.app_profiles import (
     load_app_profile,
 )
 from client.chat import ChatSession, run_command
+from client.chat.training import DEFAULT_TRAIN_AFTER, LocalTraining
 from client.embedding import default_embedder
 from client.embedding.manifest import EncoderNotExportedError
 from client.embedding.protocol import Embedder
@@ -53,7 +54,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     where.add_argument("--backend", metavar="URL", help="OpenAI-compatible API root (…/v1)")
     where.add_argument("--offline", action="store_true", help="no language model (the default)")
     chat.add_argument("--model", metavar="NAME", help="model name on the --backend server")
+    chat.add_argument(
+        "--train-after",
+        type=_count,
+        default=DEFAULT_TRAIN_AFTER,
+        metavar="N",
+        help="retrain your ranking on this device once N new signals (/good, /bad, /pick, "
+        f"memories used) have gathered; 0 never trains (default {DEFAULT_TRAIN_AFTER})",
+    )
     chat.set_defaults(handler=_chat)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
 
 
 def _app_profile(choice: str) -> AppProfile:
@@ -113,12 +132,15 @@ def _chat(args: argparse.Namespace) -> int:
     with _unlock_or_create(args) as profile:
         backend = choose_backend(server)
         try:
-            session = ChatSession(MemoryEngine(profile, _embedder()), backend, app)
+            embedder = _embedder()
+            session = ChatSession(MemoryEngine(profile, embedder), backend, app)
+            training = LocalTraining(profile, embedder.embed, train_after=args.train_after)
             interactive = sys.stdin.isatty()
             if interactive:
                 print(f"{app.title}; {backend.describe()}. /help lists the commands.")
-            _loop(session, interactive=interactive, show_notice=server is not None)
+            _loop(session, training, interactive=interactive, show_notice=server is not None)
             _report(session.end())
+            _train_if_due(session, training)
         finally:
             backend.close()
     return 0
@@ -136,7 +158,9 @@ def _read(interactive: bool) -> str | None:
         return None
 
 
-def _loop(session: ChatSession, *, interactive: bool, show_notice: bool) -> None:
+def _loop(
+    session: ChatSession, training: LocalTraining, *, interactive: bool, show_notice: bool
+) -> None:
     while (line := _read(interactive)) is not None:
         text = line.strip()
         if not text:
@@ -147,8 +171,20 @@ def _loop(session: ChatSession, *, interactive: bool, show_notice: bool) -> None
                 print(out)
             if result.end:
                 return
-            continue
-        _answer(session, text, show_notice=show_notice)
+        else:
+            _answer(session, text, show_notice=show_notice)
+        _train_if_due(session, training)
+
+
+def _train_if_due(session: ChatSession, training: LocalTraining) -> None:
+    if not training.due():
+        return
+    print(f"Training your ranking on this device ({training.waiting()} new signal(s))...")
+    sys.stdout.flush()
+    outcome = training.train()
+    session.use_head(outcome.head)
+    kept = " (no change beat your current ranking)" if outcome.kept_untrained else ""
+    print(f"Done: trained on {outcome.signals} signal(s), stored sealed{kept}.")
 
 
 def _answer(session: ChatSession, message: str, *, show_notice: bool) -> None:
