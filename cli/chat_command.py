@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from cli.keyring_entry import keyring_passphrase
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from client.app_profiles import (
     AppProfile,
@@ -30,6 +31,7 @@ from client.embedding.protocol import Embedder
 from client.llm import ServerConfig, choose_backend
 from client.memory_engine import MemoryEngine, SessionReport
 from client.profile import Profile
+from client.store.errors import WrongPassphraseError
 
 PROMPT = "you> "
 
@@ -38,8 +40,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     help_text = "chat with an assistant that remembers you, on this device"
     chat = commands.add_parser("chat", help=help_text, description=help_text)
     chat.add_argument("--store", type=Path, default=None, help="store file (as `store`)")
-    chat.add_argument(
+    unlock = chat.add_mutually_exclusive_group()
+    unlock.add_argument(
         "--passphrase-env", metavar="NAME", help="read the passphrase from variable NAME"
+    )
+    unlock.add_argument(
+        "--use-keyring",
+        action="store_true",
+        help="unlock with the passphrase saved by `fedpersona store keyring set` (opt-in)",
     )
     chat.add_argument(
         "--create", action="store_true", help="create the store if it does not exist yet"
@@ -99,6 +107,8 @@ def _server(args: argparse.Namespace) -> ServerConfig | None:
 
 def _unlock_or_create(args: argparse.Namespace) -> Profile:
     path = Path(args.store) if args.store is not None else default_store_path()
+    if args.use_keyring:
+        return _unlock_from_keyring(path)
     if path.exists():
         return Profile.open(path, read_passphrase(args.passphrase_env, f"Passphrase for {path}: "))
     if not args.create:
@@ -112,6 +122,18 @@ def _unlock_or_create(args: argparse.Namespace) -> Profile:
     profile = Profile.create(path, passphrase)
     print(f"created {path}", file=sys.stderr)
     return profile
+
+
+def _unlock_from_keyring(path: Path) -> Profile:
+    if not path.exists():
+        raise InputError(f"no store at {path}; create it, then `fedpersona store keyring set`")
+    try:
+        return Profile.open(path, keyring_passphrase(path))
+    except WrongPassphraseError:
+        raise WrongPassphraseError(
+            f"the passphrase in the OS keyring does not open {path} (changed since?); "
+            "run `fedpersona store keyring set` again"
+        ) from None
 
 
 def _embedder() -> Embedder:
