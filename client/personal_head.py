@@ -83,6 +83,9 @@ class PersonalHeads:
         payload = self._table.get(RECORD_ID) if self._table is not None else None
         return PersonalHead.from_json(from_payload(payload)) if payload is not None else None
 
+    def exists(self) -> bool:
+        return self._table is not None and self._table.contains(RECORD_ID)
+
     def save(self, head: PersonalHead) -> None:
         if self._table is None:
             raise RecordFormatError("this store was opened read-only and has no heads table")

@@ -51,8 +51,9 @@ class LocalTraining:
         self._trained_on = head.signals if head is not None else 0
 
     def waiting(self) -> int:
-        """Signals gathered since the last step (forgotten signals count as none)."""
-        return max(0, self.profile.training.count() - self._trained_on)
+        """Signals gathered since the last step; all of them once the head was forgotten."""
+        trained_on = self._trained_on if self.profile.heads.exists() else 0
+        return max(0, self.profile.training.count() - trained_on)
 
     def due(self) -> bool:
         return self.train_after > 0 and self.waiting() >= self.train_after

@@ -73,6 +73,24 @@ def test_signals_train_a_sealed_head_that_the_next_turns_use(
         assert plaintext not in written, plaintext  # neither the chat nor the head
 
 
+def test_forgetting_a_signal_forgets_the_head_trained_on_it(
+    tmp_path: Path, encoder_cache: Path
+) -> None:
+    store = new_store(tmp_path)
+    for script in (FIRST_SESSION, SECOND_SESSION):
+        code, _, err = chat(store, encoder_cache, script, "--train-after", "3")
+        assert code == 0, err
+    with Profile.open(store, PASSPHRASE) as profile:
+        assert profile.heads.load() is not None
+    code, out, err = chat(store, encoder_cache, "/forget instrument\n/end\n", "--train-after", "50")
+    assert code == 0, err
+    assert "training signal" in out
+    assert "your trained ranking" in out
+    with Profile.open(store, PASSPHRASE) as profile:
+        assert profile.heads.load() is None
+        assert all("instrument" not in pair.context for pair in profile.training.all())
+
+
 def test_train_after_zero_never_trains(tmp_path: Path, encoder_cache: Path) -> None:
     store = new_store(tmp_path)
     code, _, err = chat(store, encoder_cache, FIRST_SESSION)
