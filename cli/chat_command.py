@@ -203,9 +203,17 @@ def _train_if_due(session: ChatSession, training: LocalTraining) -> None:
         return
     print(f"Training your ranking on this device ({training.waiting()} new signal(s))...")
     sys.stdout.flush()
-    outcome = training.train()
+    try:
+        outcome = training.train()
+    except KeyboardInterrupt:  # Ctrl-C stops the step (nothing was stored), not the session
+        print("\n(training stopped, nothing stored; it runs again after your next line)")
+        return
     session.use_head(outcome.head)
-    kept = " (no change beat your current ranking)" if outcome.kept_untrained else ""
+    kept = (
+        " (held-back signals preferred the untrained ranking: kept)"
+        if outcome.kept_untrained
+        else ""
+    )
     print(f"Done: trained on {outcome.signals} signal(s), stored sealed{kept}.")
 
 
