@@ -62,16 +62,20 @@ def data_benchmark_main(
     produce: Callable[[argparse.Namespace, Callable[[str], None]], dict[str, Any]],
     show: Callable[[dict[str, Any]], None],
     argv: list[str] | None = None,
+    extra_arguments: Callable[[argparse.ArgumentParser], object] | None = None,
 ) -> int:
     """The command line shared by the benchmarks on ``../shared/data`` with a cached encoder.
 
     ``--out`` (the JSON), ``--data-dir`` (default: the shared data), ``--cache-dir`` (the
-    encoder's cache) and ``--quick`` (a small slice, for tests).
+    encoder's cache) and ``--quick`` (a small slice, for tests); ``extra_arguments`` adds a
+    benchmark's own.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--quick", action="store_true")
+    if extra_arguments is not None:
+        extra_arguments(parser)
     args = parser.parse_args(argv)
     return run_and_report(lambda log: produce(args, log), show, args.out)

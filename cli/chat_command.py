@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from cli.keyring_entry import keyring_passphrase
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from client.app_profiles import (
     AppProfile,
@@ -23,12 +24,14 @@ from client.app_profiles import (
     load_app_profile,
 )
 from client.chat import ChatSession, run_command
+from client.chat.training import DEFAULT_TRAIN_AFTER, LocalTraining
 from client.embedding import default_embedder
 from client.embedding.manifest import EncoderNotExportedError
 from client.embedding.protocol import Embedder
 from client.llm import ServerConfig, choose_backend
 from client.memory_engine import MemoryEngine, SessionReport
 from client.profile import Profile
+from client.store.errors import WrongPassphraseError
 
 PROMPT = "you> "
 
@@ -37,8 +40,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     help_text = "chat with an assistant that remembers you, on this device"
     chat = commands.add_parser("chat", help=help_text, description=help_text)
     chat.add_argument("--store", type=Path, default=None, help="store file (as `store`)")
-    chat.add_argument(
+    unlock = chat.add_mutually_exclusive_group()
+    unlock.add_argument(
         "--passphrase-env", metavar="NAME", help="read the passphrase from variable NAME"
+    )
+    unlock.add_argument(
+        "--use-keyring",
+        action="store_true",
+        help="unlock with the passphrase saved by `fedpersona store keyring set` (opt-in)",
     )
     chat.add_argument(
         "--create", action="store_true", help="create the store if it does not exist yet"
@@ -53,7 +62,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     where.add_argument("--backend", metavar="URL", help="OpenAI-compatible API root (…/v1)")
     where.add_argument("--offline", action="store_true", help="no language model (the default)")
     chat.add_argument("--model", metavar="NAME", help="model name on the --backend server")
+    chat.add_argument(
+        "--train-after",
+        type=_count,
+        default=DEFAULT_TRAIN_AFTER,
+        metavar="N",
+        help="retrain your ranking on this device once N new signals (/good, /bad, /pick, "
+        f"memories used) have gathered; 0 never trains (default {DEFAULT_TRAIN_AFTER})",
+    )
     chat.set_defaults(handler=_chat)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
 
 
 def _app_profile(choice: str) -> AppProfile:
@@ -80,6 +107,8 @@ def _server(args: argparse.Namespace) -> ServerConfig | None:
 
 def _unlock_or_create(args: argparse.Namespace) -> Profile:
     path = Path(args.store) if args.store is not None else default_store_path()
+    if args.use_keyring:
+        return _unlock_from_keyring(path)
     if path.exists():
         return Profile.open(path, read_passphrase(args.passphrase_env, f"Passphrase for {path}: "))
     if not args.create:
@@ -93,6 +122,18 @@ def _unlock_or_create(args: argparse.Namespace) -> Profile:
     profile = Profile.create(path, passphrase)
     print(f"created {path}", file=sys.stderr)
     return profile
+
+
+def _unlock_from_keyring(path: Path) -> Profile:
+    if not path.exists():
+        raise InputError(f"no store at {path}; create it, then `fedpersona store keyring set`")
+    try:
+        return Profile.open(path, keyring_passphrase(path))
+    except WrongPassphraseError:
+        raise WrongPassphraseError(
+            f"the passphrase in the OS keyring does not open {path} (changed since?); "
+            "run `fedpersona store keyring set` again"
+        ) from None
 
 
 def _embedder() -> Embedder:
@@ -113,12 +154,15 @@ def _chat(args: argparse.Namespace) -> int:
     with _unlock_or_create(args) as profile:
         backend = choose_backend(server)
         try:
-            session = ChatSession(MemoryEngine(profile, _embedder()), backend, app)
+            embedder = _embedder()
+            session = ChatSession(MemoryEngine(profile, embedder), backend, app)
+            training = LocalTraining(profile, embedder.embed, train_after=args.train_after)
             interactive = sys.stdin.isatty()
             if interactive:
                 print(f"{app.title}; {backend.describe()}. /help lists the commands.")
-            _loop(session, interactive=interactive, show_notice=server is not None)
+            _loop(session, training, interactive=interactive, show_notice=server is not None)
             _report(session.end())
+            _train_if_due(session, training)
         finally:
             backend.close()
     return 0
@@ -136,7 +180,9 @@ def _read(interactive: bool) -> str | None:
         return None
 
 
-def _loop(session: ChatSession, *, interactive: bool, show_notice: bool) -> None:
+def _loop(
+    session: ChatSession, training: LocalTraining, *, interactive: bool, show_notice: bool
+) -> None:
     while (line := _read(interactive)) is not None:
         text = line.strip()
         if not text:
@@ -147,8 +193,28 @@ def _loop(session: ChatSession, *, interactive: bool, show_notice: bool) -> None
                 print(out)
             if result.end:
                 return
-            continue
-        _answer(session, text, show_notice=show_notice)
+        else:
+            _answer(session, text, show_notice=show_notice)
+        _train_if_due(session, training)
+
+
+def _train_if_due(session: ChatSession, training: LocalTraining) -> None:
+    if not training.due():
+        return
+    print(f"Training your ranking on this device ({training.waiting()} new signal(s))...")
+    sys.stdout.flush()
+    try:
+        outcome = training.train()
+    except KeyboardInterrupt:  # Ctrl-C stops the step (nothing was stored), not the session
+        print("\n(training stopped, nothing stored; it runs again after your next line)")
+        return
+    session.use_head(outcome.head)
+    kept = (
+        " (held-back signals preferred the untrained ranking: kept)"
+        if outcome.kept_untrained
+        else ""
+    )
+    print(f"Done: trained on {outcome.signals} signal(s), stored sealed{kept}.")
 
 
 def _answer(session: ChatSession, message: str, *, show_notice: bool) -> None:

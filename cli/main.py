@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from cli import (
+    audit_command,
     chat_command,
     dashboard_command,
     demo_command,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate_command.register(commands)
     dashboard_command.register(commands)
     chat_command.register(commands)
+    audit_command.register(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.failures import UsageError
+from cli.keyring_entry import forget_passphrase, save_passphrase
 from cli.private_file import write_private_text
 from client.export import export_profile, import_profile, parse_export
 from client.profile import TIERS, Forgotten, Profile
@@ -79,6 +80,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="read the new passphrase from environment variable NAME",
     )
     _add_kdf_options(passwd)
+    keys = add(
+        "keyring",
+        "opt in to unlocking from the OS keyring (set), or stop (forget)",
+        _keyring,
+    )
+    keys.add_argument("keyring_action", choices=("set", "forget"), metavar="set|forget")
 
 
 def _add_kdf_options(parser: argparse.ArgumentParser) -> None:
@@ -275,4 +282,17 @@ def _passwd(args: argparse.Namespace) -> int:
         f"passphrase changed; keys re-wrapped ({params.algorithm}, "
         f"{params.memory_kib // 1024} MiB, {params.iterations} passes)"
     )
+    return 0
+
+
+def _keyring(args: argparse.Namespace) -> int:
+    path = _store_path(args)
+    if args.keyring_action == "forget":
+        gone = forget_passphrase(path)
+        print(f"removed the OS keyring entry for {path}" if gone else f"no entry for {path}")
+        return 0
+    passphrase = read_passphrase(args.passphrase_env, f"Passphrase for {path}: ")
+    Profile.open(path, passphrase).close()  # only a passphrase that opens the store is saved
+    save_passphrase(path, passphrase)
+    print(f"saved the passphrase for {path} in the OS keyring; `fedpersona chat --use-keyring`")
     return 0

@@ -7,9 +7,11 @@ device i of a run folder.
 
 One app serves both kinds of round, and in both the device sends one vector, its release
 (privacy.device_release: the clipped update and its bounded statistics). A plain round
-(Message API) replies with it as the only record. A SecAgg+ round (Flower's legacy API, the
-only one with SecAgg+ in Flower 1.41) goes through ``secaggplus_mod`` to a NumPyClient
-whose reply is masked: the release with its noise share, a weight of 1 and no metrics.
+(Message API) replies with it and the round's binding (its run id and round number,
+echoed so that the server can turn away a replayed or misdirected reply). A SecAgg+ round
+(Flower's legacy API, the only one with SecAgg+ in Flower 1.41) goes through
+``secaggplus_mod`` to a NumPyClient whose reply is masked: the release with its noise share,
+a weight of 1 and no metrics.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from flwr.app import ArrayRecord, Context, Message, RecordDict
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    ConfigRecordValues,
+    Context,
+    Message,
+    RecordDict,
+)
 from flwr.client import Client, NumPyClient
 from flwr.client.mod import secaggplus_mod
 from flwr.clientapp import ClientApp
@@ -31,7 +40,7 @@ from client.federated_round import RoundOutcome, run_round
 from client.profile import Profile
 from models.encoded import EmbedFn
 from privacy.noise import SecureGaussian
-from protocol.round_instructions import RoundInstructions
+from protocol.round_instructions import BINDING, RoundInstructions
 
 Arrays = list[npt.NDArray[np.float32]]
 DeviceOpener = Callable[[Context], tuple[AbstractContextManager[Profile], EmbedFn]]
@@ -62,13 +71,14 @@ class DeviceRounds:
             )
 
     def train(self, message: Message, context: Context) -> Message:
-        """A plain round: reply with the device's release and nothing else."""
+        """A plain round: reply with the device's release and the round's binding, nothing else."""
+        config = message.content.config_records["config"]
         outcome = self.round(
-            context,
-            message.content.array_records["arrays"].to_numpy_ndarrays(),
-            message.content.config_records["config"],
+            context, message.content.array_records["arrays"].to_numpy_ndarrays(), config
         )
-        content = RecordDict({"release": ArrayRecord([outcome.payload])})
+        echo: dict[str, ConfigRecordValues] = dict(RoundInstructions.from_config(config).binding())
+        binding = ConfigRecord(echo)
+        content = RecordDict({"release": ArrayRecord([outcome.payload]), BINDING: binding})
         return Message(content=content, reply_to=message)
 
     def secure_round_client(self, context: Context) -> Client:

@@ -13,6 +13,8 @@ from pathlib import Path
 from client.memory import DEFAULT_TURN_CAPACITY, ITEMS, SUMMARIES, TURNS, Memory
 from client.persona import DEFAULT_MAX_ATTRIBUTES, EvictionPolicy, Persona
 from client.persona import TABLE as PERSONA_TABLE
+from client.personal_head import TABLE as HEAD_TABLE
+from client.personal_head import PersonalHeads
 from client.store import EncryptedStore
 from client.store.closing import Closing
 from client.training_pairs import TABLE as TRAINING_TABLE
@@ -49,6 +51,7 @@ class Profile(Closing):
         )
         self.memory = Memory(store, turn_capacity=settings.turn_capacity)
         self.training = TrainingPairs(store)
+        self.heads = PersonalHeads(store)
 
     @classmethod
     def create(
@@ -102,6 +105,10 @@ class Profile(Closing):
             ids = table.ids()
             removed = table.delete(ids)
             self.persona.drop_evidence(set(ids))
+            if tier == "training" and HEAD_TABLE in self.store.tables:
+                # The head was learned from these signals: it goes with them.
+                heads = self.store.tables[HEAD_TABLE]
+                removed += heads.delete(heads.ids())
         return Forgotten(removed, TIERS[tier], self.store.shred_residue())
 
     def forget_everything(self) -> Forgotten:

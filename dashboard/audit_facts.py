@@ -105,3 +105,32 @@ def audit_rows(run: RunData, *, min_cohort: int) -> list[tuple[str, str]]:
         ("dashboard minimum cohort", f"{min_cohort} clients"),
         ("metrics store", f"{run.path} (schema {run.schema_version}, opened read-only)"),
     ]
+
+
+VERDICTS = {
+    "consistent": "No contradiction found: the attack proved no more leakage than the ledger "
+    "allows. This is a lower bound from one attack; passing does not prove the run private.",
+    "violation": "VIOLATION: the attack proved more leakage than the ledger allows; the "
+    "accounting or the mechanism is wrong. Stop the run and investigate.",
+    "caught": "A deliberately broken configuration was audited and caught: the audit works.",
+    "missed": "A deliberately broken configuration was NOT caught: this audit is too weak "
+    "for that break.",
+}
+
+
+def audit_summary(audit: dict[str, Any]) -> str:
+    """The latest empirical audit, in plain words, next to the ledger's epsilon."""
+    broken = audit.get("broken") or ""
+    what = f"a deliberately broken mechanism ({broken})" if broken else "the honest mechanism"
+    mode = "secure aggregation" if audit.get("secure_aggregation") else "plain rounds"
+    high = audit.get("ci_high")
+    interval = "unbounded above" if high is None else f"at most {high:.2f}"
+    return (
+        f"**Empirical privacy audit** of {what} under {mode}, {audit.get('rounds')} round(s), "
+        f"{audit.get('trials_per_arm')} runs with and without a canary device: the attack "
+        f"proves epsilon >= **{audit.get('empirical_epsilon_lower', 0.0):.2f}** "
+        f"({audit.get('confidence', 0.95):.0%} confidence; its estimate is {interval}); "
+        f"the ledger's epsilon for that mechanism is **{audit.get('ledger_epsilon', 0.0):.2f}**. "
+        f"Privacy-holes checks passed: {audit.get('checks_passed')}/{audit.get('checks_total')}. "
+        + VERDICTS.get(str(audit.get("verdict")), str(audit.get("verdict")))
+    )

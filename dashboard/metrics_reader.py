@@ -14,9 +14,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from server.metrics_store import FILE_NAME, HELDOUT_COLUMNS, SCHEMA_VERSION, RoundRow
+from server.metrics_store import FILE_NAME, HELDOUT_COLUMNS, SCHEMA_VERSION, AuditRow, RoundRow
 
 ROUND_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RoundRow))
+AUDIT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(AuditRow))
 RUN_COLUMNS = (
     "schema_version",
     "settings",
@@ -58,6 +59,8 @@ class RunData:
     heldout_ci95: float | None = None
     # what the run's epsilon rests on, in plain words (PrivacyLedger.assumption)
     accounting_assumption: str = ""
+    # The latest empirical privacy audit recorded in this store (None: never audited).
+    audit: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -153,7 +156,17 @@ def _read(conn: sqlite3.Connection, file: Path) -> RunData | StoreProblem:
         heldout_after=info["heldout_hits_after"],
         heldout_ci95=info["heldout_hits_ci95"],
         accounting_assumption=str(info["accounting_assumption"] or ""),
+        audit=_latest_audit(conn),
     )
+
+
+def _latest_audit(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The last audit row, by its named columns; None when there is none."""
+    if not set(AUDIT_COLUMNS) <= _table_columns(conn, "audit"):
+        return None
+    names = ", ".join(AUDIT_COLUMNS)
+    row = conn.execute(f"SELECT {names} FROM audit ORDER BY rowid DESC LIMIT 1").fetchone()
+    return None if row is None else dict(zip(AUDIT_COLUMNS, row, strict=True))
 
 
 def _older(file: Path, why: str) -> StoreProblem:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
+from typing import IO
 
 import torch
 
@@ -17,6 +19,22 @@ OPSET = 17
 
 def export_head_onnx(model: RerankingHead, path: Path) -> Path:
     """Write ``model`` as one ONNX file with dynamic batch, candidate and fact axes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with staging.open("wb") as handle:
+        _export(model, handle)
+    os.replace(staging, path)
+    return path
+
+
+def head_onnx_bytes(model: RerankingHead) -> bytes:
+    """``model`` as ONNX bytes, never written to a file (a person's head is kept sealed)."""
+    buffer = io.BytesIO()
+    _export(model, buffer)
+    return buffer.getvalue()
+
+
+def _export(model: RerankingHead, target: IO[bytes]) -> None:
     dim = model.config.embedding_dim
     example = (
         torch.zeros(1, dim),
@@ -31,8 +49,6 @@ def export_head_onnx(model: RerankingHead, path: Path) -> Path:
         "persona_mask": {0: "batch", 1: "facts"},
         OUTPUT_NAME: {0: "batch", 1: "candidates"},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     model.eval()
     with warnings.catch_warnings():
         # The TorchScript exporter (one small file, no external data) warns it is legacy.
@@ -40,12 +56,10 @@ def export_head_onnx(model: RerankingHead, path: Path) -> Path:
         torch.onnx.export(
             model,
             example,
-            str(staging),
+            target,  # type: ignore[arg-type]  # the TorchScript exporter takes file objects too
             input_names=list(INPUT_NAMES),
             output_names=[OUTPUT_NAME],
             dynamic_axes=axes,
             opset_version=OPSET,
             dynamo=False,
         )
-    os.replace(staging, path)
-    return path

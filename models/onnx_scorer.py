@@ -17,12 +17,17 @@ Array = npt.NDArray[np.float32]
 class OnnxHeadScorer:
     """``scores(context, candidates, persona, persona_mask)`` with the shapes of RerankingHead."""
 
-    def __init__(self, path: Path, *, threads: int = 1) -> None:
+    def __init__(self, model: Path | bytes, *, threads: int = 1) -> None:
+        """``model``: an exported head's file, or its bytes (kept in memory only)."""
         options = ort.SessionOptions()
         # One thread: a phone-class device, and no thread-pool spin-up per call.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            model if isinstance(model, bytes) else str(model),
+            options,
+            providers=["CPUExecutionProvider"],
+        )
 
     def scores(
         self, context: Array, candidates: Array, persona: Array, persona_mask: Array

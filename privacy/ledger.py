@@ -108,8 +108,14 @@ class PrivacyLedger:
     """Per-round DP events of one federated run, their epsilon, and the budget stop.
 
     Record (and save) a round *before* anything of it can be released: recording never
-    refuses, and a round once recorded stays recorded, whatever it then released. Call
+    refuses, and a crash after it leaves the round charged, whatever it then released. Call
     ``would_exceed_budget()`` before recording, to stop in time.
+
+    A round that provably released nothing derived from any device (a secure round halted
+    before unmasking; a plain round in which no release was accepted, so that nothing was
+    noised and published) may then be *withdrawn*: it stays counted as a round (resume
+    continues after it) but composes no DP event. Withdrawing is the only way down, it is
+    saved like a charge, and a crash before it is saved merely leaves the round charged.
     """
 
     def __init__(
@@ -139,6 +145,7 @@ class PrivacyLedger:
             pld_discretization=pld_discretization,
         )
         self._noise_multipliers: list[float] = []
+        self._withdrawn: dict[int, str] = {}  # round number (1-based) -> why nothing left
 
     @classmethod
     def from_settings(cls, settings: LedgerSettings) -> PrivacyLedger:
@@ -164,9 +171,22 @@ class PrivacyLedger:
         return tuple(self._noise_multipliers)
 
     @property
+    def withdrawn(self) -> dict[int, str]:
+        """Rounds that released nothing and are not charged: round number -> reason."""
+        return dict(self._withdrawn)
+
+    def _charged(self) -> list[float]:
+        """The noise multipliers of the rounds that count towards epsilon, in order."""
+        return [
+            z
+            for number, z in enumerate(self._noise_multipliers, 1)
+            if number not in self._withdrawn
+        ]
+
+    @property
     def is_private(self) -> bool:
-        """False once any round (or the configured default) had no noise."""
-        return self.settings.noise_multiplier > 0.0 and 0.0 not in self._noise_multipliers
+        """False once any charged round (or the configured default) had no noise."""
+        return self.settings.noise_multiplier > 0.0 and 0.0 not in self._charged()
 
     def record_round(self, *, noise_multiplier: float | None = None) -> int:
         """Compose one completed round (default: the configured z); returns the round count."""
@@ -174,9 +194,19 @@ class PrivacyLedger:
         self._noise_multipliers.append(check_noise_multiplier(z))
         return self.rounds
 
+    def withdraw_last_round(self, reason: str) -> None:
+        """Uncharge the last recorded round: call only when it released nothing at all."""
+        if not self._noise_multipliers:
+            raise ValueError("no round has been recorded, so none can be withdrawn")
+        if self.rounds in self._withdrawn:
+            raise ValueError(f"round {self.rounds} was already withdrawn")
+        if not reason:
+            raise ValueError("a withdrawn round needs its reason")
+        self._withdrawn[self.rounds] = reason
+
     def events(self) -> list[dp_accounting.DpEvent]:
-        """One dp-accounting event per recorded round, in order."""
-        return [self.settings.sampling.event(z) for z in self._noise_multipliers]
+        """One dp-accounting event per charged round, in order."""
+        return [self.settings.sampling.event(z) for z in self._charged()]
 
     def dp_event(self) -> dp_accounting.DpEvent:
         """The whole run as one ``ComposedDpEvent`` (for audit with any accountant)."""
@@ -184,7 +214,7 @@ class PrivacyLedger:
 
     def epsilon(self, accountant: AccountantKind = "rdp") -> float:
         """Epsilon at ``target_delta`` so far; 0 before any round, inf after a no-noise one."""
-        return self._epsilon_of(self._noise_multipliers, accountant)
+        return self._epsilon_of(self._charged(), accountant)
 
     def epsilons(self) -> dict[AccountantKind, float]:
         """Epsilon from every accountant that supports the run's sampling."""
@@ -199,8 +229,14 @@ class PrivacyLedger:
         if not self.is_private:
             return f"NOT PRIVATE: a round without noise; epsilon = inf after {self.rounds} rounds."
         values = ", ".join(f"{eps:.2f} ({kind.upper()})" for kind, eps in self.epsilons().items())
+        uncharged = (
+            f" ({len(self._withdrawn)} released nothing and are not charged)"
+            if self._withdrawn
+            else ""
+        )
         return (
-            f"epsilon {values} at delta {self.settings.target_delta:g} after {self.rounds} rounds."
+            f"epsilon {values} at delta {self.settings.target_delta:g} after {self.rounds} "
+            f"rounds{uncharged}."
         )
 
     def assumption(self) -> str:
@@ -217,7 +253,7 @@ class PrivacyLedger:
             if next_noise_multiplier is None
             else next_noise_multiplier
         )
-        upcoming = [*self._noise_multipliers, check_noise_multiplier(z)]
+        upcoming = [*self._charged(), check_noise_multiplier(z)]
         return any(
             self._epsilon_of(upcoming, kind) > budget for kind in self.settings.sampling.accountants
         )
@@ -230,7 +266,7 @@ class PrivacyLedger:
             return None
         return rounds_that_fit(
             self.settings.sampling,
-            self._noise_multipliers,
+            self._charged(),
             z,
             delta=self.settings.target_delta,
             budget=budget,
@@ -255,6 +291,7 @@ class PrivacyLedger:
             "settings": self.settings.to_json(),
             "assumption": self.assumption(),  # for a reader of the file; not read back
             "rounds": runs,
+            "withdrawn": [[number, why] for number, why in sorted(self._withdrawn.items())],
         }
 
     @classmethod
@@ -281,6 +318,10 @@ class PrivacyLedger:
             if int(count) < 1:
                 raise ValueError(f"A ledger run length should be >= 1, got {count!r}.")
             ledger._noise_multipliers.extend([check_noise_multiplier(z)] * int(count))
+        for number, why in data.get("withdrawn", []):  # absent in ledgers before withdrawal
+            if not 1 <= int(number) <= ledger.rounds or not why:
+                raise ValueError(f"A withdrawn round should be a recorded one, got {number!r}.")
+            ledger._withdrawn[int(number)] = str(why)
         return ledger
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -34,6 +34,9 @@ class SecureSum:
     contributors: int  # devices whose masked vector is in the sum (0: the round was halted)
     sampled: int
     halted: str | None = None  # why no sum was revealed, when it was not
+    # Devices whose masked vector was malformed and left out (SecAgg+ then treats them as
+    # dropped out and removes their masks), each with the reason.
+    rejected: tuple[str, ...] = ()
 
 
 def quantization_range(devices: int) -> int:
@@ -49,6 +52,12 @@ def quantization_range(devices: int) -> int:
     if bits < 8:
         raise ValueError(f"{devices} devices are too many for one 32-bit secure sum")
     return int(2 ** min(bits, 22))
+
+
+def quantisation_step(devices: int) -> float:
+    """2R/Q: the width of one quantisation level of a round of ``devices`` (SecAgg+'s stochastic
+    rounding moves each device's coordinate by less than this)."""
+    return 2 * PAYLOAD_RANGE / quantization_range(devices)
 
 
 def minimum_contributors(sampled: int, dropout_tolerance: float) -> int:

@@ -4,6 +4,13 @@ The server builds one ``RoundInstructions``; ``to_config`` turns it into the fla
 Flower carries (kebab-case keys, numbers and strings only) and the device reads it back
 with ``from_config``. Neither end spells a key by hand. What a device sends back is fixed
 by ``privacy.device_release``.
+
+Binding: a device's plain-round reply echoes ``binding()`` (the run's id and the round
+number) beside its release, and the server discards a reply whose echo is not the round's
+own (``binding_mismatch``): a device replaying an earlier round's reply, or answering with
+a reply meant for another run, is turned away with the reason logged. Flower already
+refuses a reply to a message it no longer holds, from another node, or of another run at
+the SuperLink; the echo also covers a device that resends old *content* in a fresh reply.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from dataclasses import dataclass, field
 from models.reranking_head import HeadConfig
 
 ConfigValue = int | float | str
+BINDING = "binding"  # the name of the record a plain-round reply echoes ``binding()`` in
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +45,7 @@ class RoundInstructions:
         participation_cap: the most rounds of this run a device may take part in (0: no
             cap); under unamplified accounting the run's epsilon rests on it
             (client.participation).
+        run_id: the run this round belongs to (the transport fills it in: Flower's run id).
     """
 
     round: int
@@ -50,6 +59,24 @@ class RoundInstructions:
     reference_facts: tuple[str, ...] = ()
     run_token: str = ""
     participation_cap: int = 0
+    run_id: str = ""
+
+    def binding(self) -> dict[str, ConfigValue]:
+        """What a reply echoes to say which run and round it answers."""
+        return {"run-id": self.run_id, "round": self.round}
+
+    def binding_mismatch(self, echoed: Mapping[str, object] | None) -> str | None:
+        """Why a reply's echoed binding is not this round's, or None when it is."""
+        if echoed is None:
+            return "the reply carries no binding to a run and round"
+        expected = self.binding()
+        got = {key: echoed.get(key) for key in expected}
+        if got != expected:
+            return (
+                f"the reply is bound to run {got['run-id']!r} round {got['round']!r}, "
+                f"not run {self.run_id!r} round {self.round}"
+            )
+        return None
 
     def to_config(self) -> dict[str, ConfigValue]:
         return {
@@ -64,6 +91,7 @@ class RoundInstructions:
             "reference-facts": json.dumps(list(self.reference_facts)),
             "run-token": self.run_token,
             "participation-cap": self.participation_cap,
+            "run-id": self.run_id,
         }
 
     @classmethod
@@ -72,9 +100,6 @@ class RoundInstructions:
         head = config.get("head")
         if not isinstance(head, str):
             raise TypeError(f"the round config's 'head' should be JSON text, got {head!r}")
-        token = config.get("run-token")
-        if not isinstance(token, str):
-            raise TypeError(f"the round config's 'run-token' should be text, got {token!r}")
         return cls(
             round=int(_number(config, "round")),
             clipping_norm=_number(config, "clipping-norm"),
@@ -84,9 +109,13 @@ class RoundInstructions:
             noise_share_std=_number(config, "noise-share-std"),
             min_contributors=int(_number(config, "min-contributors")),
             head=HeadConfig.from_json(json.loads(head)),
+            run_token=_text(config, "run-token"),
+
+
             reference_facts=_texts(config, "reference-facts"),
             run_token=token,
             participation_cap=int(_number(config, "participation-cap")),
+            run_id=_text(config, "run-id"),
         )
 
 
@@ -95,6 +124,13 @@ def _number(config: Mapping[str, object], key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"the round config's {key!r} should be a number, got {value!r}")
     return float(value)
+
+
+def _text(config: Mapping[str, object], key: str) -> str:
+    value = config.get(key)
+    if not isinstance(value, str):
+        raise TypeError(f"the round config's {key!r} should be text, got {value!r}")
+    return value
 
 
 def _texts(config: Mapping[str, object], key: str) -> tuple[str, ...]:

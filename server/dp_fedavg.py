@@ -9,11 +9,11 @@ coordinate, so the summed update and the summed statistics are one Gaussian mech
 the update sum is divided by a fixed denominator n (the expected number of clients per
 round), never by the count of replies or by claimed example counts: every client weighs
 the same and one client changes the mean by at most C/n. Releases that are not finite,
-have the wrong size or an absurd norm are rejected with a reason and count as dropped.
+have the wrong size or an absurd norm are rejected with a reason (counted as rejected, not dropped).
 
 Under secure aggregation the server gets only the sum (``aggregate_secure_sum``): it can
 neither re-clip nor reject one release, and the devices' noise shares already carry the
-noise.
+noise; it range-checks the sum instead (``privacy.secure_sum_bounds``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from privacy.device_release import (
     statistic_noise_std,
 )
 from privacy.noise import GaussianNoise, distributed_noise_share_std
-from privacy.secure_aggregation import SecureSum, minimum_contributors
+from privacy.secure_aggregation import SecureSum, minimum_contributors, quantisation_step
+from privacy.secure_sum_bounds import out_of_range, secure_sum_bounds
 from protocol.round_instructions import RoundInstructions
 
 Vector = npt.NDArray[np.float64]
@@ -50,10 +51,12 @@ SANITY_NORM = 1e6  # far above any sane update of a unit-scale head
 
 @dataclass(frozen=True)
 class ClientReport:
-    """What came back from one device: its release (``payload``), or None when it failed."""
+    """What came back from one device: its release (``payload``), or None when it failed
+    (``error``) or its reply was turned away unread (``discarded``: counted as rejected)."""
 
     payload: Vector | None
     error: str | None = None
+    discarded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ def aggregate_round(
     accepted = 0
     rejected: list[str] = []
     for report in reports:
+        if report.discarded is not None:
+            rejected.append(report.discarded)
+            continue
         if report.payload is None:
             continue
         try:
@@ -103,7 +109,7 @@ def aggregate_round(
         weights=current + server_learning_rate * update_sum / denominator,
         accepted=accepted,
         rejected=tuple(rejected),
-        failed=sum(r.payload is None for r in reports),
+        failed=sum(r.payload is None and r.discarded is None for r in reports),
         noise_std=noise_std,
         metrics=round_statistics(
             statistic_sums,
@@ -125,25 +131,34 @@ def aggregate_secure_sum(
     """The new global weights from a secure-aggregation round's sum (noise already in it).
 
     A halted round (no sum revealed) leaves the weights as they were and releases no
-    statistics. A sum that is not finite or has an absurd norm is refused as a whole: one
-    bad device spoils the round, since the sum cannot say which.
+    statistics. A sum that is not finite, or lies outside what ``contributors`` honest
+    releases plus their noise can sum to (``privacy.secure_sum_bounds``), is refused as a
+    whole: one bad device spoils the round, since the sum cannot say which.
     """
     if denominator <= 0:
         raise ValueError(f"denominator must be positive, got {denominator}")
     contributors = secure_sum.contributors
-    failed = secure_sum.sampled - contributors
+    failed = secure_sum.sampled - contributors - len(secure_sum.rejected)
     noise_std = noise_share_std * math.sqrt(contributors)  # independent shares add variances
     no_statistics = no_round_statistics()
     if not contributors or secure_sum.halted is not None:
-        return RoundAggregate(current.copy(), 0, (), failed, 0.0, no_statistics)
+        return RoundAggregate(current.copy(), 0, secure_sum.rejected, failed, 0.0, no_statistics)
     try:
-        total = validate_update(
-            secure_sum.payload_sum,
-            expected_size=payload_size(current.size),
-            max_norm=SANITY_NORM * contributors,
-        )
+        # Size and finiteness here; how large the sum may be is the range check's to say.
+        total = validate_update(secure_sum.payload_sum, expected_size=payload_size(current.size))
     except RejectedUpdate as reason:
-        rejected = (f"the secure sum: {reason}",)
+        rejected = (*secure_sum.rejected, f"the secure sum: {reason}")
+        return RoundAggregate(current.copy(), 0, rejected, failed, noise_std, no_statistics)
+    bounds = secure_sum_bounds(
+        contributors=contributors,
+        update_size=current.size,
+        clipping_norm=clipping_norm,
+        noise_std=noise_std,
+        quantisation_step=quantisation_step(secure_sum.sampled),
+    )
+    excess = out_of_range(total, update_size=current.size, bounds=bounds)
+    if excess is not None:  # a device broke the release's contract; the sum cannot say which
+        rejected = (*secure_sum.rejected, f"the secure sum: {excess}")
         return RoundAggregate(current.copy(), 0, rejected, failed, noise_std, no_statistics)
     update_sum, statistic_sums = split_sum(
         total, update_size=current.size, clipping_norm=clipping_norm
@@ -151,7 +166,7 @@ def aggregate_secure_sum(
     return RoundAggregate(
         weights=current + server_learning_rate * update_sum / denominator,
         accepted=contributors,
-        rejected=(),
+        rejected=secure_sum.rejected,
         failed=failed,
         noise_std=noise_std,
         metrics=round_statistics(

@@ -1,7 +1,12 @@
-"""Flower's Grid as the round loop's transport: one train message per sampled node."""
+"""Flower's Grid as the round loop's transport: one train message per sampled node.
+
+The round's instructions go out with the run's id; a reply whose echoed binding is not
+this run's and round's is discarded unread, with the reason (``RoundInstructions.binding``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -17,7 +22,7 @@ from flwr.app import (
 )
 from flwr.serverapp import Grid
 
-from protocol.round_instructions import RoundInstructions
+from protocol.round_instructions import BINDING, RoundInstructions
 from server.dp_fedavg import ClientReport
 
 NODE_WAIT_SECONDS = 120.0
@@ -28,10 +33,16 @@ REPLY_TIMEOUT_SECONDS = 600.0
 
 class FlowerTransport:
     def __init__(
-        self, grid: Grid, *, expected_nodes: int, reply_timeout: float = REPLY_TIMEOUT_SECONDS
+        self,
+        grid: Grid,
+        *,
+        expected_nodes: int,
+        run_id: str = "",
+        reply_timeout: float = REPLY_TIMEOUT_SECONDS,
     ) -> None:
         self._grid = grid
         self._expected = expected_nodes
+        self._run_id = run_id
         self._timeout = reply_timeout
 
     def node_ids(self) -> list[int]:
@@ -53,6 +64,7 @@ class FlowerTransport:
     ) -> list[ClientReport]:
         if not nodes:
             return []
+        instructions = dataclasses.replace(instructions, run_id=self._run_id)
         values: dict[str, ConfigRecordValues] = dict(instructions.to_config())
         content = RecordDict({"arrays": ArrayRecord(weights), "config": ConfigRecord(values)})
         messages = [
@@ -60,14 +72,18 @@ class FlowerTransport:
             for node in nodes
         ]
         replies = list(self._grid.send_and_receive(messages, timeout=self._timeout))
-        reports = [_report(reply) for reply in replies]
+        reports = [_report(reply, instructions) for reply in replies]
         reports += [ClientReport(None, error="no reply")] * (len(nodes) - len(replies))
         return reports
 
 
-def _report(reply: Message) -> ClientReport:
-    """A device's release; a reply that carries anything else is not read."""
+def _report(reply: Message, instructions: RoundInstructions) -> ClientReport:
+    """A device's release; a reply bound to another run or round is not read."""
     if reply.has_error():
         return ClientReport(None, error=str(reply.error.reason))
+    echoed = reply.content.config_records.get(BINDING)
+    mismatch = instructions.binding_mismatch(None if echoed is None else dict(echoed))
+    if mismatch is not None:
+        return ClientReport(None, discarded=f"node {reply.metadata.src_node_id}: {mismatch}")
     payload = reply.content.array_records["release"].to_numpy_ndarrays()[0]
     return ClientReport(np.asarray(payload, np.float64))

@@ -56,15 +56,35 @@ class RoundRow:
     prompted_sum: float | None = None
 
 
-_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "float | None": "REAL"}
+@dataclass(frozen=True, kw_only=True)
+class AuditRow:
+    """One empirical privacy audit (``fedpersona audit``) recorded beside the run's rounds:
+    the lower bound on epsilon an attack proved, against the ledger's epsilon for the audited
+    mechanism. ``broken`` names a deliberately broken configuration ('' for an honest one)."""
+
+    recorded_at: float
+    broken: str
+    secure_aggregation: int
+    rounds: int
+    trials_per_arm: int
+    ledger_epsilon: float
+    empirical_epsilon_lower: float
+    ci_high: float | None
+    confidence: float
+    verdict: str
+    checks_passed: int
+    checks_total: int
+
+
+_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "float | None": "REAL", "str": "TEXT"}
 # The run's before -> after on the held-out users, in percent (the issue-14 contract).
 HELDOUT_COLUMNS = ("heldout_hits_before", "heldout_hits_after", "heldout_hits_ci95")
 
 
-def _columns() -> str:
+def _columns(row: type[RoundRow] | type[AuditRow] = RoundRow) -> str:
     return ", ".join(
         f"{f.name} {_SQL_TYPES[str(f.type)]}" + (" PRIMARY KEY" if f.name == "round" else "")
-        for f in fields(RoundRow)
+        for f in fields(row)
     )
 
 
@@ -83,6 +103,7 @@ class MetricsStore:
             "started_at REAL, updated_at REAL, heldout_hits_before REAL, "
             "heldout_hits_after REAL, heldout_hits_ci95 REAL, accounting_assumption TEXT)"
         )
+        self._conn.execute(f"CREATE TABLE IF NOT EXISTS audit ({_columns(AuditRow)})")
 
     def close(self) -> None:
         self._conn.close()
@@ -118,6 +139,18 @@ class MetricsStore:
             "heldout_hits_ci95 = COALESCE(?, heldout_hits_ci95) WHERE id = 1",
             (before, after, ci95),
         )
+
+    def record_audit(self, row: AuditRow) -> None:
+        """Append one audit's result (the dashboard's Audit page shows the latest)."""
+        values = asdict(row)
+        names, marks = ", ".join(values), ", ".join("?" for _ in values)
+        self._conn.execute(f"INSERT INTO audit ({names}) VALUES ({marks})", tuple(values.values()))
+
+    def audits(self) -> list[AuditRow]:
+        """Every recorded audit, oldest first."""
+        cursor = self._conn.execute("SELECT * FROM audit ORDER BY rowid")
+        names = [d[0] for d in cursor.description]
+        return [AuditRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
     def finish_run(self, state: str, detail: str = "") -> None:
         """End state: ``completed``, ``budget_exhausted``, ``devices_exhausted`` (every device

@@ -7,21 +7,25 @@ unmasked mean to a legacy ``Strategy``. Here each round builds the workflow for 
 sampled devices, a one-round strategy hands it those devices and keeps what it unmasks,
 and the mean is turned back into the sum (every device weighs 1).
 
-One guard is added to the protocol: if fewer devices sent a masked vector than the
-round's ``min-contributors``, the server stops *before* unmasking. Their noise shares were
+Two guards are added to the protocol. If fewer devices sent a masked vector than the
+round's ``min-contributors``, the server stops *before* unmasking: their noise shares were
 sized for at least that many, so a smaller sum would carry less noise than the ledger
-accounts for; never unmasked, it reveals nothing.
+accounts for; never unmasked, it reveals nothing. And a masked vector of the wrong shape
+or type is left out (the device counts as dropped, with the reason) instead of stopping
+the run with a numpy error. What the unmasked sum may be is checked afterwards
+(``privacy.secure_sum_bounds``, via ``server.dp_fedavg``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from flwr.app import ArrayRecord, ConfigRecord, Context
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message
 from flwr.common import (
     EvaluateIns,
     EvaluateRes,
@@ -29,9 +33,11 @@ from flwr.common import (
     FitRes,
     Parameters,
     Scalar,
+    bytes_to_ndarray,
     ndarrays_to_parameters,
     parameters_to_ndarrays,
 )
+from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS, Key
 from flwr.server.client_manager import ClientManager
 from flwr.server.client_proxy import ClientProxy
 from flwr.server.compat.grid_client_proxy import GridClientProxy
@@ -84,6 +90,7 @@ class SecureAggregationTransport:
         instructions: RoundInstructions,
     ) -> SecureSum:
         size = payload_size(flatten(weights).size)
+        instructions = dataclasses.replace(instructions, run_id=str(self._context.run_id))
         strategy = OneRoundStrategy(
             self._grid, self._context.run_id, nodes, instructions.to_config()
         )
@@ -94,15 +101,17 @@ class SecureAggregationTransport:
         context.state.array_records[MAIN_PARAMS_RECORD] = ArrayRecord(list(weights))
         workflow = GuardedSecAggPlusWorkflow(
             min_contributors=instructions.min_contributors,
+            vector_size=size,
             **protocol_parameters(len(nodes), self._tolerance),
             timeout=self._timeout,
         )
         workflow(self._grid, context)
+        rejected = tuple(workflow.rejected)
         if strategy.mean is None:
             reason = workflow.halted or "the SecAgg+ protocol stopped (too few devices)"
-            return halted_round(size, len(nodes), reason)
+            return dataclasses.replace(halted_round(size, len(nodes), reason), rejected=rejected)
         contributors = strategy.contributors
-        return SecureSum(strategy.mean * contributors, contributors, len(nodes))
+        return SecureSum(strategy.mean * contributors, contributors, len(nodes), rejected=rejected)
 
 
 def protocol_parameters(devices: int, dropout_tolerance: float) -> dict[str, Any]:
@@ -128,17 +137,28 @@ def protocol_parameters(devices: int, dropout_tolerance: float) -> dict[str, Any
 
 
 class GuardedSecAggPlusWorkflow(SecAggPlusWorkflow):
-    """SecAgg+ that refuses to unmask a sum of fewer than ``min_contributors`` devices."""
+    """SecAgg+ that refuses to unmask a sum of fewer than ``min_contributors`` devices, and
+    leaves out a masked vector that is not ``[weight factor ; vector_size values]``.
 
-    def __init__(self, *, min_contributors: int, **kwargs: Any) -> None:
+    Flower adds the masked vectors as they come; one of another shape would stop the whole
+    run with a numpy error. Left out, the device counts as dropped out after the key
+    exchange: SecAgg+ removes its masks with its neighbours' shares, and the round goes on.
+    """
+
+    def __init__(
+        self, *, min_contributors: int, vector_size: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.min_contributors = min_contributors
+        self.vector_size = vector_size
         self.halted: str | None = None
+        self.rejected: list[str] = []
 
     def collect_masked_vectors_stage(
         self, grid: Grid, context: LegacyContext, state: WorkflowState
     ) -> bool:
-        if not super().collect_masked_vectors_stage(grid, context, state):
+        checked = _MaskedVectorCheck(grid, self.vector_size, self.rejected)
+        if not super().collect_masked_vectors_stage(checked, context, state):  # type: ignore[arg-type]
             return False
         arrived = len(state.active_node_ids)
         if arrived < self.min_contributors:
@@ -148,6 +168,44 @@ class GuardedSecAggPlusWorkflow(SecAggPlusWorkflow):
             )
             return False
         return True
+
+
+class _MaskedVectorCheck:
+    """The Grid as the masked-vector stage sees it: malformed replies are left out."""
+
+    def __init__(self, grid: Grid, vector_size: int | None, rejected: list[str]) -> None:
+        self._grid = grid
+        self._size = vector_size
+        self._rejected = rejected
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._grid, name)
+
+    def send_and_receive(
+        self, messages: Iterable[Message], *, timeout: float | None = None
+    ) -> list[Message]:
+        kept = []
+        for reply in self._grid.send_and_receive(messages, timeout=timeout):
+            reason = None if reply.has_error() else self._malformed(reply)
+            if reason is None:
+                kept.append(reply)
+            else:
+                self._rejected.append(f"node {reply.metadata.src_node_id}: {reason}")
+        return kept
+
+    def _malformed(self, reply: Message) -> str | None:
+        try:
+            record = reply.content.config_records[RECORD_KEY_CONFIGS]
+            masked = cast(list[bytes], record[Key.MASKED_PARAMETERS])
+            arrays = [bytes_to_ndarray(b) for b in masked]
+        except (KeyError, TypeError, ValueError) as error:
+            return f"no readable masked vector ({error})"
+        shapes = [a.shape for a in arrays]
+        if self._size is not None and shapes != [(1,), (self._size,)]:
+            return f"a masked vector of shapes {shapes}, not [(1,), ({self._size},)]"
+        if not all(a.dtype.kind in "iu" for a in arrays):
+            return f"a masked vector of dtypes {[str(a.dtype) for a in arrays]}, not integers"
+        return None
 
 
 class OneRoundStrategy(Strategy):

@@ -63,7 +63,7 @@ def run_server(
             dropout_tolerance=settings.dropout_tolerance,
         )
         if settings.secure_aggregation
-        else FlowerTransport(grid, expected_nodes=settings.clients)
+        else FlowerTransport(grid, expected_nodes=settings.clients, run_id=str(context.run_id))
     )
     return run_federation(
         settings,

@@ -87,6 +87,9 @@ class LocalDeployment:
     host: str = "127.0.0.1"
     port: int = 9091
     supernode_ports: list[int] = field(default_factory=list)
+    # Where the supernodes reach the SuperLink's Fleet API (default host:port); a test puts
+    # a proxy there to see every byte the devices send.
+    fleet_address: str | None = None
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -138,7 +141,7 @@ class LocalDeployment:
                     "flower-supernode",
                     "--insecure",
                     "--superlink",
-                    f"{self.host}:{self.port}",
+                    self.fleet_address or f"{self.host}:{self.port}",
                     "--node-config",
                     f"partition-id={index} num-partitions={self.supernodes}",
                     "--host",

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from client.chat.forgetting import forget_matching
+from client.chat.head_order import HeadOrder
 from client.chat.picking import offer_alternative, record_pick
 from client.chat.session import ChatSession
 from client.export import export_profile
@@ -64,6 +65,9 @@ def _why(session: ChatSession, _: str) -> CommandResult:
     persona = last.prompt.context.persona
     lines.append(f"Profile facts in the prompt ({len(persona)}):")
     lines += [f"  {item.score:.3f}  {item.text}" for item in persona] or ["  none"]
+    order = session.engine.order
+    if isinstance(order, HeadOrder):
+        lines.append(f"Memories ordered by your own head (trained on {order.head.signals} signals)")
     lines.append(f"Memories considered ({len(last.retrieval.trace)}):")
     for entry in last.retrieval.trace:
         mark = "kept   " if entry.kept else "dropped"

@@ -6,6 +6,7 @@ the short-term turns of this session (which ``end_session`` would otherwise turn
 memories again), session summaries and training pairs. Forgetting only one of them
 would let the fact come back, so every record whose text mentions the words goes, each
 with its data key destroyed (``Profile.forget_item``), and the write-ahead log is flushed.
+When training signals go, the person's trained head goes with them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from client.chat.session import ChatSession
 from client.memory_engine.engine import persona_line
 from client.persona import PersonaAttribute
+from client.personal_head import RECORD_ID as HEAD_RECORD
 
 
 def forget_matching(session: ChatSession, what: str) -> list[str]:
@@ -43,10 +45,17 @@ def forget_matching(session: ChatSession, what: str) -> list[str]:
         if needle in text.lower():
             engine.forget(record_id)
             gone.append(f"{kind} {record_id}: {one_line(text)}")
+    signals = len(gone)
     for pair in profile.training.all():
         if needle in " ".join((pair.context, *pair.candidates)).lower():
             engine.forget(pair.id)
             gone.append(f"training signal {pair.id}")
+    if len(gone) > signals and profile.heads.exists():
+        # The head was trained on those signals and may hold traces of them: it goes too,
+        # and the next step (client.chat.training) retrains without them.
+        engine.forget(HEAD_RECORD)
+        engine.order = None
+        gone.append("your trained ranking (learned partly from them; it will retrain)")
     if gone:
         session.last = None  # /why must not show what was just forgotten
     return gone

@@ -10,9 +10,11 @@ that fails mid-reply loses nothing the person said.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from client.app_profiles import AppProfile
+from client.chat.head_order import HeadOrder
+from client.feedback import memories_used
 from client.llm import (
     ChatBackend,
     ChatBackendError,
@@ -25,6 +27,7 @@ from client.llm import (
 from client.llm.store_items import memory_item, persona_item, turn_message
 from client.memory import Turn
 from client.memory_engine import MemoryEngine, Retrieval, SessionReport
+from client.personal_head import PersonalHead
 from client.prompt_use import PromptUses, use_of
 from client.records import new_record_id
 
@@ -32,6 +35,9 @@ from client.records import new_record_id
 # large persona they would crowd out memories, and none of them is about this message.
 PERSONA_FLOOR = 0.1
 MAX_PERSONA_FACTS = 12
+# A memory a reply used that the person let stand is a weaker signal than a /good: it
+# says only that nothing was wrong enough to correct.
+IMPLICIT_WEIGHT = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +94,9 @@ class ChatSession:
         self.session_id = session_id or f"s-{new_record_id()[:12]}"
         self.last: LastTurn | None = None
         self.turns = 0
+        head = engine.profile.heads.load()
+        if head is not None:
+            engine.order = HeadOrder(head, engine)
 
     def prompt_for(self, message: str) -> tuple[ChatPrompt, Retrieval]:
         """Retrieve for ``message`` and assemble the prompt fitted to the model's window."""
@@ -118,6 +127,7 @@ class ChatSession:
         stays stored and the session can go on. ``KeyboardInterrupt`` propagates after the
         user's turn is stored: the caller decides what Ctrl-C means.
         """
+        self.credit_unrated()
         try:
             prompt, retrieval = self.prompt_for(message)
         except ChatBackendError as error:  # the message alone does not fit the window
@@ -144,11 +154,36 @@ class ChatSession:
 
         None when nothing was said: an empty session leaves no summary.
         """
+        self.credit_unrated()
         if self.turns == 0:
             return None
         report = self.engine.end_session(self.session_id)
         self.turns = 0
         return report
+
+    def credit_unrated(self) -> int:
+        """The last reply's memories as signals, if the person moved on without rating it.
+
+        Only when the retrieval also passed some memories over (with none passed over there
+        is no ordering to learn). Returns how many signals were stored.
+        """
+        last = self.last
+        if last is None or last.rated:
+            return 0
+        self.last = replace(last, rated=True)
+        trace = last.retrieval.trace
+        used = [i for i, entry in enumerate(trace) if entry.kept]
+        if not used or len(used) == len(trace):
+            return 0
+        texts = [entry.text for entry in trace]
+        pairs = memories_used(last.message, texts, used, session_id=self.session_id)
+        for pair in pairs:
+            self.engine.profile.training.add(replace(pair, weight=IMPLICIT_WEIGHT))
+        return len(pairs)
+
+    def use_head(self, head: PersonalHead) -> None:
+        """Rank the next turns' memories with ``head`` (just trained)."""
+        self.engine.order = HeadOrder(head, self.engine)
 
     def _record_use(self, prompt: ChatPrompt) -> str | None:
         """Seal what the prompt used of the person (client.prompt_use); nothing if nothing."""

@@ -23,7 +23,7 @@ from client.memory_engine.disclosure import DisclosureExtractor, RuleExtractor, 
 from client.memory_engine.index import MemoryIndex
 from client.memory_engine.persona_learning import apply_facts, pending_facts
 from client.memory_engine.prompt import AppProfile, Prompt, assemble
-from client.memory_engine.rerank import FeatureHead
+from client.memory_engine.rerank import CandidateOrder, FeatureHead
 from client.memory_engine.retrieval import ALL_STAGES, Candidate, Stages, search
 from client.memory_engine.summary import ExtractiveSummariser, Summariser
 from client.memory_engine.tokens import TokenCounter, WordPieceCounter
@@ -72,6 +72,8 @@ class MemoryEngine:
         self.extractor = extractor or RuleExtractor()
         self.summariser = summariser or ExtractiveSummariser(embedder, self.counter)
         self.head = head or FeatureHead.prior()
+        # Set by the chat once the person's own head is trained (client.chat.head_order).
+        self.order: CandidateOrder | None = None
         self.index = MemoryIndex(embedder.dimension)
         for item in profile.memory.items():  # decrypt once, into memory only
             if item.embedding is not None and item.embedding.shape[0] == embedder.dimension:
@@ -157,6 +159,8 @@ class MemoryEngine:
         candidates = search(self.index, message, query, self.config, stages, persona_vectors)
         if rerank:
             candidates = self.head.rerank(candidates)
+            if self.order is not None:
+                candidates = self.order(query, candidates)
         kept, trace = validate(
             candidates, self.index, floor=self.config.relevance_floor, top_k=self.config.top_k
         )

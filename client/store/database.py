@@ -48,6 +48,7 @@ RECORD_TABLES = (
     "memories",
     "training_pairs",
     "prompt_uses",
+    "heads",  # the person's own reranking head, trained in chat (client.personal_head)
 )
 
 
@@ -103,6 +104,19 @@ class Database:
 
     def close(self) -> None:
         self._conn.close()
+
+    def add_missing_record_tables(self) -> None:
+        """Create the record tables a store made by an older version lacks (they start empty).
+
+        Called only after the passphrase was checked, so a wrong one still changes nothing;
+        a read-only or damaged file is left as it is (see :meth:`record_tables`).
+        """
+        if self.damaged or self.read_only:
+            return
+        with self.write():
+            for table in RECORD_TABLES:
+                for statement in _record_table_sql(table):
+                    self._conn.execute(statement)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -190,6 +204,15 @@ class Database:
         except StoreDamagedError as error:
             return [str(error.__cause__ or error)]
         return [str(row[0]) for row in rows if row[0] != "ok"]
+
+    def record_tables(self) -> list[str]:
+        """The record tables this file has, in :data:`RECORD_TABLES` order."""
+        try:
+            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        except StoreDamagedError:  # the schema itself is unreadable: salvage reads row by row
+            return list(RECORD_TABLES)
+        present = {str(row[0]) for row in rows}
+        return [name for name in RECORD_TABLES if name in present]
 
     def readable_rows(self, table: str) -> tuple[list[Row], bool]:
         """Each row of ``table`` SQLite can still read on its own, and whether any was lost."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client.store.closing import Closing
-from client.store.database import RECORD_TABLES, SCHEMA_VERSION, Database
+from client.store.database import SCHEMA_VERSION, Database
 from client.store.errors import (
     KeyChangedError,
     StoreAccessError,
@@ -69,7 +69,8 @@ class EncryptedStore(Closing):
                 digest_key=integrity.subkey(index_key, "digest"),
                 on_auth_failure=self._raise_if_key_changed,
             )
-            for name in RECORD_TABLES
+            # A read-only store made by an older version may lack a newer (empty) table.
+            for name in db.record_tables()
         }
 
     @property
@@ -124,6 +125,7 @@ class EncryptedStore(Closing):
                 )
             except aead.AuthenticationError:
                 raise WrongPassphraseError("wrong passphrase for this store") from None
+            db.add_missing_record_tables()
         except BaseException:
             db.close()
             raise

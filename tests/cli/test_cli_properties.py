@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,11 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli import demo_command, models_commands
+from cli import audit_command, demo_command, models_commands
 from cli.failures import DOCUMENTED_EXIT_CODES
 from client.export import SECTIONS
 from client.profile import Profile
 from simulation import simulate
+from simulation.audit.canary_audit import run_canary_audit
+from simulation.audit.one_run import OneRunAudit
 from tests.cli.cli_harness import Outcome, digest, one_line, run_main
 from tests.conftest import PASSPHRASE, cli_env, fast_kdf
 
@@ -238,7 +241,16 @@ def stubbed_work(monkeypatch: pytest.MonkeyPatch, work: Path) -> list[str]:
         ran.append("models")
         return SimpleNamespace(reused=True, directory=out, manifest=None)
 
+    def fake_audit(plan: Any) -> Any:
+        ran.append("audit")
+        return run_canary_audit(replace(plan, trials=20, rounds=1))
+
     monkeypatch.setattr(simulate, "simulate", fake_simulate)
+    monkeypatch.setattr(audit_command, "run_canary_audit", fake_audit)
+    monkeypatch.setattr(
+        audit_command, "run_one_run_audit", lambda plan: OneRunAudit(10, 2, 1, 0.0, 2.0)
+    )
+    monkeypatch.setattr(audit_command, "run_checks", lambda full: [])
     monkeypatch.setattr("cli.dashboard_command.os.execv", fake_exec)
     monkeypatch.setattr(demo_command, "run_store_tour", fake_tour)
     monkeypatch.setattr(models_commands, "export_encoder", fake_export)
@@ -278,6 +290,8 @@ COMMANDS: dict[tuple[str, ...], list[str]] = {
                     "--out", "--population"],
     ("dashboard",): ["--store", "--port", "--min-cohort", "--refresh-seconds"],
     ("demo",): ["--out"],
+    ("audit",): ["--break", "--plain", "--quick", "--trials", "--rounds", "--epsilon", "--seed",
+                 "--out", "--run"],
     ("models", "export-encoder"): ["--out", "--force"],
 }  # fmt: skip
 
@@ -330,4 +344,5 @@ test_store_passwd_arguments = _property_for(("store", "passwd"))
 test_simulate_arguments = _property_for(("simulate",))
 test_dashboard_arguments = _property_for(("dashboard",))
 test_demo_arguments = _property_for(("demo",))
+test_audit_arguments = _property_for(("audit",))
 test_models_arguments = _property_for(("models", "export-encoder"))

@@ -371,3 +371,53 @@ def test_calibration_works_for_fixed_size_and_pld():
         for z in (pld_z, 0.99 * pld_z)
     ]
     assert pld_at[0] <= 1.0 < pld_at[1]
+
+
+def test_a_withdrawn_round_counts_as_a_round_but_composes_no_event(tmp_path: Path):
+    ledger = poisson_ledger(sampling_probability=0.05)
+    for z in (1.0, 0.8, 1.2):
+        ledger.record_round(noise_multiplier=z)
+        if z == 0.8:
+            ledger.withdraw_last_round("secure aggregation halted before unmasking")
+    ledger.save(tmp_path / "ledger.json")
+
+    resumed = PrivacyLedger.load(tmp_path / "ledger.json", expected=ledger.settings)
+
+    charged = [poisson_event(0.05, 1.0), poisson_event(0.05, 1.2)]
+    assert resumed.rounds == 3  # a resumed run continues after the withdrawn round
+    assert resumed.withdrawn == {2: "secure aggregation halted before unmasking"}
+    assert resumed.epsilon("rdp") == pytest.approx(rdp_epsilon(charged), rel=1e-12)
+    assert resumed.epsilon("rdp") < run(poisson_ledger(sampling_probability=0.05), 3).epsilon()
+    assert "released nothing" in resumed.describe()
+
+
+def test_withdrawing_a_round_without_noise_restores_the_guarantee():
+    ledger = poisson_ledger()
+    ledger.record_round()
+    ledger.record_round(noise_multiplier=0.0)
+    assert not ledger.is_private
+
+    ledger.withdraw_last_round("no release was accepted")
+
+    assert ledger.is_private
+    assert math.isfinite(ledger.epsilon())
+
+
+def test_only_the_last_recorded_round_can_be_withdrawn_once_and_with_a_reason():
+    ledger = poisson_ledger()
+    with pytest.raises(ValueError, match="no round"):
+        ledger.withdraw_last_round("nothing")
+    ledger.record_round()
+    with pytest.raises(ValueError, match="reason"):
+        ledger.withdraw_last_round("")
+    ledger.withdraw_last_round("halted")
+    with pytest.raises(ValueError, match="already withdrawn"):
+        ledger.withdraw_last_round("halted again")
+
+
+def test_a_ledger_file_naming_an_unrecorded_withdrawn_round_is_refused():
+    data = run(poisson_ledger(), 2).to_json()
+    data["withdrawn"] = [[3, "halted"]]
+
+    with pytest.raises(ValueError, match="withdrawn round"):
+        PrivacyLedger.from_json(data)

@@ -19,6 +19,7 @@ def test_instructions_survive_the_round_trip_through_a_config_record():
         min_contributors=4,
         head=HeadConfig(hidden_dim=32, mlp_dim=16),
         reference_facts=("cuisine: thai", "i have two dogs"),
+        run_id="8812",
     )
 
     config = sent.to_config()
@@ -29,7 +30,12 @@ def test_instructions_survive_the_round_trip_through_a_config_record():
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
-    [("clipping-norm", "0.5", "clipping-norm"), ("round", None, "round"), ("head", 3, "head")],
+    [
+        ("clipping-norm", "0.5", "clipping-norm"),
+        ("round", None, "round"),
+        ("head", 3, "head"),
+        ("run-id", 5, "run-id"),
+    ],
 )
 def test_a_missing_or_mistyped_key_is_named(key, value, message):
     config = RoundInstructions(round=1, clipping_norm=1.0).to_config()
@@ -55,3 +61,15 @@ def test_reference_facts_that_are_not_a_list_of_texts_are_refused_by_key():
 
     with pytest.raises(TypeError, match="reference-facts"):
         RoundInstructions.from_config(config)
+
+
+def test_a_reply_is_bound_to_its_run_and_round_and_nothing_else():
+    instructions = RoundInstructions(round=2, clipping_norm=1.0, run_id="77")
+
+    assert instructions.binding_mismatch(instructions.binding()) is None
+    replayed = RoundInstructions(round=1, clipping_norm=1.0, run_id="77").binding()
+    assert "round 1, not run '77' round 2" in str(instructions.binding_mismatch(replayed))
+    elsewhere = RoundInstructions(round=2, clipping_norm=1.0, run_id="13").binding()
+    assert "run '13'" in str(instructions.binding_mismatch(elsewhere))
+    assert "no binding" in str(instructions.binding_mismatch(None))
+    assert instructions.binding_mismatch({}) is not None

@@ -197,3 +197,42 @@ def test_a_secure_sum_that_is_not_finite_is_refused_as_a_whole():
     np.testing.assert_array_equal(result.weights, np.ones(3))
     assert result.accepted == 0
     assert "NaN" in result.rejected[0]
+
+
+def test_a_secure_sum_beyond_what_honest_devices_can_send_is_refused_as_a_whole():
+    honest = [_release([0.1, 0.2, 0.0]) for _ in range(4)]
+    hostile = np.zeros(payload_size(3))
+    hostile[0] = 50.0  # finite, within SecAgg+'s range, far above C
+
+    result = aggregate_secure_sum(
+        np.ones(3),
+        _secure_sum([*honest, hostile]),
+        clipping_norm=1.0,
+        noise_share_std=0.01,
+        denominator=5,
+    )
+
+    np.testing.assert_array_equal(result.weights, np.ones(3))
+    assert result.accepted == 0
+    assert "exceeds the honest bound" in result.rejected[0]
+    assert all(value is None for value in result.metrics.values())
+
+
+def test_a_discarded_reply_counts_as_rejected_with_its_reason_not_as_dropped():
+    reports = [
+        ClientReport(_release([0.1, 0.0])),
+        ClientReport(None, discarded="node 3: the reply is bound to run '1' round 1"),
+        ClientReport(None, error="no reply"),
+    ]
+
+    result = aggregate_round(
+        np.zeros(2),
+        reports,
+        clipping_norm=1.0,
+        noise_multiplier=0.0,
+        denominator=3,
+        noise=_noise(),
+    )
+
+    assert (result.accepted, result.failed) == (1, 1)
+    assert result.rejected == ("node 3: the reply is bound to run '1' round 1",)

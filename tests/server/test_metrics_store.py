@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from server.metrics_store import MetricsStore, RoundRow
+from server.metrics_store import SCHEMA_VERSION, AuditRow, MetricsStore, RoundRow
 
 
 def _row(number: int) -> RoundRow:
@@ -90,3 +90,38 @@ def test_the_run_row_says_what_its_epsilon_rests_on(tmp_path):
     assert info is not None
     assert info["accounting_assumption"] == said
     assert info["schema_version"] == 4  # 4: the personalisation columns
+
+
+def _audit(verdict: str) -> AuditRow:
+    return AuditRow(
+        recorded_at=1.0,
+        broken="" if verdict == "consistent" else "no-noise",
+        secure_aggregation=1,
+        rounds=1,
+        trials_per_arm=600,
+        ledger_epsilon=2.0,
+        empirical_epsilon_lower=0.5 if verdict == "consistent" else 4.9,
+        ci_high=None,
+        confidence=0.95,
+        verdict=verdict,
+        checks_passed=2,
+        checks_total=2,
+    )
+
+
+def test_audits_are_appended_beside_the_rounds_and_read_back_in_order(tmp_path):
+    store = MetricsStore(tmp_path / "metrics.sqlite")
+    store.start_run({"epsilon": 8.0})
+    store.append_round(_row(1))
+
+    store.record_audit(_audit("consistent"))
+    store.record_audit(_audit("caught"))
+    store.close()
+
+    reopened = MetricsStore(tmp_path / "metrics.sqlite")
+    assert [a.verdict for a in reopened.audits()] == ["consistent", "caught"]
+    assert reopened.audits()[1].ci_high is None
+    assert reopened.last_round() == 1
+    info = reopened.run_info()
+    assert info is not None
+    assert info["schema_version"] == SCHEMA_VERSION == 4

@@ -5,103 +5,31 @@ Each attack uses only what the server legitimately receives; each must fail now.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cli.main import main
-from privacy.device_release import STATISTICS, statistic_noise_std
 from privacy.noise import SeededGaussian
-from privacy.secure_aggregation import SecureSum
 from server.federated_run import run_federation
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
+from simulation.audit.kill_resume import released_and_charged, server_process
+from simulation.audit.privacy_holes import (
+    CLIENTS,
+    attack_settings,
+    check_sums_hide_device_values,
+    evaluated_truth,
+    recorded_run,
+    solve_per_device,
+)
 from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
 from simulation.run_workspace import prepare_workspace
-from tests.conftest import REPO_ROOT
-
-CLIENTS, PER_ROUND, ROUNDS = 8, 4, 12
-EVALUATED = STATISTICS.index("evaluated")
-
-
-class _SumRecorder:
-    """The curious server: logs each round's sampled devices and the sum it unmasked."""
-
-    def __init__(self, transport: InProcessTransport) -> None:
-        self._transport = transport
-        self.rounds: list[tuple[list[int], np.ndarray]] = []
-
-    def node_ids(self) -> list[int]:
-        return self._transport.node_ids()
-
-    def train(self, nodes, weights, instructions):
-        replies = self._transport.train(nodes, weights, instructions)
-        assert isinstance(replies, SecureSum)
-        self.rounds.append((list(nodes), replies.payload_sum.copy()))
-        return replies
-
-
-def _attack_settings(epsilon: float) -> RunSettings:
-    return RunSettings(
-        population="synthetic",
-        clients=CLIENTS,
-        rounds=ROUNDS,
-        clients_per_round=PER_ROUND,
-        sampling="fixed_size",
-        epsilon=epsilon,
-        local_epochs=1,
-        secure_aggregation=True,
-        dropout_tolerance=0.0,
-        secure_noise=False,
-    )
-
-
-def _solve_per_device(recorder: _SumRecorder, settings: RunSettings) -> np.ndarray:
-    """Least squares over rounds: each device's 'evaluated' statistic, from sums alone."""
-    membership = np.zeros((len(recorder.rounds), CLIENTS))
-    observed = np.zeros(len(recorder.rounds))
-    scale = statistic_noise_std(1.0, settings.clipping_norm)  # 1 / s
-    for row, (nodes, total) in enumerate(recorder.rounds):
-        membership[row, nodes] = 1.0
-        observed[row] = total[-len(STATISTICS) + EVALUATED] * scale
-    assert np.linalg.matrix_rank(membership) == CLIENTS  # the system is fully determined
-    solution, *_ = np.linalg.lstsq(membership, observed, rcond=None)
-    return solution
-
-
-def _evaluated_truth() -> np.ndarray:
-    """What each device's 'evaluated' statistic really is: 1 when it holds later turns."""
-    clients = synthetic_population(CLIENTS, seed=0).clients
-    return np.array([1.0 if client.evaluation else 0.0 for client in clients])
-
-
-def _recorded_run(root: Path, settings: RunSettings) -> tuple[_SumRecorder, float]:
-    population = synthetic_population(CLIENTS, seed=0)
-    workspace = prepare_workspace(root, settings, population)
-    recorder = _SumRecorder(
-        InProcessTransport(
-            workspace, CLIENTS, SeededGaussian(np.random.default_rng(1)), secure_sum=True
-        )
-    )
-    outcome = run_federation(
-        settings,
-        workspace,
-        recorder,
-        noise=SeededGaussian(np.random.default_rng(0)),
-        rng=random.Random(0),
-        say=lambda _: None,
-    )
-    return recorder, outcome.noise_multiplier
 
 
 def test_the_attack_recovers_per_device_values_exactly_from_unnoised_sums(
@@ -109,41 +37,31 @@ def test_the_attack_recovers_per_device_values_exactly_from_unnoised_sums(
 ):
     """The attack works: without noise (epsilon inf, no privacy claimed) it is exact."""
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
-    settings = _attack_settings(math.inf)
-    truth = _evaluated_truth()
+    settings = attack_settings(math.inf)
+    truth = evaluated_truth()
 
-    recorder, _ = _recorded_run(tmp_path / "run", settings)
+    recorder, _ = recorded_run(tmp_path / "run", settings)
 
-    np.testing.assert_allclose(_solve_per_device(recorder, settings), truth, atol=1e-9)
+    np.testing.assert_allclose(solve_per_device(recorder, settings), truth, atol=1e-9)
 
 
 def test_secure_sums_under_a_budget_do_not_give_away_one_devices_values(
     tmp_path, encoder_cache, monkeypatch
 ):
+    """The noise alone hides a value in [0, 1], and the attack does no better than it
+    (the audit's check; ``fedpersona audit`` runs the same one)."""
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
-    settings = _attack_settings(8.0)
-    truth = _evaluated_truth()
 
-    recorder, z = _recorded_run(tmp_path / "run", settings)
-    estimate = _solve_per_device(recorder, settings)
+    result = check_sums_hide_device_values(tmp_path / "run")
 
-    # The noise on each statistic's sum, in its own units, and the least-squares error it
-    # predicts for each device: sigma * sqrt(diag((A^T A)^-1)).
-    sigma = z * math.sqrt(len(STATISTICS) / 0.1)
-    membership = np.zeros((len(recorder.rounds), CLIENTS))
-    for row, (nodes, _) in enumerate(recorder.rounds):
-        membership[row, nodes] = 1.0
-    predicted = sigma * np.sqrt(np.diag(np.linalg.inv(membership.T @ membership)))
-    error = np.sqrt(np.mean((estimate - truth) ** 2))
-    assert predicted.min() > 1.0  # the noise alone hides a value in [0, 1]
-    assert error > 0.5 * predicted.mean()  # and the attack does no better than the noise
+    assert result.passed, result.detail
 
 
 def test_plain_rounds_store_no_per_device_norm_and_only_noised_statistics(
     tmp_path, encoder_cache, monkeypatch
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
-    settings = _attack_settings(8.0).with_values(
+    settings = attack_settings(8.0).with_values(
         secure_aggregation=False, clients_per_round=3, rounds=2
     )
     workspace = prepare_workspace(tmp_path / "run", settings, synthetic_population(CLIENTS, seed=0))
@@ -163,88 +81,6 @@ def test_plain_rounds_store_no_per_device_norm_and_only_noised_statistics(
 
 # --- a released sum must never be missing from the ledger -----------------------------
 
-KILL_SCRIPT = textwrap.dedent(
-    """
-    import os, random, signal, sys
-    from pathlib import Path
-    import numpy as np
-    import server.federated_run as loop
-    from models.weights import flatten
-    from privacy.device_release import payload_size
-    from privacy.noise import SeededGaussian
-    from privacy.secure_aggregation import SecureSum
-    from server.dp_fedavg import ClientReport
-    from server.metrics_store import MetricsStore
-    from server.run_folder import RunFolder
-    from server.run_settings import RunSettings
-
-    root, point, kill_round, mode = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
-
-    def die():
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-    class Transport:
-        def node_ids(self):
-            return list(range(10))
-
-        def train(self, nodes, weights, instructions):
-            r = instructions.round
-            if point == "before-release" and r == kill_round:
-                die()
-            size = payload_size(flatten(weights).size)
-            payloads = np.random.default_rng(r).normal(0, 0.01, (len(nodes), size))
-            with open(root / "released.log", "a") as log:
-                log.write(f"{r}\\n")
-                log.flush()
-                os.fsync(log.fileno())
-            if point == "after-release" and r == kill_round:
-                die()
-            if mode == "secure":
-                return SecureSum(payloads.sum(axis=0), len(nodes), len(nodes))
-            return [ClientReport(p) for p in payloads]
-
-    if point == "after-aggregate":
-        save = loop.save_checkpoint
-        def save_or_die(path, model, *, extra=None):
-            if extra and extra["rounds"] == kill_round:
-                die()
-            save(path, model, extra=extra)
-        loop.save_checkpoint = save_or_die
-    if point == "after-checkpoint":
-        append = MetricsStore.append_round
-        def append_or_die(self, row):
-            if row.round == kill_round:
-                die()
-            append(self, row)
-        MetricsStore.append_round = append_or_die
-
-    settings = RunSettings(
-        clients=10, rounds=3, clients_per_round=5, sampling="fixed_size", epsilon=8.0,
-        secure_aggregation=mode == "secure", secure_noise=False,
-    )
-    loop.run_federation(
-        settings, RunFolder(root), Transport(), noise=SeededGaussian(np.random.default_rng(0)),
-        rng=random.Random(0), say=lambda _: None,
-    )
-    """
-)
-
-
-def _server(root: Path, point: str, kill_round: int, mode: str) -> int:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", KILL_SCRIPT, str(root), point, str(kill_round), mode],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode not in (0, -9):
-        raise AssertionError(f"the server process failed: {done.stderr[-2000:]}")
-    return done.returncode
-
 
 @pytest.mark.parametrize(
     ("point", "mode"),
@@ -262,14 +98,12 @@ def test_a_server_killed_anywhere_in_a_round_never_leaves_a_released_sum_unaccou
     root = tmp_path / "run"
     root.mkdir()
 
-    killed = _server(root, point, 2, mode)
-    resumed = _server(root, "none", 0, mode)
+    killed = server_process(root, point, 2, mode)
+    resumed = server_process(root, "none", 0, mode)
 
     assert killed == -9  # SIGKILL, mid-round
     assert resumed == 0
-    released = (root / "released.log").read_text().split()
-    ledger = json.loads((root / "ledger.json").read_text())
-    charged = sum(count for _, count in ledger["rounds"])
+    released, charged = released_and_charged(root)
     assert charged == 3
     assert len(released) <= charged, f"released rounds {released}, ledger charged {charged}"
 

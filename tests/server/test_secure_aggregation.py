@@ -20,14 +20,10 @@ from flwr.server.workflow import SecAggPlusWorkflow
 from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
 from flwr.simulation import run_simulation
 
-from client.federated_round import run_round
-from client.profile import Profile
 from models.reranking_head import HeadConfig
 from models.training import new_head
 from models.weights import flatten, get_weights, load_checkpoint
-from privacy.noise import SeededGaussian
 from privacy.secure_aggregation import PAYLOAD_RANGE, quantization_range
-from protocol.round_instructions import RoundInstructions
 from server.metrics_store import MetricsStore
 from server.run_settings import RunSettings
 from server.secure_aggregation import GuardedSecAggPlusWorkflow, protocol_parameters
@@ -37,6 +33,7 @@ from simulation.run_workspace import RUN_DIR_ENV, Workspace, prepare_workspace
 from simulation.server_app import app as server_app
 from simulation.simulate import BACKEND_CONFIG
 from tests.conftest import REPO_ROOT
+from tests.server.device_updates import summed_updates
 from tests.server.message_capture import record_replies
 
 CLIENTS = 5
@@ -98,26 +95,7 @@ def _run(capture_replies: bool = True) -> None:
 def _device_updates(workspace: Workspace, settings: RunSettings, devices: list[int]) -> np.ndarray:
     """The updates the devices compute from the initial head in round 1, summed."""
     initial = get_weights(new_head(HeadConfig(), seed=settings.seed))
-    instructions = RoundInstructions(
-        round=1,
-        clipping_norm=settings.clipping_norm,
-        local_epochs=settings.local_epochs,
-        learning_rate=settings.learning_rate,
-    )
-    embed = workspace.devices.embed_function()
-    total = np.zeros(flatten(initial).size)
-    for device in devices:
-        path = workspace.devices.store_path(device)
-        with Profile.open(path, workspace.devices.passphrase(device)) as profile:
-            outcome = run_round(
-                profile,
-                initial,
-                instructions,
-                embed,
-                SeededGaussian(np.random.default_rng(0)),
-            )
-        total += outcome.payload[: total.size]
-    return total
+    return summed_updates(workspace, settings, devices, initial)
 
 
 def test_the_server_applies_the_unmasked_sum_of_the_surviving_devices_updates(

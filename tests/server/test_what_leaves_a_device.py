@@ -60,8 +60,10 @@ def test_devices_send_only_one_release_vector_clipped_to_c(tmp_path, encoder_cac
     size = parameter_count(new_head(HeadConfig(), seed=0))
     secrets = {str(value) for c in population.clients for _, _, value, _ in c.persona}
     for entry in entries:
-        assert entry["records"] == ["release"]
-        assert entry["configs"] == {}
+        assert entry["records"] == ["binding", "release"]
+        # The binding echoes the round's run id and number: nothing of the device's.
+        assert sorted(entry["configs"]["binding"]) == ["round", "run-id"]
+        assert entry["configs"]["binding"]["round"] in (1, 2)
         assert entry["metrics"] == {}  # no scalar in the clear: statistics are in the release
         ((dtype, shape, raw),) = entry["arrays"]["release"]
         assert (dtype, shape) == ("float64", [payload_size(size)])
