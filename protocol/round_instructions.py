@@ -109,11 +109,8 @@ class RoundInstructions:
             noise_share_std=_number(config, "noise-share-std"),
             min_contributors=int(_number(config, "min-contributors")),
             head=HeadConfig.from_json(json.loads(head)),
-            run_token=_text(config, "run-token"),
-
-
             reference_facts=_texts(config, "reference-facts"),
-            run_token=token,
+            run_token=_text(config, "run-token"),
             participation_cap=int(_number(config, "participation-cap")),
             run_id=_text(config, "run-id"),
         )
