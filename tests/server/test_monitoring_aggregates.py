@@ -119,7 +119,7 @@ def test_a_run_records_monitoring_aggregates_and_nothing_per_device(
         columns = [row[1] for row in conn.execute("PRAGMA table_info(rounds)")]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert columns == [f.name for f in fields(RoundRow)]  # one row per round, no device
-    assert tables == {"rounds", "run"}
+    assert tables == {"rounds", "run", "audit"}  # audit: the empirical audits, none here
     store = MetricsStore(workspace.metrics_path)
     rows = store.round_rows()
     store.close()
