@@ -67,6 +67,10 @@ class RoundAggregate:
     failed: int
     noise_std: float
     metrics: dict[str, float | None]
+    # False when nothing derived from any device's release was revealed or published (a
+    # secure round halted before unmasking, a plain round without an accepted release):
+    # the ledger may then withdraw the round's charge.
+    released: bool = True
 
 
 def aggregate_round(
@@ -99,6 +103,11 @@ def aggregate_round(
             continue
         total += bound_payload(payload, clipping_norm)
         accepted += 1
+    failed = sum(r.payload is None and r.discarded is None for r in reports)
+    if not accepted:  # nothing to release: no noise drawn, no head change, no statistic
+        return RoundAggregate(
+            current.copy(), 0, tuple(rejected), failed, 0.0, no_round_statistics(), released=False
+        )
     noise_std = noise_multiplier * clipping_norm
     if noise_std > 0:
         total += noise.sample(total.size, noise_std)
@@ -109,7 +118,7 @@ def aggregate_round(
         weights=current + server_learning_rate * update_sum / denominator,
         accepted=accepted,
         rejected=tuple(rejected),
-        failed=sum(r.payload is None and r.discarded is None for r in reports),
+        failed=failed,
         noise_std=noise_std,
         metrics=round_statistics(
             statistic_sums,
@@ -142,7 +151,9 @@ def aggregate_secure_sum(
     noise_std = noise_share_std * math.sqrt(contributors)  # independent shares add variances
     no_statistics = no_round_statistics()
     if not contributors or secure_sum.halted is not None:
-        return RoundAggregate(current.copy(), 0, secure_sum.rejected, failed, 0.0, no_statistics)
+        return RoundAggregate(
+            current.copy(), 0, secure_sum.rejected, failed, 0.0, no_statistics, released=False
+        )
     try:
         # Size and finiteness here; how large the sum may be is the range check's to say.
         total = validate_update(secure_sum.payload_sum, expected_size=payload_size(current.size))

@@ -224,6 +224,8 @@ class _Run:
         result = self.dp.aggregate(flatten(weights), replies, instructions, self.noise)
         if isinstance(replies, SecureSum) and replies.halted:
             self.say(f"round {round_number}: secure aggregation halted: {replies.halted}")
+        if not result.released:
+            self._withdraw_charge(round_number, replies)
         if result.rejected:
             self.say(f"round {round_number}: rejected {'; '.join(result.rejected)}")
         set_weights(self.model, unflatten(result.weights, weights))
@@ -241,6 +243,17 @@ class _Run:
         )
         self.metrics.append_round(row)
         self.say(_line(row, self.settings))
+
+    def _withdraw_charge(self, round_number: int, replies: list[ClientReport] | SecureSum) -> None:
+        """Uncharge a round that released nothing (saved before anything else of the round,
+        so a crash in between merely leaves it charged)."""
+        if isinstance(replies, SecureSum):
+            reason = f"secure aggregation halted before unmasking: {replies.halted}"
+        else:
+            reason = "no device's release was accepted, so nothing was noised or published"
+        self.ledger.withdraw_last_round(reason)
+        self.ledger.save(self.folder.ledger_path)
+        self.say(f"round {round_number}: released nothing, not charged ({reason})")
 
 
 def _dp_fedavg(settings: RunSettings, noise_multiplier: float, clipping_norm: float) -> DpFedAvg:

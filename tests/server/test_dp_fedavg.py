@@ -80,6 +80,33 @@ def test_a_zero_update_stays_zero_and_nan_or_huge_updates_are_rejected_with_a_re
     assert "size" in reasons
 
 
+class _NoNoiseDrawn:
+    def sample(self, size: int, std: float) -> np.ndarray:
+        raise AssertionError("noise was drawn for a round with nothing to release")
+
+
+def test_a_plain_round_without_an_accepted_release_releases_nothing():
+    reports = [
+        ClientReport(np.concatenate([[np.nan, 0, 0], np.zeros(K)])),
+        ClientReport(None, error="no reply"),
+        ClientReport(_release([1.0, 0.0, 0.0]), discarded="bound to round 1, not round 2"),
+    ]
+
+    result = aggregate_round(
+        np.ones(3),
+        reports,
+        clipping_norm=1.0,
+        noise_multiplier=1.0,
+        denominator=2,
+        noise=_NoNoiseDrawn(),
+    )
+
+    np.testing.assert_array_equal(result.weights, np.ones(3))
+    assert (result.accepted, result.failed, len(result.rejected)) == (0, 1, 2)
+    assert all(value is None for value in result.metrics.values())
+    assert not result.released
+
+
 def test_a_device_that_skips_clipping_is_bounded_by_the_server_all_the_same():
     current = np.zeros(3)
     hostile = np.concatenate([[30.0, 40.0, 0.0], np.full(K, 1e3)])  # statistics far above 1
@@ -129,9 +156,15 @@ def test_no_client_can_buy_influence_by_claiming_more_examples():
 
 def test_noise_on_the_sum_has_std_z_times_c_on_update_and_statistics_alike():
     current = np.zeros(200_000)
+    zero_release = ClientReport(np.zeros(payload_size(current.size)))  # noise is all there is
 
     result = aggregate_round(
-        current, [], clipping_norm=2.0, noise_multiplier=1.5, denominator=1, noise=_noise(1)
+        current,
+        [zero_release],
+        clipping_norm=2.0,
+        noise_multiplier=1.5,
+        denominator=1,
+        noise=_noise(1),
     )
 
     assert result.noise_std == 3.0
@@ -184,6 +217,7 @@ def test_a_halted_secure_round_leaves_the_head_unchanged_and_releases_no_statist
     np.testing.assert_array_equal(result.weights, np.ones(3))
     assert (result.accepted, result.failed) == (0, 5)
     assert all(value is None for value in result.metrics.values())
+    assert not result.released  # so the ledger may withdraw the round's charge
 
 
 def test_a_secure_sum_that_is_not_finite_is_refused_as_a_whole():
@@ -197,6 +231,7 @@ def test_a_secure_sum_that_is_not_finite_is_refused_as_a_whole():
     np.testing.assert_array_equal(result.weights, np.ones(3))
     assert result.accepted == 0
     assert "NaN" in result.rejected[0]
+    assert result.released  # the sum was revealed to the server: the round stays charged
 
 
 def test_a_secure_sum_beyond_what_honest_devices_can_send_is_refused_as_a_whole():

@@ -248,10 +248,17 @@ def test_a_secure_round_of_fewer_than_three_devices_is_halted_before_any_device_
     )
 
     assert spy.configs == []  # no device was asked to train
-    assert outcome.rounds == 1  # still accounted
+    assert outcome.rounds == 1  # still a round: a resumed run continues after it
     (row,) = MetricsStore(workspace.metrics_path).rounds()
     assert (row["clients_sampled"], row["clients_completed"]) == (2, 0)
     assert any("a secure round needs 3" in line for line in lines)
+    # Nothing was released, so the saved ledger withdrew the round's charge.
+    ledger = open_ledger(secure, workspace.ledger_path)
+    assert ledger.rounds == 1
+    assert list(ledger.withdrawn) == [1]
+    assert ledger.epsilon() == 0.0
+    assert row["epsilon_rdp"] == 0.0
+    assert any("released nothing, not charged" in line for line in lines)
 
 
 def test_held_out_users_measure_the_head_before_and_after_every_round(
