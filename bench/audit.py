@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.reporting import positive_int, run_and_report, table
+from simulation.audit.breaks import BREAKS, Break
 from simulation.audit.canary_audit import AuditPlan, run_canary_audit
-from simulation.audit.mechanism import BREAKS, Break
 from simulation.audit.one_run import run_one_run_audit
 from simulation.audit.privacy_holes import run_checks
 from simulation.audit.report import finite_or_none, verdict

@@ -42,7 +42,7 @@ import numpy as np
 from bench.reporting import write_report
 from client.embedding.factory import default_embedder
 from client.embedding.manifest import default_cache_dir
-from client.local_training import fact_text
+from client.persona import fact_text
 from client.training_pairs import TrainingPair
 from models.data.locations import PERSONACHAT_VALID, SPC_VALID, data_dir, require
 from models.data.personachat import load_personachat

@@ -12,7 +12,7 @@ sessions each), split as the federated runs split them
 ``later_turns``. Each request has 20 candidates (the gold reply, up to 7 "topical"
 distractors answering the same request for other values of the same attribute, and
 replies to other requests); the persona is the user's session-0 attributes written as
-"name: value" facts (client.local_training.fact_text). Rows and metrics are those of
+"name: value" facts (client.persona.fact_text). Rows and metrics are those of
 bench.rerank_personachat, computed with its functions: ``cosine``, ``cosine_persona``,
 ``persona_maxsim`` (lambda chosen on the training split), ``head_central`` (mean over
 seeds), plus ``head_untrained`` (a fresh head, which ranks as cosine + 1.0 x maxsim) and
@@ -57,7 +57,7 @@ from bench.rerank_personachat import (
 )
 from client.embedding.factory import default_embedder
 from client.embedding.manifest import default_cache_dir
-from client.local_training import fact_text
+from client.persona import fact_text
 from client.training_pairs import TrainingPair
 from models.embedding_cache import EmbeddingCache
 from models.encoded import EmbedFn, EncodedExamples, encode

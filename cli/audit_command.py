@@ -13,14 +13,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.failures import EXIT_FAILED, EXIT_OK, UsageError
 from server.metrics_store import FILE_NAME, AuditRow, MetricsStore
-from simulation.audit.canary_audit import AuditPlan, run_canary_audit
-from simulation.audit.mechanism import BREAKS
-from simulation.audit.one_run import run_one_run_audit
-from simulation.audit.privacy_holes import run_checks
-from simulation.audit.report import audit_json, audit_row, failure
+from simulation.audit.breaks import BREAKS
+
+if TYPE_CHECKING:  # the round code imports torch: only when an audit runs (cli.main stays light)
+    from simulation.audit.canary_audit import AuditPlan
 
 QUICK_TRIALS, FULL_TRIALS = 600, 4000
 
@@ -81,6 +81,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _plan(args: argparse.Namespace) -> AuditPlan:
+    from simulation.audit.canary_audit import AuditPlan
+
     trials = args.trials if args.trials is not None else QUICK_TRIALS if args.quick else FULL_TRIALS
     try:
         return AuditPlan(
@@ -110,6 +112,11 @@ def _secure(args: argparse.Namespace) -> bool:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    from simulation.audit.canary_audit import run_canary_audit
+    from simulation.audit.one_run import run_one_run_audit
+    from simulation.audit.privacy_holes import run_checks
+    from simulation.audit.report import audit_json, audit_row, failure
+
     if args.run is not None and not (args.run / FILE_NAME).is_file():
         raise UsageError(f"{args.run} is not a run folder: it has no {FILE_NAME}")
     plan = _plan(args)

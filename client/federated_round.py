@@ -19,9 +19,10 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from client.local_training import encode_pairs, persona_fact
+from client.local_training import encode_pairs
 from client.monitoring import device_monitoring
 from client.participation import claim_participation, effective_cap
+from client.persona import persona_fact
 from client.profile import Profile
 from client.training_pairs import TrainingPair
 from models.encoded import EmbedFn

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from client.persona import STATEMENTS, PersonaAttribute
+from client.persona import persona_fact
 from client.profile import Profile
 from client.training_pairs import Signal, TrainingPair
 from models.encoded import EmbedFn, EncodedExamples, encode
@@ -20,18 +20,6 @@ from models.training import TrainConfig, TrainResult, train_head
 LOCAL_TRAINING = TrainConfig(
     epochs=10, batch_size=16, validation_fraction=0.2, min_validation_examples=20, patience=2
 )
-
-
-def fact_text(category: str, name: str, value: object) -> str:
-    """A persona attribute as the short text the encoder embeds: a self-description is
-    embedded as written, a structured attribute as "name: value"."""
-    if category == STATEMENTS:
-        return str(value)
-    return f"{name.replace('_', ' ')}: {value}"
-
-
-def persona_fact(attribute: PersonaAttribute) -> str:
-    return fact_text(attribute.category, attribute.name, attribute.value)
 
 
 def encode_pairs(

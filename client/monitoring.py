@@ -29,8 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from client.local_training import persona_fact
-from client.persona import PersonaAttribute
+from client.persona import PersonaAttribute, persona_fact
 from client.profile import Profile
 from client.prompt_use import PromptUse, PromptUses
 from protocol.persona_schema import CATEGORIES, normalised_fact

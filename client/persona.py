@@ -305,3 +305,16 @@ class Persona:
 
 def _merge(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
     return old + tuple(e for e in new if e not in old)
+
+
+def fact_text(category: str, name: str, value: object) -> str:
+    """A persona attribute as the short text the encoder embeds: a self-description is
+    embedded as written, a structured attribute as "name: value"."""
+    if category == STATEMENTS:
+        return str(value)
+    return f"{name.replace('_', ' ')}: {value}"
+
+
+def persona_fact(attribute: PersonaAttribute) -> str:
+    """What the encoder embeds for one persona attribute (``fact_text``)."""
+    return fact_text(attribute.category, attribute.name, attribute.value)

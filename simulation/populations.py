@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from client.federated_round import EVALUATION_SESSION
-from client.local_training import fact_text
-from client.persona import STATEMENTS
+from client.persona import STATEMENTS, fact_text
 from client.records import JsonValue
 from client.training_pairs import Signal, TrainingPair
 from models.data.locations import MSC_SUMMARY_SESSIONS, PERSONACHAT_VALID, data_dir, require

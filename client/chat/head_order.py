@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from client.embedding.protocol import Vectors
-from client.local_training import persona_fact
 from client.memory_engine import MemoryEngine
 from client.memory_engine.retrieval import Candidate
+from client.persona import persona_fact
 from client.personal_head import PersonalHead
 from models.onnx_scorer import OnnxHeadScorer
 

@@ -27,7 +27,8 @@ from privacy.ledger import PrivacyLedger
 from privacy.noise import SeededGaussian
 from server.privacy_budget import ledger_settings_for
 from server.run_settings import RunSettings
-from simulation.audit.mechanism import Break, Mechanism, canary_direction, run_trial
+from simulation.audit.breaks import Break
+from simulation.audit.mechanism import Mechanism, canary_direction, run_trial
 
 Scores = npt.NDArray[np.float64]
 

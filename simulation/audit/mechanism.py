@@ -24,7 +24,6 @@ it only breaks privacy under secure aggregation, where the server cannot see one
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -35,10 +34,9 @@ from privacy.noise import GaussianNoise
 from privacy.secure_aggregation import SecureSum
 from protocol.round_instructions import RoundInstructions
 from server.dp_fedavg import ClientReport, DpFedAvg, LocalTraining
+from simulation.audit.breaks import BREAKS, Break
 
 Vector = npt.NDArray[np.float64]
-Break = Literal["no-noise", "wrong-scale", "no-clipping"]
-BREAKS: tuple[Break, ...] = get_args(Break)
 CANARY_NORM_FACTOR = 10.0  # the canary's raw update is 10 C: always clipped, when clipping runs
 WRONG_SCALE_FACTOR = 10.0  # "wrong-scale" noise is sized for C / 10
 

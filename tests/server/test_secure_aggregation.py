@@ -25,6 +25,7 @@ from models.training import new_head
 from models.weights import flatten, get_weights, load_checkpoint
 from privacy.secure_aggregation import PAYLOAD_RANGE, quantization_range
 from server.metrics_store import MetricsStore
+from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
 from server.secure_aggregation import GuardedSecAggPlusWorkflow, protocol_parameters
 from simulation.client_app import rounds as device_rounds
@@ -169,7 +170,11 @@ def test_a_round_with_fewer_contributors_than_the_noise_was_sized_for_is_never_u
     np.testing.assert_array_equal(final, initial)
     (row,) = MetricsStore(workspace.metrics_path).rounds()
     assert (row["clients_completed"], row["clients_dropped"]) == (0, CLIENTS)
-    assert row["epsilon_rdp"] > 0  # the round is still accounted: over-counting is safe
+    # Halted before unmasking: nothing was released, so its charge was withdrawn.
+    assert row["epsilon_rdp"] == 0.0
+    ledger = open_ledger(settings, workspace.ledger_path)
+    assert ledger.rounds == 1
+    assert list(ledger.withdrawn) == [1]
 
 
 def test_the_guard_refuses_to_unmask_below_the_minimum_of_contributors(monkeypatch):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from simulation.audit.breaks import BREAKS
 from simulation.audit.canary_audit import AuditPlan, audited_ledger, run_canary_audit
-from simulation.audit.mechanism import BREAKS, Mechanism
+from simulation.audit.mechanism import Mechanism
 from simulation.audit.one_run import run_one_run_audit
 from simulation.audit.report import verdict
 

@@ -29,8 +29,8 @@ import numpy as np
 import pytest
 from flwr.common.secure_aggregation.secaggplus_constants import Key as SecAggKey
 
-from client.local_training import persona_fact
 from client.memory import MemoryItem, Turn
+from client.persona import persona_fact
 from client.profile import Profile
 from models.reranking_head import HeadConfig
 from models.training import new_head
