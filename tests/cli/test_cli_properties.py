@@ -23,11 +23,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli import audit_command, demo_command, models_commands
+from cli import demo_command, models_commands
 from cli.failures import DOCUMENTED_EXIT_CODES
 from client.export import SECTIONS
 from client.profile import Profile
 from simulation import simulate
+from simulation.audit import canary_audit, one_run, privacy_holes
 from simulation.audit.canary_audit import run_canary_audit
 from simulation.audit.one_run import OneRunAudit
 from tests.cli.cli_harness import Outcome, digest, one_line, run_main
@@ -246,11 +247,10 @@ def stubbed_work(monkeypatch: pytest.MonkeyPatch, work: Path) -> list[str]:
         return run_canary_audit(replace(plan, trials=20, rounds=1))
 
     monkeypatch.setattr(simulate, "simulate", fake_simulate)
-    monkeypatch.setattr(audit_command, "run_canary_audit", fake_audit)
-    monkeypatch.setattr(
-        audit_command, "run_one_run_audit", lambda plan: OneRunAudit(10, 2, 1, 0.0, 2.0)
-    )
-    monkeypatch.setattr(audit_command, "run_checks", lambda full: [])
+    # `fedpersona audit` imports its round code when it runs: patch it where it lives.
+    monkeypatch.setattr(canary_audit, "run_canary_audit", fake_audit)
+    monkeypatch.setattr(one_run, "run_one_run_audit", lambda plan: OneRunAudit(10, 2, 1, 0.0, 2.0))
+    monkeypatch.setattr(privacy_holes, "run_checks", lambda full: [])
     monkeypatch.setattr("cli.dashboard_command.os.execv", fake_exec)
     monkeypatch.setattr(demo_command, "run_store_tour", fake_tour)
     monkeypatch.setattr(models_commands, "export_encoder", fake_export)
