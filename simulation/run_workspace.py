@@ -38,6 +38,7 @@ from client.embedding.factory import default_embedder
 from client.embedding.manifest import default_cache_dir
 from client.persona import AttributeKind
 from client.profile import Profile
+from client.store.folders import make_folder
 from models.embedding_cache import EmbeddingCache
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 from server.run_folder import RunFolder
@@ -103,7 +104,7 @@ def check_out_folder(root: Path, settings: RunSettings) -> None:
         raise WorkspaceMismatchError(
             f"{root} is not empty and holds no run; use a new --out folder"
         )
-    _make_folder(root.parent)
+    make_folder(root.parent)
     _probe_writable(root.parent)
 
 
@@ -160,14 +161,6 @@ def _check_same_settings(root: Path, settings: RunSettings) -> None:
 
 def _is_unfinished_setup(root: Path) -> bool:
     return {entry.name for entry in root.iterdir()} <= SETUP_FILES
-
-
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as error:
-        blocker = next((p for p in (folder, *folder.parents) if p.is_file()), folder)
-        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(blocker)) from error
 
 
 def _probe_writable(folder: Path) -> None:

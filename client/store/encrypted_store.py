@@ -9,7 +9,6 @@ Changing the passphrase re-wraps the index key and the data keys; no record is r
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -29,6 +28,7 @@ from client.store.errors import (
     TamperedStoreError,
     WrongPassphraseError,
 )
+from client.store.folders import make_folder
 from client.store.salvage import salvage_scan
 from client.store.sealed_table import ScanResult, SealedTable
 from privacy import aead, integrity
@@ -83,7 +83,7 @@ class EncryptedStore(Closing):
         path = Path(path)
         if path.exists():
             raise StoreExistsError(f"{path} already exists; refusing to overwrite it")
-        _make_folder(path.parent)
+        make_folder(path.parent)
         params = kdf or default_params()
         kek = derive_kek(passphrase, params)
         # Build under a temporary name and rename: a killed `init` never leaves a half store.
@@ -269,15 +269,6 @@ class EncryptedStore(Closing):
             raise KeyChangedError(
                 "the passphrase was changed by another process; unlock the store again"
             )
-
-
-def _make_folder(folder: Path) -> None:
-    """Create ``folder`` (and its parents); a file in its place is named, not "File exists"."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as error:
-        blocker = next((p for p in (folder, *folder.parents) if p.is_file()), folder)
-        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(blocker)) from error
 
 
 _SEALED_PREFIX = "sealed:"
