@@ -72,6 +72,13 @@ class RoundAggregate:
     # the ledger may then withdraw the round's charge.
     released: bool = True
 
+    @classmethod
+    def nothing_released(
+        cls, current: Vector, rejected: tuple[str, ...], failed: int
+    ) -> RoundAggregate:
+        """A round with no sum to reveal: the head as it was, no noise, no statistic."""
+        return cls(current.copy(), 0, rejected, failed, 0.0, no_round_statistics(), released=False)
+
 
 def aggregate_round(
     current: Vector,
@@ -105,9 +112,7 @@ def aggregate_round(
         accepted += 1
     failed = sum(r.payload is None and r.discarded is None for r in reports)
     if not accepted:  # nothing to release: no noise drawn, no head change, no statistic
-        return RoundAggregate(
-            current.copy(), 0, tuple(rejected), failed, 0.0, no_round_statistics(), released=False
-        )
+        return RoundAggregate.nothing_released(current, tuple(rejected), failed)
     noise_std = noise_multiplier * clipping_norm
     if noise_std > 0:
         total += noise.sample(total.size, noise_std)
@@ -151,9 +156,7 @@ def aggregate_secure_sum(
     noise_std = noise_share_std * math.sqrt(contributors)  # independent shares add variances
     no_statistics = no_round_statistics()
     if not contributors or secure_sum.halted is not None:
-        return RoundAggregate(
-            current.copy(), 0, secure_sum.rejected, failed, 0.0, no_statistics, released=False
-        )
+        return RoundAggregate.nothing_released(current, secure_sum.rejected, failed)
     try:
         # Size and finiteness here; how large the sum may be is the range check's to say.
         total = validate_update(secure_sum.payload_sum, expected_size=payload_size(current.size))
