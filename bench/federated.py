@@ -354,6 +354,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--server-learning-rate", type=float, default=None)
     parser.add_argument("--local-epochs", type=int, default=None)
+    parser.add_argument(
+        "--server-momentum", type=float, default=0.0, help="DP-FedAvgM's beta (0: none)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the run's seed: device sampling, noise and the head's start (not the population)",
+    )
     parser.add_argument("--clipping-norm", type=float, default=None)
     parser.add_argument(
         "--secure-aggregation",
@@ -404,6 +413,8 @@ def _full_run(args: argparse.Namespace) -> int:
         local_epochs=args.local_epochs or LOCAL_EPOCHS,
         learning_rate=args.learning_rate or LEARNING_RATE,
         server_learning_rate=args.server_learning_rate or SERVER_LEARNING_RATE,
+        server_momentum=args.server_momentum,
+        seed=args.seed,
         secure_aggregation=args.secure_aggregation,
         secure_noise=False,
     )

@@ -23,6 +23,7 @@ from models.reranking_head import HeadConfig, RerankingHead
 Arrays = list[npt.NDArray[np.float32]]
 CHECKPOINT_FORMAT = "fedpersona-head"
 _META = "__meta__"
+_STATE = "state:"  # a run's own arrays beside the head's (e.g. the server's momentum)
 
 
 def get_weights(model: RerankingHead) -> Arrays:
@@ -60,11 +61,17 @@ def unflatten(vector: npt.NDArray[Any], like: Sequence[npt.NDArray[Any]]) -> Arr
 
 
 def save_checkpoint(
-    path: Path, model: RerankingHead, *, extra: dict[str, Any] | None = None
+    path: Path,
+    model: RerankingHead,
+    *,
+    extra: dict[str, Any] | None = None,
+    state: dict[str, npt.NDArray[Any]] | None = None,
 ) -> None:
-    """Write arrays + config (+ ``extra`` facts, e.g. training data and metrics) atomically."""
+    """Write arrays + config (+ ``extra`` facts, e.g. training data and metrics, + ``state``
+    arrays that must be restored with the head) atomically, in one file."""
     meta = {"format": CHECKPOINT_FORMAT, "config": model.config.to_json(), "extra": extra or {}}
     arrays: dict[str, Any] = {f"w{i:03d}": a for i, a in enumerate(get_weights(model))}
+    arrays |= {f"{_STATE}{name}": array for name, array in (state or {}).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     arrays[_META] = np.array(json.dumps(meta))
@@ -77,7 +84,8 @@ def load_checkpoint(path: Path) -> tuple[RerankingHead, dict[str, Any]]:
     try:
         with np.load(path, allow_pickle=False) as stored:
             meta = json.loads(str(stored[_META]))
-            arrays = [stored[name] for name in sorted(n for n in stored.files if n != _META)]
+            names = sorted(n for n in stored.files if n != _META and not n.startswith(_STATE))
+            arrays = [stored[name] for name in names]
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path} is not a readable head checkpoint: {error}") from error
     if meta.get("format") != CHECKPOINT_FORMAT:
@@ -85,3 +93,16 @@ def load_checkpoint(path: Path) -> tuple[RerankingHead, dict[str, Any]]:
     model = RerankingHead(HeadConfig.from_json(meta["config"]))
     set_weights(model, arrays)
     return model, dict(meta.get("extra", {}))
+
+
+def checkpoint_state(path: Path) -> dict[str, npt.NDArray[Any]]:
+    """The ``state`` arrays saved with a checkpoint (none for a checkpoint without any)."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {
+                name.removeprefix(_STATE): stored[name]
+                for name in stored.files
+                if name.startswith(_STATE)
+            }
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} is not a readable head checkpoint: {error}") from error

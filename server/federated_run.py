@@ -31,6 +31,7 @@ import numpy.typing as npt
 from models.reranking_head import HeadConfig, RerankingHead
 from models.training import new_head
 from models.weights import (
+    checkpoint_state,
     flatten,
     get_weights,
     load_checkpoint,
@@ -52,8 +53,11 @@ from server.privacy_budget import open_ledger
 from server.run_folder import RunFolder
 from server.run_settings import RunSettings
 from server.sampling import fixed_size_sample, poisson_sample
+from server.server_momentum import momentum_step
 
 Arrays = list[npt.NDArray[np.float32]]
+Vector = npt.NDArray[np.float64]
+MOMENTUM = "server_momentum"  # the checkpoint's state array holding the server's last step
 
 
 class Transport(Protocol):
@@ -143,6 +147,7 @@ class _Run:
     noise: GaussianNoise
     say: Callable[[str], None]
     evaluate: Evaluate | None = None
+    velocity: Vector | None = None  # the server's last step, with server momentum
     heldout_before: HeldOutScore | None = None
     heldout_after: HeldOutScore | None = None
 
@@ -159,6 +164,7 @@ class _Run:
     ) -> _Run:
         ledger = open_ledger(settings, folder.ledger_path)
         model, clipping_norm = _load_or_new_head(folder, settings)
+        velocity = _saved_velocity(folder)
         metrics = MetricsStore(folder.metrics_path)
         metrics.start_run(
             {
@@ -173,7 +179,19 @@ class _Run:
         dp = _dp_fedavg(settings, ledger.settings.noise_multiplier, clipping_norm)
         dp.reference_facts = tuple(reference_facts)
         participation = Participation.open(folder.participation_path)
-        run = cls(settings, folder, ledger, model, dp, metrics, participation, noise, say, evaluate)
+        run = cls(
+            settings,
+            folder,
+            ledger,
+            model,
+            dp,
+            metrics,
+            participation,
+            noise,
+            say,
+            evaluate,
+            velocity,
+        )
         if evaluate is not None:
             run.heldout_before = evaluate(model)
             if ledger.rounds == 0:  # a resumed run keeps the 'before' of its first start
@@ -221,18 +239,25 @@ class _Run:
         self.ledger.save(self.folder.ledger_path)
         self.participation.record(sampled)
         replies = _train(transport, self.settings, sampled, weights, instructions)
-        result = self.dp.aggregate(flatten(weights), replies, instructions, self.noise)
+        current = flatten(weights)
+        result = self.dp.aggregate(current, replies, instructions, self.noise)
         if isinstance(replies, SecureSum) and replies.halted:
             self.say(f"round {round_number}: secure aggregation halted: {replies.halted}")
         if not result.released:
             self._withdraw_charge(round_number, replies)
         if result.rejected:
             self.say(f"round {round_number}: rejected {'; '.join(result.rejected)}")
-        set_weights(self.model, unflatten(result.weights, weights))
+        new_weights = result.weights
+        if self.settings.server_momentum and result.released:
+            new_weights, self.velocity = momentum_step(
+                current, result.weights, self.velocity, self.settings.server_momentum
+            )
+        set_weights(self.model, unflatten(new_weights, weights))
         save_checkpoint(
             self.folder.checkpoint_path,
             self.model,
             extra={"rounds": round_number, "clipping_norm": self.dp.clipping_norm},
+            state={} if self.velocity is None else {MOMENTUM: self.velocity},
         )
         heldout = self.evaluate(self.model) if self.evaluate is not None else None
         if heldout is not None:
@@ -282,6 +307,14 @@ def _load_or_new_head(folder: RunFolder, settings: RunSettings) -> tuple[Reranki
         model, extra = load_checkpoint(folder.checkpoint_path)
         return model, float(extra.get("clipping_norm", settings.clipping_norm))
     return new_head(HeadConfig(), seed=settings.seed), settings.clipping_norm
+
+
+def _saved_velocity(folder: RunFolder) -> Vector | None:
+    """The momentum a resumed run continues with (none for a new run, or without momentum)."""
+    if not folder.checkpoint_path.is_file():
+        return None
+    saved = checkpoint_state(folder.checkpoint_path).get(MOMENTUM)
+    return None if saved is None else np.asarray(saved, dtype=np.float64)
 
 
 def _train(
