@@ -22,7 +22,8 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -53,11 +54,10 @@ from server.privacy_budget import open_ledger
 from server.run_folder import RunFolder
 from server.run_settings import RunSettings
 from server.sampling import fixed_size_sample, poisson_sample
-from server.server_momentum import momentum_step
+from server.server_steps import ServerSteps
 
 Arrays = list[npt.NDArray[np.float32]]
 Vector = npt.NDArray[np.float64]
-MOMENTUM = "server_momentum"  # the checkpoint's state array holding the server's last step
 
 
 class Transport(Protocol):
@@ -147,7 +147,7 @@ class _Run:
     noise: GaussianNoise
     say: Callable[[str], None]
     evaluate: Evaluate | None = None
-    velocity: Vector | None = None  # the server's last step, with server momentum
+    steps: ServerSteps = field(default_factory=ServerSteps)
     heldout_before: HeldOutScore | None = None
     heldout_after: HeldOutScore | None = None
 
@@ -164,7 +164,13 @@ class _Run:
     ) -> _Run:
         ledger = open_ledger(settings, folder.ledger_path)
         model, clipping_norm = _load_or_new_head(folder, settings)
-        velocity = _saved_velocity(folder)
+        steps = ServerSteps(settings.server_momentum, settings.head_averaging)
+        published = model
+        if folder.checkpoint_path.is_file():  # resumed: the training head may differ
+            published = deepcopy(model)
+            saved = checkpoint_state(folder.checkpoint_path)
+            training = steps.restore(flatten(get_weights(model)), saved)
+            set_weights(model, unflatten(training, get_weights(model)))
         metrics = MetricsStore(folder.metrics_path)
         metrics.start_run(
             {
@@ -190,10 +196,10 @@ class _Run:
             noise,
             say,
             evaluate,
-            velocity,
+            steps,
         )
         if evaluate is not None:
-            run.heldout_before = evaluate(model)
+            run.heldout_before = evaluate(published)
             if ledger.rounds == 0:  # a resumed run keeps the 'before' of its first start
                 metrics.record_heldout(
                     before=100 * run.heldout_before.hits_at_1,
@@ -247,19 +253,16 @@ class _Run:
             self._withdraw_charge(round_number, replies)
         if result.rejected:
             self.say(f"round {round_number}: rejected {'; '.join(result.rejected)}")
-        new_weights = result.weights
-        if self.settings.server_momentum and result.released:
-            new_weights, self.velocity = momentum_step(
-                current, result.weights, self.velocity, self.settings.server_momentum
-            )
-        set_weights(self.model, unflatten(new_weights, weights))
+        training = self.steps.step(current, result.weights) if result.released else current
+        set_weights(self.model, unflatten(training, weights))
+        published = self._published(training)
         save_checkpoint(
             self.folder.checkpoint_path,
-            self.model,
+            published,
             extra={"rounds": round_number, "clipping_norm": self.dp.clipping_norm},
-            state={} if self.velocity is None else {MOMENTUM: self.velocity},
+            state=self.steps.state(training),
         )
-        heldout = self.evaluate(self.model) if self.evaluate is not None else None
+        heldout = self.evaluate(published) if self.evaluate is not None else None
         if heldout is not None:
             self.heldout_after = heldout
             self.metrics.record_heldout(after=100 * heldout.hits_at_1, ci95=100 * heldout.ci95)
@@ -268,6 +271,14 @@ class _Run:
         )
         self.metrics.append_round(row)
         self.say(_line(row, self.settings))
+
+    def _published(self, training: Vector) -> RerankingHead:
+        """The head the run publishes: the training head, or its average over rounds."""
+        if self.steps.average is None:
+            return self.model
+        published = deepcopy(self.model)
+        set_weights(published, unflatten(self.steps.published(training), get_weights(self.model)))
+        return published
 
     def _withdraw_charge(self, round_number: int, replies: list[ClientReport] | SecureSum) -> None:
         """Uncharge a round that released nothing (saved before anything else of the round,
@@ -307,14 +318,6 @@ def _load_or_new_head(folder: RunFolder, settings: RunSettings) -> tuple[Reranki
         model, extra = load_checkpoint(folder.checkpoint_path)
         return model, float(extra.get("clipping_norm", settings.clipping_norm))
     return new_head(HeadConfig(), seed=settings.seed), settings.clipping_norm
-
-
-def _saved_velocity(folder: RunFolder) -> Vector | None:
-    """The momentum a resumed run continues with (none for a new run, or without momentum)."""
-    if not folder.checkpoint_path.is_file():
-        return None
-    saved = checkpoint_state(folder.checkpoint_path).get(MOMENTUM)
-    return None if saved is None else np.asarray(saved, dtype=np.float64)
 
 
 def _train(

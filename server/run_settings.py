@@ -80,12 +80,16 @@ class RunSettings:
     local_epochs: int = setting(5, "devices' local training epochs per round")
     learning_rate: float = setting(0.01, "devices' local learning rate")
     server_learning_rate: float = setting(1.5, "server step as a multiple of the mean update")
-    # DP-FedAvgM: averaging the noised means over rounds lets the noise partly cancel while
-    # the devices' consistent direction adds up; post-processing, so it costs no privacy.
+    # Both post-process the released means (server.server_steps): no privacy cost.
     server_momentum: float = setting(
         0.0,
         "server momentum beta in [0, 1): each step adds beta x the previous step "
         "(0: plain DP-FedAvg)",
+    )
+    head_averaging: float = setting(
+        0.0,
+        "publish a moving average of the rounds' heads, beta in [0, 1) (0: the last round's "
+        "head); training goes on from the last one",
     )
     # SecAgg+: the server sees only the sum of each round's updates; the noise is then
     # distributed, each device adding its share (docs/privacy.md).
@@ -142,8 +146,9 @@ class RunSettings:
             )
         if not 0 < self.target_quantile < 1:
             raise ValueError(f"target_quantile must be in (0, 1), got {self.target_quantile}")
-        if not 0 <= self.server_momentum < 1:
-            raise ValueError(f"server_momentum must be in [0, 1), got {self.server_momentum}")
+        for name in ("server_momentum", "head_averaging"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0 <= self.dropout_tolerance < 0.5:
             # SecAgg+ needs more than half of each device's neighbours to unmask.
             raise ValueError(f"dropout_tolerance must be in [0, 0.5), got {self.dropout_tolerance}")

@@ -12,10 +12,10 @@ from models.reranking_head import HeadConfig
 from models.training import new_head
 from models.weights import checkpoint_state, flatten, get_weights, load_checkpoint, save_checkpoint
 from privacy.noise import SeededGaussian
-from server import federated_run
-from server.federated_run import MOMENTUM, run_federation
+from server import server_steps
+from server.federated_run import run_federation
 from server.run_settings import RunSettings
-from server.server_momentum import momentum_step
+from server.server_steps import MOMENTUM, TRAINING_HEAD, averaged, momentum_step
 from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
 from simulation.run_workspace import prepare_workspace
@@ -136,8 +136,45 @@ def test_momentum_adds_the_previous_step_and_a_restart_continues_it(
         seen.append(None if velocity is None else velocity.copy())
         return momentum_step(current, aggregated, velocity, momentum)
 
-    monkeypatch.setattr(federated_run, "momentum_step", recording_step)
+    monkeypatch.setattr(server_steps, "momentum_step", recording_step)
     _run(_settings(rounds=4, server_momentum=beta), resumed)
     assert len(seen) == 1  # round 3 was charged before it died; only round 4 runs
     assert seen[0] is not None
     np.testing.assert_array_equal(seen[0], saved)
+
+
+def test_the_average_starts_at_the_first_head_and_moves_by_one_minus_beta():
+    first, second = np.array([1.0, 3.0]), np.array([3.0, -1.0])
+
+    average = averaged(None, first, 0.75)
+    np.testing.assert_array_equal(average, first)
+    np.testing.assert_allclose(averaged(average, second, 0.75), [1.5, 2.0])
+    with pytest.raises(ValueError, match="saved average"):
+        averaged(np.zeros(3), second, 0.75)
+
+
+@pytest.mark.slow
+def test_the_run_publishes_the_average_trains_on_and_resumes_from_the_training_head(
+    tmp_path, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    beta = 0.5
+    _run(_settings(rounds=1), tmp_path / "one")
+    _run(_settings(rounds=2), tmp_path / "plain")
+    _run(_settings(rounds=2, head_averaging=beta), tmp_path / "averaged")
+
+    # Averaging changes what is published, not what the devices train from.
+    plain = _head(tmp_path / "plain")
+    expected = beta * _head(tmp_path / "one") + (1 - beta) * plain
+    np.testing.assert_allclose(_head(tmp_path / "averaged"), expected, atol=1e-5)
+    saved = checkpoint_state(tmp_path / "averaged" / "head.npz")[TRAINING_HEAD]
+    np.testing.assert_allclose(saved, plain, atol=1e-6)
+
+    # Killed after round 2 and resumed, it trains on from the training head, as plain does.
+    for name, values in (("plain-resumed", {}), ("averaged-resumed", {"head_averaging": beta})):
+        with pytest.raises(RuntimeError, match="died"):
+            _run(_settings(rounds=4, **values), tmp_path / name, crash_on_round=3)
+        _run(_settings(rounds=4, **values), tmp_path / name)
+    training = checkpoint_state(tmp_path / "averaged-resumed" / "head.npz")[TRAINING_HEAD]
+    np.testing.assert_allclose(training, _head(tmp_path / "plain-resumed"), atol=1e-5)
+    assert not np.allclose(_head(tmp_path / "averaged-resumed"), training, atol=1e-3)
