@@ -136,7 +136,8 @@ def _unlock_from_keyring(path: Path) -> Profile:
         ) from None
 
 
-def _embedder() -> Embedder:
+def device_embedder() -> Embedder:
+    """The device encoder, exported on first use (chat and `client join` embed alike)."""
     try:
         return default_embedder()
     except EncoderNotExportedError:
@@ -154,7 +155,7 @@ def _chat(args: argparse.Namespace) -> int:
     with _unlock_or_create(args) as profile:
         backend = choose_backend(server)
         try:
-            embedder = _embedder()
+            embedder = device_embedder()
             session = ChatSession(MemoryEngine(profile, embedder), backend, app)
             training = LocalTraining(profile, embedder.embed, train_after=args.train_after)
             interactive = sys.stdin.isatty()

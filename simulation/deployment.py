@@ -9,9 +9,7 @@ terminates the whole process tree, the runtime processes Flower spawns included.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from client.process_tree import free_port, process_tree, stop_tree
+
+__all__ = ["DeploymentError", "LocalDeployment", "PortInUseError", "check_port_free", "free_port"]
 
 CONNECTION = "fedpersona-local"
 START_TIMEOUT_S = 60.0
@@ -42,42 +44,6 @@ def check_port_free(host: str, port: int) -> None:
                 f"port {port} on {host} is already in use by another process; "
                 f"stop it or choose another port"
             ) from error
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (Linux /proc), found before anything is killed."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's bookkeeping remains
 
 
 @dataclass
@@ -168,29 +134,11 @@ class LocalDeployment:
         )
 
     def process_tree(self) -> set[int]:
-        pids = {p.pid for p in self._processes}
-        for process in self._processes:
-            pids |= descendants(process.pid)
-        return pids
+        return process_tree(self._processes)
 
     def stop(self) -> set[int]:
         """Terminate every process this deployment started; returns the pids it ended."""
-        tree = self.process_tree()
-        for pid in tree:
-            _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
-            for process in self._processes:
-                process.poll()
-            time.sleep(0.2)
-        for pid in tree:
-            if alive(pid):
-                _signal(pid, signal.SIGKILL)
-        for process in self._processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        tree = stop_tree(self._processes)
         self._processes.clear()
         return tree
 
@@ -237,11 +185,6 @@ class LocalDeployment:
             f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n'
             f'address = "{self.host}:{self.port}"\ninsecure = true\n'
         )
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it exited on its own
-        os.kill(pid, sig)
 
 
 def _toml(value: Any) -> str:

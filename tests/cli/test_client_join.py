@@ -1,0 +1,131 @@
+"""`fedpersona client join`: a device built from a real chat session joins a real federation.
+
+A real SuperLink and three simulated SuperNodes on loopback (simulation.deployment), and
+beside them one device whose store a scripted `fedpersona chat --offline` session filled
+(memories, /good, /bad, /pick), joined through `fedpersona client join --insecure` as a
+process of its own, behind a recording TCP proxy that sees every byte it sends. `flwr run`
+runs two plain rounds of four devices. Also the refusals that start nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from client.participation import participations
+from client.process_tree import alive, descendants, free_port
+from client.profile import Profile
+from models.reranking_head import HeadConfig
+from models.training import new_head
+from models.weights import flatten, get_weights
+from privacy.device_release import payload_size
+from server.metrics_store import MetricsStore
+from server.participation import Participation
+from server.run_folder import RunFolder
+from simulation.deployment import LocalDeployment
+from tests.cli.chat_driver import new_store
+from tests.conftest import PASSPHRASE, REPO_ROOT, cli_env, run_cli
+from tests.simulation.tcp_proxy import RecordingProxy
+
+SESSION = """I play the cello in an orchestra on Tuesdays.
+/remember My sister Ines lives in Lisbon near the river.
+/remember I am allergic to peanuts and to shellfish.
+My dog Biscuit is a grey whippet.
+Which instrument do I play on Tuesdays?
+/good
+Where does my sister live?
+/bad
+What should I avoid eating at dinner?
+/pick 2
+/end
+"""
+PLAINTEXT = ("cello", "Lisbon", "Ines", "peanuts", "shellfish", "Biscuit", "whippet")
+
+
+def _chat(store: Path, cache: Path) -> None:
+    env = {**cli_env(), "FEDPERSONA_CACHE_DIR": str(cache)}
+    result = run_cli(
+        "chat", "--store", str(store), "--passphrase-env", "FP_PASS", "--offline",
+        env=env, stdin=SESSION,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def _join(store: Path, superlink: str, cache: Path, home: Path, log: Path, *extra: str):
+    env = {
+        **os.environ,
+        **cli_env(),
+        "PYTHONPATH": str(REPO_ROOT),
+        "FEDPERSONA_CACHE_DIR": str(cache),
+        "FLWR_HOME": str(home),
+    }
+    command = [sys.executable, "-m", "cli.main", "client", "join", "--superlink", superlink]
+    command += ["--store", str(store), "--passphrase-env", "FP_PASS", *extra]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.slow
+def test_a_device_from_a_chat_session_joins_a_real_federation_and_sends_only_its_release(
+    tmp_path, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    store = new_store(tmp_path)
+    _chat(store, encoder_cache)
+    with Profile.open(store, PASSPHRASE) as profile:
+        signals = profile.training.count()
+    assert signals >= 3  # /good, /bad, /pick at least
+    port = free_port()
+    deployment = LocalDeployment(
+        tmp_path / "deployment",
+        supernodes=3,
+        port=port,
+        supernode_ports=[free_port() for _ in range(3)],
+    )
+    run_dir = tmp_path / "run"
+    log = tmp_path / "join.log"
+    with RecordingProxy(("127.0.0.1", port)) as proxy, deployment:
+        joined = _join(
+            store, proxy.address, encoder_cache, tmp_path / "device-flwr", log, "--insecure"
+        )
+        try:
+            result = deployment.run(
+                REPO_ROOT,
+                {
+                    "out": str(run_dir),
+                    "population": "synthetic",
+                    "clients": 4,  # 3 simulated SuperNodes + the joined device
+                    "rounds": 2,
+                    "clients-per-round": 4,
+                    "sampling": "fixed_size",
+                    "epsilon": 10.0,
+                    "local-epochs": 1,
+                    "secure-aggregation": False,
+                },
+            )
+            tree = {joined.pid} | descendants(joined.pid)
+        finally:
+            joined.send_signal(signal.SIGTERM)
+            code = joined.wait(timeout=60)
+        sent = proxy.sent
+
+    said = log.read_text(errors="replace")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert code == 0, said
+    assert f"holds {signals} training signal(s)" in said
+    assert "left the federation" in said
+    assert not [pid for pid in tree if alive(pid)], said  # SuperNode and its children ended
+    rounds = MetricsStore(run_dir / "metrics.sqlite").rounds()
+    assert [r["clients_completed"] for r in rounds] == [4, 4]  # the joined device's counted
+    token = Participation.open(RunFolder(run_dir).participation_path).token
+    with Profile.open(store, PASSPHRASE) as profile:
+        assert participations(profile.store, token) == 2
+    size = payload_size(flatten(get_weights(new_head(HeadConfig(), seed=0))).size)
+    assert len(sent) > 2 * 4 * size  # two releases went through the proxy
+    for text in PLAINTEXT:
+        assert text.encode() not in sent, f"the device sent {text!r}"
