@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,46 @@ def test_a_device_from_a_chat_session_joins_a_real_federation_and_sends_only_its
     assert len(sent) > 2 * 4 * size  # two releases went through the proxy
     for text in PLAINTEXT:
         assert text.encode() not in sent, f"the device sent {text!r}"
+
+
+def _refused(store: Path, cache: Path, *args: str, passphrase: str = PASSPHRASE):
+    env = {**cli_env(FP_PASS=passphrase), "FEDPERSONA_CACHE_DIR": str(cache)}
+    command = ["client", "join", "--store", str(store), "--passphrase-env", "FP_PASS", *args]
+    result = run_cli(*command, env=env, timeout=60)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_a_wrong_passphrase_is_one_clear_line_and_starts_nothing(tmp_path, encoder_cache):
+    store = new_store(tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        address = f"127.0.0.1:{listening.getsockname()[1]}"
+        code, said = _refused(
+            store, encoder_cache, "--superlink", address, "--insecure", passphrase="not it"
+        )
+        listening.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listening.accept()  # nothing connected: not even the reachability check ran
+    assert code == 2, said
+    assert "wrong passphrase" in said.lower()
+    assert "Traceback" not in said
+    assert "Starting Flower SuperNode" not in said
+
+
+@pytest.mark.parametrize("host", ["192.0.2.7", "superlink.example.org", "10.0.0.1"])
+def test_insecure_is_refused_for_a_superlink_off_this_machine(tmp_path, encoder_cache, host):
+    store = new_store(tmp_path)
+    code, said = _refused(store, encoder_cache, "--superlink", f"{host}:9092", "--insecure")
+    assert code == 2, said
+    assert f"--insecure is for loopback only, and {host} is not this machine" in said
+    assert "--root-certificates" in said
+    assert "Starting Flower SuperNode" not in said
+
+
+def test_a_superlink_that_does_not_answer_is_a_clear_error(tmp_path, encoder_cache):
+    store = new_store(tmp_path)
+    closed = free_port()  # nothing listens there
+    code, said = _refused(store, encoder_cache, "--superlink", f"127.0.0.1:{closed}", "--insecure")
+    assert code == 2, said
+    assert f"cannot reach a SuperLink at 127.0.0.1:{closed}" in said
+    assert "nothing was started" in said
+    assert "Starting Flower SuperNode" not in said
