@@ -46,6 +46,26 @@ def check_port_free(host: str, port: int) -> None:
             ) from error
 
 
+@dataclass(frozen=True)
+class LinkCertificates:
+    """TLS for the SuperLink: its certificate and key, and the CA that signed them (which
+    the supernodes and `flwr run` check it against)."""
+
+    ca: Path
+    certificate: Path
+    key: Path
+
+    def superlink_flags(self) -> list[str]:
+        return [
+            "--ssl-ca-certfile",
+            str(self.ca),
+            "--ssl-certfile",
+            str(self.certificate),
+            "--ssl-keyfile",
+            str(self.key),
+        ]
+
+
 @dataclass
 class LocalDeployment:
     root: Path
@@ -56,6 +76,8 @@ class LocalDeployment:
     # Where the supernodes reach the SuperLink's Fleet API (default host:port); a test puts
     # a proxy there to see every byte the devices send.
     fleet_address: str | None = None
+    # None: no TLS (loopback only); otherwise every link is TLS, checked against the CA.
+    tls: LinkCertificates | None = None
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -88,7 +110,7 @@ class LocalDeployment:
             "superlink",
             [
                 "flower-superlink",
-                "--insecure",
+                *(self.tls.superlink_flags() if self.tls else ["--insecure"]),
                 "--isolation",
                 "subprocess",
                 "--host",
@@ -105,7 +127,7 @@ class LocalDeployment:
                 f"supernode-{index}",
                 [
                     "flower-supernode",
-                    "--insecure",
+                    *(["--root-certificates", str(self.tls.ca)] if self.tls else ["--insecure"]),
                     "--superlink",
                     self.fleet_address or f"{self.host}:{self.port}",
                     "--node-config",
@@ -183,7 +205,8 @@ class LocalDeployment:
         self.flwr_home.mkdir(parents=True, exist_ok=True)
         (self.flwr_home / "config.toml").write_text(
             f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n'
-            f'address = "{self.host}:{self.port}"\ninsecure = true\n'
+            f'address = "{self.host}:{self.port}"\n'
+            + (f'root-certificates = "{self.tls.ca}"\n' if self.tls else "insecure = true\n")
         )
 
 

@@ -9,11 +9,8 @@ runs two plain rounds of four devices. Also the refusals that start nothing.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,45 +27,9 @@ from server.participation import Participation
 from server.run_folder import RunFolder
 from simulation.deployment import LocalDeployment
 from tests.cli.chat_driver import new_store
+from tests.cli.join_driver import PLAINTEXT, chat_session, join
 from tests.conftest import PASSPHRASE, REPO_ROOT, cli_env, run_cli
 from tests.simulation.tcp_proxy import RecordingProxy
-
-SESSION = """I play the cello in an orchestra on Tuesdays.
-/remember My sister Ines lives in Lisbon near the river.
-/remember I am allergic to peanuts and to shellfish.
-My dog Biscuit is a grey whippet.
-Which instrument do I play on Tuesdays?
-/good
-Where does my sister live?
-/bad
-What should I avoid eating at dinner?
-/pick 2
-/end
-"""
-PLAINTEXT = ("cello", "Lisbon", "Ines", "peanuts", "shellfish", "Biscuit", "whippet")
-
-
-def _chat(store: Path, cache: Path) -> None:
-    env = {**cli_env(), "FEDPERSONA_CACHE_DIR": str(cache)}
-    result = run_cli(
-        "chat", "--store", str(store), "--passphrase-env", "FP_PASS", "--offline",
-        env=env, stdin=SESSION,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-
-
-def _join(store: Path, superlink: str, cache: Path, home: Path, log: Path, *extra: str):
-    env = {
-        **os.environ,
-        **cli_env(),
-        "PYTHONPATH": str(REPO_ROOT),
-        "FEDPERSONA_CACHE_DIR": str(cache),
-        "FLWR_HOME": str(home),
-    }
-    command = [sys.executable, "-m", "cli.main", "client", "join", "--superlink", superlink]
-    command += ["--store", str(store), "--passphrase-env", "FP_PASS", *extra]
-    with log.open("wb") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 @pytest.mark.slow
@@ -77,7 +38,7 @@ def test_a_device_from_a_chat_session_joins_a_real_federation_and_sends_only_its
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     store = new_store(tmp_path)
-    _chat(store, encoder_cache)
+    chat_session(store, encoder_cache)
     with Profile.open(store, PASSPHRASE) as profile:
         signals = profile.training.count()
     assert signals >= 3  # /good, /bad, /pick at least
@@ -91,7 +52,7 @@ def test_a_device_from_a_chat_session_joins_a_real_federation_and_sends_only_its
     run_dir = tmp_path / "run"
     log = tmp_path / "join.log"
     with RecordingProxy(("127.0.0.1", port)) as proxy, deployment:
-        joined = _join(
+        joined = join(
             store, proxy.address, encoder_cache, tmp_path / "device-flwr", log, "--insecure"
         )
         try:
