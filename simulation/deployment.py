@@ -78,6 +78,9 @@ class LocalDeployment:
     fleet_address: str | None = None
     # None: no TLS (loopback only); otherwise every link is TLS, checked against the CA.
     tls: LinkCertificates | None = None
+    # Only SuperNodes whose public key is registered (`register_supernode`) may connect;
+    # Flower allows this over TLS only.
+    supernode_auth: bool = False
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -111,6 +114,7 @@ class LocalDeployment:
             [
                 "flower-superlink",
                 *(self.tls.superlink_flags() if self.tls else ["--insecure"]),
+                *(["--enable-supernode-auth"] if self.supernode_auth else []),
                 "--isolation",
                 "subprocess",
                 "--host",
@@ -152,6 +156,17 @@ class LocalDeployment:
             capture_output=True,
             text=True,
             timeout=timeout,
+            check=False,
+        )
+
+    def register_supernode(self, public_key: Path) -> subprocess.CompletedProcess[str]:
+        """`flwr supernode register`: let the SuperNode holding this key's private half in."""
+        return subprocess.run(
+            ["flwr", "supernode", "register", str(public_key), CONNECTION],
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
             check=False,
         )
 

@@ -3,12 +3,15 @@
 A device that trusts that CA (``--root-certificates``) joins and takes part in a real
 round beside a simulated SuperNode, which also connects over TLS, and `flwr run` reaches
 the SuperLink over TLS too; a device that trusts another CA is refused at the handshake
-and the command ends with an error.
+and the command ends with an error. With SuperNode authentication on, only a device whose
+public key the operator registered (`flwr supernode register`) gets in.
 """
 
 from __future__ import annotations
 
 import signal
+import time
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +20,7 @@ from server.metrics_store import MetricsStore
 from simulation.deployment import LinkCertificates, LocalDeployment
 from tests.cli.chat_driver import new_store
 from tests.cli.join_driver import chat_session, join
-from tests.cli.tls_certificates import make_certificates
+from tests.cli.tls_certificates import make_certificates, make_node_key
 from tests.conftest import REPO_ROOT
 
 
@@ -78,3 +81,61 @@ def test_a_device_joins_over_tls_and_one_trusting_another_ca_is_refused(
     assert "Option `--insecure` was set" not in joined_said
     (row,) = MetricsStore(run_dir / "metrics.sqlite").rounds()
     assert row["clients_completed"] == 2, joined_said  # both releases arrived over TLS
+
+
+def _wait_for(log: Path, text: str, process, timeout: float = 90.0) -> bool:
+    """Whether ``text`` shows in ``log`` before ``process`` ends or the time is up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return True
+        if process.poll() is not None:
+            return text in log.read_text(errors="replace")
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+def test_with_supernode_authentication_only_a_registered_device_key_gets_in(
+    tmp_path, encoder_cache
+):
+    certificates = make_certificates(tmp_path / "tls")
+    registered, registered_public = make_node_key(tmp_path, "registered")
+    stranger, _ = make_node_key(tmp_path, "stranger")
+    store = new_store(tmp_path)
+    port = free_port()
+    deployment = LocalDeployment(
+        tmp_path / "deployment",
+        supernodes=0,
+        port=port,
+        tls=LinkCertificates(certificates.ca, certificates.certificate, certificates.key),
+        supernode_auth=True,
+    )
+    superlink = f"127.0.0.1:{port}"
+    tls = ("--root-certificates", str(certificates.ca))
+    with deployment:
+        registration = deployment.register_supernode(registered_public)
+        assert registration.returncode == 0, registration.stdout + registration.stderr
+        refused_log = tmp_path / "stranger.log"
+        refused = join(
+            store, superlink, encoder_cache, tmp_path / "h1", refused_log,
+            *tls, "--auth-key", str(stranger),
+        )  # fmt: skip
+        refused_code = refused.wait(timeout=120)
+        joined_log = tmp_path / "registered.log"
+        joined = join(
+            store, superlink, encoder_cache, tmp_path / "h2", joined_log,
+            *tls, "--auth-key", str(registered),
+        )  # fmt: skip
+        try:
+            connected = _wait_for(joined_log, "SuperNode ID:", joined)
+        finally:
+            joined.send_signal(signal.SIGTERM)
+            joined_code = joined.wait(timeout=60)
+
+    refused_said = refused_log.read_text(errors="replace")
+    assert refused_code == 1, refused_said
+    assert "Failed to activate SuperNode" in refused_said
+    assert "SuperNode ID:" not in refused_said
+    assert connected, joined_log.read_text(errors="replace")
+    assert joined_code == 0

@@ -67,3 +67,17 @@ def make_certificates(folder: Path, name: str = "test") -> Certificates:
         certificate=_pem(folder / "superlink.pem", certificate.public_bytes(encoding)),
         key=_pem(folder / "superlink.key", key_bytes),
     )
+
+
+def make_node_key(folder: Path, name: str) -> tuple[Path, Path]:
+    """A SuperNode's key pair in OpenSSH format (what Flower reads): (private, public)."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return _pem(folder / f"{name}.key", private), _pem(folder / f"{name}.key.pub", public)
