@@ -70,6 +70,9 @@ def run_supernode(launch: SuperNodeLaunch, passphrase: str) -> int:
         launch.command(), env=supernode_environment(passphrase), start_new_session=True
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C leaves even when this process was started with SIGINT ignored (as a background
+    # job is, and Python then installs no KeyboardInterrupt handler of its own).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return process.wait()
     except KeyboardInterrupt:
@@ -77,6 +80,7 @@ def run_supernode(launch: SuperNodeLaunch, passphrase: str) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if process.poll() is None:
             stop_tree([process])
 

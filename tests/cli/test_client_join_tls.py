@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from client.process_tree import free_port
+from client.process_tree import alive, descendants, free_port
 from server.metrics_store import MetricsStore
 from simulation.deployment import LinkCertificates, LocalDeployment
 from tests.cli.chat_driver import new_store
@@ -129,8 +129,9 @@ def test_with_supernode_authentication_only_a_registered_device_key_gets_in(
         )  # fmt: skip
         try:
             connected = _wait_for(joined_log, "SuperNode ID:", joined)
+            tree = {joined.pid} | descendants(joined.pid)
         finally:
-            joined.send_signal(signal.SIGTERM)
+            joined.send_signal(signal.SIGINT)  # Ctrl-C
             joined_code = joined.wait(timeout=60)
 
     refused_said = refused_log.read_text(errors="replace")
@@ -139,3 +140,6 @@ def test_with_supernode_authentication_only_a_registered_device_key_gets_in(
     assert "SuperNode ID:" not in refused_said
     assert connected, joined_log.read_text(errors="replace")
     assert joined_code == 0
+    assert "left the federation" in joined_log.read_text(errors="replace")
+    assert len(tree) >= 3  # the command, its SuperNode, the SuperExec
+    assert not [pid for pid in tree if alive(pid)]
