@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from cli.keyring_entry import keyring_passphrase
+from cli.keyring_entry import add_unlock_arguments, keyring_passphrase
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from client.app_profiles import (
     AppProfile,
@@ -39,16 +39,7 @@ PROMPT = "you> "
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_text = "chat with an assistant that remembers you, on this device"
     chat = commands.add_parser("chat", help=help_text, description=help_text)
-    chat.add_argument("--store", type=Path, default=None, help="store file (as `store`)")
-    unlock = chat.add_mutually_exclusive_group()
-    unlock.add_argument(
-        "--passphrase-env", metavar="NAME", help="read the passphrase from variable NAME"
-    )
-    unlock.add_argument(
-        "--use-keyring",
-        action="store_true",
-        help="unlock with the passphrase saved by `fedpersona store keyring set` (opt-in)",
-    )
+    add_unlock_arguments(chat)
     chat.add_argument(
         "--create", action="store_true", help="create the store if it does not exist yet"
     )

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from cli.chat_command import device_embedder
-from cli.keyring_entry import keyring_passphrase
+from cli.keyring_entry import add_unlock_arguments, keyring_passphrase
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from cli.superlink_address import SuperLinkAddress, check_reachable, check_transport
 from cli.supernode_process import SuperNodeLaunch, run_supernode
@@ -34,14 +34,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     help_text = "join a federation: run a Flower SuperNode backed by this device's store"
     join = actions.add_parser("join", help=help_text, description=help_text)
     join.add_argument("--superlink", required=True, metavar="HOST:PORT", help="Fleet API address")
-    join.add_argument("--store", type=Path, default=None, help="store file (as `store`)")
-    unlock = join.add_mutually_exclusive_group()
-    unlock.add_argument(
-        "--passphrase-env", metavar="NAME", help="read the passphrase from variable NAME"
-    )
-    unlock.add_argument(
-        "--use-keyring", action="store_true", help="unlock with the OS keyring entry (opt-in)"
-    )
+    add_unlock_arguments(join)
     join.add_argument(
         "--root-certificates",
         type=Path,
@@ -54,8 +47,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     join.add_argument(
         "--auth-key",
         type=Path,
-        metavar="PEM",
-        help="this SuperNode's private key (EC), registered by the operator with "
+        metavar="KEY",
+        help="this SuperNode's private key (OpenSSH, EC), registered by the operator with "
         "`flwr supernode register`; needs TLS",
     )
     join.add_argument(
