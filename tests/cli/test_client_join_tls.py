@@ -1,10 +1,11 @@
 """`fedpersona client join` over TLS: a SuperLink with a certificate from a throwaway CA.
 
 A device that trusts that CA (``--root-certificates``) joins and takes part in a real
-round beside a simulated SuperNode, which also connects over TLS, and `flwr run` reaches
-the SuperLink over TLS too; a device that trusts another CA is refused at the handshake
-and the command ends with an error. With SuperNode authentication on, only a device whose
-public key the operator registered (`flwr supernode register`) gets in.
+SecAgg+ round (the deployed default) beside two simulated SuperNodes, which also connect
+over TLS, and `flwr run` reaches the SuperLink over TLS too; a device that trusts another
+CA is refused at the handshake and the command ends with an error. With SuperNode
+authentication on, only a device whose public key the operator registered
+(`flwr supernode register`) gets in.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ def test_a_device_joins_over_tls_and_one_trusting_another_ca_is_refused(
     port = free_port()
     deployment = LocalDeployment(
         tmp_path / "deployment",
-        supernodes=1,
+        supernodes=2,
         port=port,
-        supernode_ports=[free_port()],
+        supernode_ports=[free_port(), free_port()],
         tls=LinkCertificates(ours.ca, ours.certificate, ours.key),
     )
     superlink = f"127.0.0.1:{port}"
@@ -58,13 +59,13 @@ def test_a_device_joins_over_tls_and_one_trusting_another_ca_is_refused(
                 REPO_ROOT,
                 {
                     "out": str(run_dir),
-                    "clients": 2,  # the simulated SuperNode and the joined device
+                    "clients": 3,  # two simulated SuperNodes and the joined device
                     "rounds": 1,
-                    "clients-per-round": 2,
+                    "clients-per-round": 3,
                     "sampling": "fixed_size",
                     "epsilon": 10.0,
                     "local-epochs": 1,
-                    "secure-aggregation": False,
+                    "secure-aggregation": True,
                 },
             )
         finally:
@@ -80,7 +81,8 @@ def test_a_device_joins_over_tls_and_one_trusting_another_ca_is_refused(
     assert joined_code == 0, joined_said
     assert "Option `--insecure` was set" not in joined_said
     (row,) = MetricsStore(run_dir / "metrics.sqlite").rounds()
-    assert row["clients_completed"] == 2, joined_said  # both releases arrived over TLS
+    # Three masked releases were summed: the joined device's among them, over TLS.
+    assert row["clients_completed"] == 3, joined_said
 
 
 def _wait_for(log: Path, text: str, process, timeout: float = 90.0) -> bool:
