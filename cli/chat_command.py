@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from cli.argument_types import at_least
 from cli.keyring_entry import add_unlock_arguments, keyring_passphrase
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from client.app_profiles import (
@@ -55,23 +56,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     chat.add_argument("--model", metavar="NAME", help="model name on the --backend server")
     chat.add_argument(
         "--train-after",
-        type=_count,
+        type=at_least(0),
         default=DEFAULT_TRAIN_AFTER,
         metavar="N",
         help="retrain your ranking on this device once N new signals (/good, /bad, /pick, "
         f"memories used) have gathered; 0 never trains (default {DEFAULT_TRAIN_AFTER})",
     )
     chat.set_defaults(handler=_chat)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
 
 
 def _app_profile(choice: str) -> AppProfile:

@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cli.argument_types import at_least
 from cli.chat_command import device_embedder
 from cli.keyring_entry import add_unlock_arguments, keyring_passphrase
 from cli.store_commands import InputError, default_store_path, read_passphrase
@@ -57,6 +58,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="YAML",
         help="run only apps signed by these public keys (Flower's app verification)",
     )
+    join.add_argument(
+        "--participation-cap",
+        type=at_least(1),
+        metavar="K",
+        help="take part in at most K rounds of any one run, whatever the server asks "
+        "(counted, sealed, in the store)",
+    )
     join.set_defaults(handler=_join)
 
 
@@ -79,6 +87,7 @@ def _join(args: argparse.Namespace) -> int:
         root_certificates=args.root_certificates,
         auth_key=args.auth_key,
         trusted_entities=args.trusted_entities,
+        participation_cap=args.participation_cap,
     )
     print(f"joining the federation at {address} with {store}; Ctrl-C leaves", file=sys.stderr)
     code = run_supernode(launch, passphrase)

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from cli.superlink_address import SuperLinkAddress
-from client.device_opener import PASSPHRASE_ENV, store_path_config
+from client.device_opener import PASSPHRASE_ENV, participation_cap_config, store_path_config
 from client.process_tree import free_port, stop_tree
 
 
@@ -31,6 +31,7 @@ class SuperNodeLaunch:
     auth_key: Path | None = None  # the SuperNode's private key (Flower's node authentication)
     trusted_entities: Path | None = None  # keys whose signed apps alone may run here
     runtime_port: int = 0  # the SuperNode's local Runtime API; 0: a free one
+    participation_cap: int | None = None  # the device's own ceiling on rounds per run
 
     def command(self) -> list[str]:
         command = [_tool("flower-supernode"), "--superlink", str(self.superlink)]
@@ -47,7 +48,10 @@ class SuperNodeLaunch:
         port = self.runtime_port or free_port()
         # The Runtime API serves the SuperExec on this machine only.
         command += ["--host", "127.0.0.1", "--port", str(port)]
-        return [*command, "--node-config", store_path_config(self.store)]
+        node_config = [store_path_config(self.store)]
+        if self.participation_cap is not None:
+            node_config.append(participation_cap_config(self.participation_cap))
+        return [*command, "--node-config", " ".join(node_config)]
 
 
 def supernode_environment(passphrase: str) -> dict[str, str]:

@@ -8,7 +8,9 @@ user of the machine could read it (``ps``), and never on disk. The ClientApp ope
 store, and embeds texts with the device's own ONNX encoder, the one chat retrieval uses.
 
 A node whose config has no ``store-path`` is not a joined device (the simulation harness
-opens a simulated device for it).
+opens a simulated device for it). Any node may carry ``participation-cap``: the device's
+own ceiling on the rounds of one run it takes part in (client.participation), whatever the
+server asks.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from models.encoded import EmbedFn
 
 STORE_PATH_KEY = "store-path"
 PASSPHRASE_ENV = "FEDPERSONA_DEVICE_PASSPHRASE"
+PARTICIPATION_CAP_KEY = "participation-cap"
 
 
 class DeviceConfigError(RuntimeError):
@@ -40,6 +43,23 @@ def store_path_config(store: Path) -> str:
     if "'" in text:
         raise DeviceConfigError(f"the store path {text!r} contains a ' which Flower cannot pass")
     return f"{STORE_PATH_KEY}='{text}'"
+
+
+def participation_cap_config(cap: int) -> str:
+    """The ``--node-config`` entry for the device's own participation cap."""
+    if cap < 1:
+        raise DeviceConfigError(f"a device's own participation cap should be >= 1, got {cap}")
+    return f"{PARTICIPATION_CAP_KEY}={cap}"
+
+
+def node_participation_cap(node_config: Mapping[str, object], default: int | None) -> int | None:
+    """The node's own cap if its config sets one, else ``default``."""
+    value = node_config.get(PARTICIPATION_CAP_KEY)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DeviceConfigError(f"node config {PARTICIPATION_CAP_KEY}={value!r}: expected >= 1")
+    return value
 
 
 def open_own_device(
