@@ -132,6 +132,8 @@ class EncryptedStore(Closing):
         return cls(db, params, kek, index_key)
 
     def close(self) -> None:
+        for table in self.tables.values():
+            table.forget_keys()  # locked: no unwrapped data key outlives the unlock
         self._db.close()
 
     def tag(self, label: str, value: str) -> str:
