@@ -29,6 +29,7 @@ from client.memory_engine.summary import ExtractiveSummariser, Summariser
 from client.memory_engine.tokens import TokenCounter, WordPieceCounter
 from client.memory_engine.validator import TraceEntry, validate
 from client.memory_engine.writer import Written, entry_of, write_facts, write_session
+from client.memory_snapshot import load_items
 from client.persona import PersonaAttribute
 from client.profile import Forgotten, Profile
 from client.records import now
@@ -75,9 +76,14 @@ class MemoryEngine:
         # Set by the chat once the person's own head is trained (client.chat.head_order).
         self.order: CandidateOrder | None = None
         self.index = MemoryIndex(embedder.dimension)
-        for item in profile.memory.items():  # decrypt once, into memory only
-            if item.embedding is not None and item.embedding.shape[0] == embedder.dimension:
-                self.index.add(entry_of(item), item.embedding)
+        # Decrypted once, into memory only; unchanged items come from the sealed snapshot.
+        indexed = [
+            (entry_of(item), item.embedding)
+            for item in load_items(profile.store)
+            if item.embedding is not None and item.embedding.shape[0] == embedder.dimension
+        ]
+        if indexed:
+            self.index.add_many([e for e, _ in indexed], np.stack([v for _, v in indexed]))
         self._persona_cache: tuple[list[PersonaAttribute], Vectors] | None = None
 
     # --- writing ------------------------------------------------------------------------
