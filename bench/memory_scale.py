@@ -148,7 +148,7 @@ def _mode_row(
         "build_s": round(build, 3),
         "latency_ms_p50": round(float(np.percentile([t for t, _ in timed], 50)), 2),
         "latency_ms_p95": round(float(np.percentile([t for t, _ in timed], 95)), 2),
-        "ann_mib": round(len(engine.index._ann) * (engine.index.dimension + 8) / 2**20, 1)
+        "ann_mib": round(len(engine.index._ann) * (engine.index.dimension + 8) / 2**20, 2)
         if engine.index._ann is not None
         else 0.0,
         "tops": [top_positions(engine.index.dense_scores(v), 10) for v in vectors],
