@@ -190,6 +190,7 @@ def test_a_killed_writer_loses_no_item_and_leaves_a_usable_snapshot(store_path, 
     returned = [writer.stdout.readline().split() for _ in range(12)]
     writer.kill()
     writer.wait()
+    assert all(returned)  # twelve batches were written before the kill
 
     with Profile.open(store_path, PASSPHRASE) as profile:
         loaded = load_items(profile.store)
