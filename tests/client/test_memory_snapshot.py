@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -197,3 +198,17 @@ def test_a_killed_writer_loses_no_item_and_leaves_a_usable_snapshot(store_path, 
         _same(loaded, profile.memory.items())
         assert {i for ids in returned for i in ids} <= {item.id for item in loaded}
         _same(load_items(profile.store), loaded)  # and the refreshed snapshot agrees
+
+
+def test_a_chunk_from_another_version_of_the_record_still_loads():
+    items = _items(2)
+    body = encode_items(items)
+    size = int.from_bytes(body[:4], "big")
+    header = json.loads(body[4 : 4 + size])
+    header["items"][0]["field_from_a_later_version"] = "x"  # unknown to this MemoryItem
+    del header["items"][1]["meta"]  # written before meta existed
+    changed = json.dumps(header).encode()
+
+    loaded = decode_items(len(changed).to_bytes(4, "big") + changed + body[4 + size :])
+
+    _same(loaded, items)
