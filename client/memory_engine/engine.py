@@ -21,6 +21,7 @@ from client.memory import Turn
 from client.memory_engine.config import EngineConfig
 from client.memory_engine.disclosure import DisclosureExtractor, RuleExtractor, statement_of
 from client.memory_engine.index import MemoryIndex
+from client.memory_engine.loading import load_index
 from client.memory_engine.persona_learning import apply_facts, pending_facts
 from client.memory_engine.prompt import AppProfile, Prompt, assemble
 from client.memory_engine.rerank import CandidateOrder, FeatureHead
@@ -28,8 +29,7 @@ from client.memory_engine.retrieval import ALL_STAGES, Candidate, Stages, search
 from client.memory_engine.summary import ExtractiveSummariser, Summariser
 from client.memory_engine.tokens import TokenCounter, WordPieceCounter
 from client.memory_engine.validator import TraceEntry, validate
-from client.memory_engine.writer import Written, entry_of, write_facts, write_session
-from client.memory_snapshot import load_items
+from client.memory_engine.writer import Written, write_facts, write_session
 from client.persona import PersonaAttribute
 from client.profile import Forgotten, Profile
 from client.records import now
@@ -75,15 +75,8 @@ class MemoryEngine:
         self.head = head or FeatureHead.prior()
         # Set by the chat once the person's own head is trained (client.chat.head_order).
         self.order: CandidateOrder | None = None
-        self.index = MemoryIndex(embedder.dimension)
         # Decrypted once, into memory only; unchanged items come from the sealed snapshot.
-        indexed = [
-            (entry_of(item), item.embedding)
-            for item in load_items(profile.store)
-            if item.embedding is not None and item.embedding.shape[0] == embedder.dimension
-        ]
-        if indexed:
-            self.index.add_many([e for e, _ in indexed], np.stack([v for _, v in indexed]))
+        self.index: MemoryIndex = load_index(profile.store, embedder.dimension)
         self._persona_cache: tuple[list[PersonaAttribute], Vectors] | None = None
 
     # --- writing ------------------------------------------------------------------------
