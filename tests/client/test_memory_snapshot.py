@@ -16,7 +16,7 @@ from client.profile import Profile
 from client.store import TamperedRecordsError
 from client.store.snapshot import TABLE, versions_of
 from tests.client.store_writer import spawn_script
-from tests.conftest import PASSPHRASE, fast_kdf
+from tests.conftest import PASSPHRASE, fast_kdf, store_files
 
 MARKER = "heron-cobalt-5521"
 
@@ -212,3 +212,17 @@ def test_a_chunk_from_another_version_of_the_record_still_loads():
     loaded = decode_items(len(changed).to_bytes(4, "big") + changed + body[4 + size :])
 
     _same(loaded, items)
+
+
+def test_the_snapshot_puts_no_plaintext_on_disk(store_path):
+    items = _items(20)
+    items[3] = replace(items[3], text=f"{MARKER} in a chunk")
+    with Profile.create(store_path, PASSPHRASE, kdf=fast_kdf()) as profile:
+        profile.memory.restore_items(items)
+        load_items(profile.store)  # writes the chunks
+        assert any(MARKER.encode() in body for body in _snapshot_plaintext(profile))
+        on_disk = b"".join(path.read_bytes() for path in store_files(store_path))
+
+    assert MARKER.encode() not in on_disk
+    assert items[3].embedding is not None
+    assert np.asarray(items[3].embedding, dtype="<f4").tobytes() not in on_disk
