@@ -28,5 +28,6 @@ def test_the_index_holds_every_item_with_a_vector_of_its_size(store_path):
             index = load_index(profile.store, 8)
         assert [e.id for e in index.entries()] == [item.id for item in good]
         for item in good:
+            assert item.embedding is not None
             assert np.array_equal(index.vector(item.id), item.embedding)
         assert gc.isenabled()
