@@ -2,25 +2,30 @@
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.store --out bench/results/store.json [--items N] [--quick]
+    .venv/bin/python -m bench.store --out bench/results/store.json [--items N] [--quick] [--runs R]
 
-``--items`` defaults to 10000; ``--quick`` uses 1000 (an explicit ``--items`` wins).
+``--items`` defaults to 10000; ``--quick`` uses 1000 (an explicit ``--items`` wins);
+``--runs`` (default 5) is the number of interleaved rounds.
 
 What it measures, on long-term memory items (fact text plus a 384-d float32 embedding):
 
 - writes: N ``profile.memory.remember(...)`` calls, each its own committed transaction,
   then N more inside one ``with profile.store.transaction().write():`` (a fresh store);
 - reads: ``profile.memory.get(id)`` for every id in a seeded random order, and one full
-  ``profile.memory.items()`` scan (each the median of a few repeats, on a reopened store);
+  ``profile.memory.items()`` scan, on the first round's store reopened once (so the first
+  round reads with no data key unwrapped yet, and later rounds with the keys it unwrapped);
 - the same operations on a plaintext SQLite file with the store's pragmas and a table
   ``(id TEXT PRIMARY KEY, body BLOB)`` whose body is the JSON payload the store would seal,
   so the only difference is the sealing (per-record keys, AES-GCM, table digest);
 - unlock: the median of 5 ``Profile.open(path, passphrase)`` + ``close()`` with the
   default KDF parameters.
 
-The ratio per operation is sealed time / plaintext time. The targets (issue): sealed reads
-within 2x of plaintext, unlock under 1 s. The table goes to stdout, progress to stderr, and
-the full report to the JSON file at ``--out``.
+Each round runs every operation on both stores, the order alternating between rounds, so
+both see the same background load; a row is the median over the rounds, and its ratio the
+median of the rounds' own sealed / plaintext ratios (never a ratio across rounds). The
+first round's read ratios (cold key cache) are reported beside them. The targets (issue):
+sealed reads within 2x of plaintext, unlock under 1 s. The table goes to stdout, progress
+to stderr, and the full report to the JSON file at ``--out``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -53,7 +59,7 @@ DEFAULT_ITEMS = 10_000
 QUICK_ITEMS = 1_000
 EMBEDDING_DIM = 384
 SEED = 1234
-READ_REPEATS = 3
+DEFAULT_RUNS = 5
 UNLOCK_RUNS = 5
 READS_TARGET_RATIO = 2.0
 UNLOCK_TARGET_S = 1.0
@@ -213,10 +219,6 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def median_time(action: Callable[[], object], repeats: int = READ_REPEATS) -> float:
-    return statistics.median(timed(action) for _ in range(repeats))
-
-
 def read_all(backend: Backend, ids: Sequence[str]) -> None:
     missing = sum(backend.get(item_id) is None for item_id in ids)
     if missing:
@@ -245,29 +247,62 @@ def timed_write(
         backend.close()
 
 
-def measure(
-    name: str,
-    create: Callable[[Path], Backend],
-    reopen: Callable[[Path], Backend],
-    workdir: Path,
-    items: Sequence[MemoryItem],
+@dataclass(frozen=True)
+class Kind:
+    """One kind of store: how to create a new one and how to reopen one."""
+
+    name: str
+    create: Callable[[Path], Backend]
+    reopen: Callable[[Path], Backend]
+
+
+def write_round(
+    kind: Kind, workdir: Path, run_number: int, items: Sequence[MemoryItem]
 ) -> dict[str, float]:
-    """Seconds per operation over all ``items`` for one kind of store; opening is not timed."""
-    each, batch = workdir / f"{name}-each.db", workdir / f"{name}-batch.db"
+    """Seconds of both write operations on fresh stores of ``kind`` (run ``run_number``)."""
+    each = workdir / f"{kind.name}-each-{run_number}.db"
+    batch = workdir / f"{kind.name}-batch-{run_number}.db"
+    return {
+        WRITE_EACH: timed_write(kind.create, each, lambda b: write_each(b, items)),
+        WRITE_BATCH: timed_write(kind.create, batch, lambda b: b.remember_all(items)),
+    }
+
+
+def read_round(backend: Backend, order: Sequence[str]) -> dict[str, float]:
+    return {
+        POINT_READ: timed(lambda: read_all(backend, order)),
+        FULL_SCAN: timed(lambda: scan_all(backend, len(order))),
+    }
+
+
+def interleaved(
+    kinds: tuple[Kind, Kind], workdir: Path, items: Sequence[MemoryItem], runs: int
+) -> list[dict[str, dict[str, float]]]:
+    """``runs`` rounds; in each, every operation on both kinds, which one first alternating.
+
+    Interleaving puts both kinds of store under the same background load (the machine is
+    shared), so the ratio of one round compares like with like. Reads run on the stores
+    the first round's one-commit-each writes made, reopened once (so the sealed store's
+    first round reads with no data key unwrapped yet: ``first_round`` in the report).
+    """
     order = [item.id for item in items]
     random.Random(SEED).shuffle(order)
-    progress(f"{name}: {WRITE_EACH} ({len(items)} items)")
-    seconds = {WRITE_EACH: timed_write(create, each, lambda b: write_each(b, items))}
-    progress(f"{name}: {WRITE_BATCH} ({len(items)} items)")
-    seconds[WRITE_BATCH] = timed_write(create, batch, lambda b: b.remember_all(items))
-    progress(f"{name}: reads (median of {READ_REPEATS})")
-    backend = reopen(each)
+    rounds: list[dict[str, dict[str, float]]] = []
+    for number in range(runs):
+        progress(f"round {number + 1} of {runs}: writes ({len(items)} items)")
+        rounds.append({})
+        for kind in kinds if number % 2 == 0 else kinds[::-1]:
+            rounds[-1][kind.name] = write_round(kind, workdir, number, items)
+    opened = {kind.name: kind.reopen(workdir / f"{kind.name}-each-0.db") for kind in kinds}
     try:
-        seconds[POINT_READ] = median_time(lambda: read_all(backend, order))
-        seconds[FULL_SCAN] = median_time(lambda: scan_all(backend, len(items)))
+        for number in range(runs):
+            progress(f"round {number + 1} of {runs}: reads")
+            for kind in kinds if number % 2 == 0 else kinds[::-1]:
+                rounds[number][kind.name].update(read_round(opened[kind.name], order))
     finally:
-        backend.close()
-    return seconds
+        for backend in opened.values():
+            backend.close()
+    return rounds
 
 
 def open_sealed(path: Path) -> Backend:
@@ -291,24 +326,29 @@ def measure_unlock(path: Path) -> tuple[list[float], dict[str, Any]]:
     return runs, kdf
 
 
-def row(operation: str, count: int, sealed: float, plaintext: float) -> dict[str, Any]:
+def row(operation: str, count: int, rounds: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """Median seconds of each kind, and the median of the rounds' own ratios."""
+    sealed = [r["sealed"][operation] for r in rounds]
+    plain = [r["plaintext"][operation] for r in rounds]
+    ratios = [s / p for s, p in zip(sealed, plain, strict=True)]
     return {
         "operation": operation,
         "items": count,
-        "sealed_seconds": round(sealed, 6),
-        "plaintext_seconds": round(plaintext, 6),
-        "sealed_ops_per_s": round(count / sealed, 1),
-        "plaintext_ops_per_s": round(count / plaintext, 1),
-        "ratio_sealed_over_plaintext": round(sealed / plaintext, 3),
+        "sealed_seconds": round(statistics.median(sealed), 6),
+        "plaintext_seconds": round(statistics.median(plain), 6),
+        "sealed_ops_per_s": round(count / statistics.median(sealed), 1),
+        "plaintext_ops_per_s": round(count / statistics.median(plain), 1),
+        "ratio_sealed_over_plaintext": round(statistics.median(ratios), 3),
+        "ratios_per_round": [round(ratio, 3) for ratio in ratios],
     }
 
 
-def config(count: int, kdf: dict[str, Any]) -> dict[str, Any]:
+def config(count: int, runs: int, kdf: dict[str, Any]) -> dict[str, Any]:
     return {
         "items": count,
+        "runs": runs,
         "seed": SEED,
         "embedding_dim": EMBEDDING_DIM,
-        "read_repeats": READ_REPEATS,
         "unlock_runs": UNLOCK_RUNS,
         "kdf": kdf,
         "sqlite_pragmas": list(PLAINTEXT_PRAGMAS),
@@ -318,28 +358,36 @@ def config(count: int, kdf: dict[str, Any]) -> dict[str, Any]:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "load_average": [round(load, 2) for load in os.getloadavg()],
         "temp_dir": tempfile.gettempdir(),
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def run(count: int) -> dict[str, Any]:
+SEALED = Kind("sealed", create_sealed, open_sealed)
+PLAINTEXT = Kind("plaintext", PlaintextBackend, PlaintextBackend)
+
+
+def run(count: int, runs: int = DEFAULT_RUNS) -> dict[str, Any]:
     """Every measurement, in temporary folders, as the JSON report."""
     items = make_items(count)
     with tempfile.TemporaryDirectory(prefix="fedpersona-bench-") as tmp:
         workdir = Path(tmp)
-        sealed = measure("sealed", create_sealed, open_sealed, workdir, items)
-        plain = measure("plaintext", PlaintextBackend, PlaintextBackend, workdir, items)
+        rounds = interleaved((SEALED, PLAINTEXT), workdir, items, runs)
         progress(f"sealed: unlock ({UNLOCK_RUNS} runs)")
-        unlock_runs, kdf = measure_unlock(workdir / "sealed-each.db")
-    rows = [row(op, count, sealed[op], plain[op]) for op in OPERATIONS]
+        unlock_runs, kdf = measure_unlock(workdir / "sealed-each-0.db")
+    rows = [row(op, count, rounds) for op in OPERATIONS]
     unlock_median = statistics.median(unlock_runs)
     read_ratios = [
         r["ratio_sealed_over_plaintext"] for r in rows if r["operation"] in READ_OPERATIONS
     ]
+    first = {
+        op: round(rounds[0]["sealed"][op] / rounds[0]["plaintext"][op], 3) for op in READ_OPERATIONS
+    }
     return {
-        "config": config(count, kdf),
+        "config": config(count, runs, kdf),
         "rows": rows,
+        "first_round_read_ratios": first,
         "unlock_seconds": {
             "median": round(unlock_median, 4),
             "runs": [round(t, 4) for t in unlock_runs],
@@ -371,7 +419,12 @@ def summary(report: dict[str, Any]) -> list[str]:
     kdf = report["config"]["kdf"]
     unlock = report["unlock_seconds"]
     targets = report["targets"]
+    first = report["first_round_read_ratios"]
     return [
+        f"median of {report['config']['runs']} interleaved rounds; load average "
+        f"{report['config']['load_average']}",
+        "first round (no data key unwrapped yet): "
+        + ", ".join(f"{op} {ratio:.2f}x" for op, ratio in first.items()),
         f"unlock (Profile.open + close), median of {len(unlock['runs'])}: "
         f"{unlock['median']:.3f} s  runs {unlock['runs']}",
         f"KDF: {kdf['algorithm']}, {kdf['memory_kib']} KiB, {kdf['iterations']} passes, "
@@ -398,13 +451,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--items", type=positive_int, default=None, help=f"items (default {DEFAULT_ITEMS})"
     )
     parser.add_argument("--quick", action="store_true", help=f"use {QUICK_ITEMS} items")
+    parser.add_argument(
+        "--runs",
+        type=positive_int,
+        default=DEFAULT_RUNS,
+        help=f"interleaved rounds; each row is their median (default {DEFAULT_RUNS})",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     count = args.items or (QUICK_ITEMS if args.quick else DEFAULT_ITEMS)
-    report = run(count)
+    report = run(count, args.runs)
     write_report(report, args.out)
     print(render(report))
     print(f"\nwrote {args.out}")

@@ -14,7 +14,8 @@ import signal
 import sys
 from pathlib import Path
 
-from cli.keyring_entry import keyring_passphrase
+from cli.argument_types import at_least
+from cli.keyring_entry import add_unlock_arguments, keyring_passphrase
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from client.app_profiles import (
     AppProfile,
@@ -39,16 +40,7 @@ PROMPT = "you> "
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     help_text = "chat with an assistant that remembers you, on this device"
     chat = commands.add_parser("chat", help=help_text, description=help_text)
-    chat.add_argument("--store", type=Path, default=None, help="store file (as `store`)")
-    unlock = chat.add_mutually_exclusive_group()
-    unlock.add_argument(
-        "--passphrase-env", metavar="NAME", help="read the passphrase from variable NAME"
-    )
-    unlock.add_argument(
-        "--use-keyring",
-        action="store_true",
-        help="unlock with the passphrase saved by `fedpersona store keyring set` (opt-in)",
-    )
+    add_unlock_arguments(chat)
     chat.add_argument(
         "--create", action="store_true", help="create the store if it does not exist yet"
     )
@@ -64,23 +56,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     chat.add_argument("--model", metavar="NAME", help="model name on the --backend server")
     chat.add_argument(
         "--train-after",
-        type=_count,
+        type=at_least(0),
         default=DEFAULT_TRAIN_AFTER,
         metavar="N",
         help="retrain your ranking on this device once N new signals (/good, /bad, /pick, "
         f"memories used) have gathered; 0 never trains (default {DEFAULT_TRAIN_AFTER})",
     )
     chat.set_defaults(handler=_chat)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
 
 
 def _app_profile(choice: str) -> AppProfile:
@@ -136,7 +118,8 @@ def _unlock_from_keyring(path: Path) -> Profile:
         ) from None
 
 
-def _embedder() -> Embedder:
+def device_embedder() -> Embedder:
+    """The device encoder, exported on first use (chat and `client join` embed alike)."""
     try:
         return default_embedder()
     except EncoderNotExportedError:
@@ -154,7 +137,7 @@ def _chat(args: argparse.Namespace) -> int:
     with _unlock_or_create(args) as profile:
         backend = choose_backend(server)
         try:
-            embedder = _embedder()
+            embedder = device_embedder()
             session = ChatSession(MemoryEngine(profile, embedder), backend, app)
             training = LocalTraining(profile, embedder.embed, train_after=args.train_after)
             interactive = sys.stdin.isatty()

@@ -12,6 +12,7 @@ name one); when it finds none, these commands say so and nothing is stored.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import keyring
@@ -71,3 +72,17 @@ def forget_passphrase(store: Path) -> bool:
     except KeyringError as error:
         raise KeyringUnavailableError(f"the OS keyring refused: {error}") from None
     return True
+
+
+def add_unlock_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--store``, and how to unlock it without a prompt: a variable, or the keyring."""
+    parser.add_argument("--store", type=Path, default=None, help="store file (as `store`)")
+    unlock = parser.add_mutually_exclusive_group()
+    unlock.add_argument(
+        "--passphrase-env", metavar="NAME", help="read the passphrase from variable NAME"
+    )
+    unlock.add_argument(
+        "--use-keyring",
+        action="store_true",
+        help="unlock with the passphrase saved by `fedpersona store keyring set` (opt-in)",
+    )

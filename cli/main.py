@@ -18,6 +18,7 @@ from cli import (
     chat_command,
     dashboard_command,
     demo_command,
+    join_command,
     models_commands,
     simulate_command,
     store_commands,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard_command.register(commands)
     chat_command.register(commands)
     audit_command.register(commands)
+    join_command.register(commands)
     return parser
 
 

@@ -36,6 +36,7 @@ from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import ClientAppCallable
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 
+from client.device_opener import node_participation_cap
 from client.federated_round import RoundOutcome, run_round
 from client.profile import Profile
 from models.encoded import EmbedFn
@@ -51,7 +52,8 @@ class DeviceRounds:
     """The device side of federated rounds for the devices ``open_device`` opens."""
 
     open_device: DeviceOpener
-    # The device's own ceiling on the rounds of one run it joins, whatever a server asks.
+    # The device's own ceiling on the rounds of one run it joins, whatever a server asks
+    # (a node's config ``participation-cap`` overrides it for that node).
     participation_cap: int | None = None
 
     def round(
@@ -59,6 +61,7 @@ class DeviceRounds:
     ) -> RoundOutcome:
         """This node's device trains the received head as the round's config asks."""
         instructions = RoundInstructions.from_config(config)
+        cap = node_participation_cap(context.node_config, self.participation_cap)
         opened, embed = self.open_device(context)
         with opened as profile:
             return run_round(
@@ -67,7 +70,7 @@ class DeviceRounds:
                 instructions,
                 embed,
                 SecureGaussian(),
-                device_cap=self.participation_cap,
+                device_cap=cap,
             )
 
     def train(self, message: Message, context: Context) -> Message:

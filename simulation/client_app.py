@@ -1,7 +1,10 @@
-"""The ClientApp of a simulation: node i is simulated device i of the run folder.
+"""The ClientApp that `flwr run .` loads: a joined real device, or a simulated one.
 
-`flwr run .` and `fedpersona simulate` load this app ([tool.flwr.app.components]); a real
-device builds its own from client.client_app.DeviceRounds.
+A SuperNode started by `fedpersona client join` names its device's store in its node
+config (client.device_opener): that node opens its own store. Any other node i is
+simulated device i of the run folder (node config ``partition-id``). `fedpersona simulate`
+loads the same app. Both kinds of device go through the same client.client_app.DeviceRounds,
+so they train, clip and add noise shares alike.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from flwr.app import Context
 
 from client.client_app import DeviceRounds
+from client.device_opener import is_joined_device, open_own_device
 from client.profile import Profile
 from models.encoded import EmbedFn
 from simulation.run_workspace import RUN_DIR_ENV
@@ -34,5 +38,11 @@ def open_simulated_device(context: Context) -> tuple[AbstractContextManager[Prof
     return Profile.open(devices.store_path(device), devices.passphrase(device)), embed
 
 
-rounds = DeviceRounds(open_simulated_device)
+def open_device(context: Context) -> tuple[AbstractContextManager[Profile], EmbedFn]:
+    if is_joined_device(context.node_config):
+        return open_own_device(context.node_config)
+    return open_simulated_device(context)
+
+
+rounds = DeviceRounds(open_device)
 app = rounds.client_app()

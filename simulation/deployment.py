@@ -9,9 +9,7 @@ terminates the whole process tree, the runtime processes Flower spawns included.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from client.process_tree import free_port, process_tree, stop_tree
+
+__all__ = ["DeploymentError", "LocalDeployment", "PortInUseError", "check_port_free", "free_port"]
 
 CONNECTION = "fedpersona-local"
 START_TIMEOUT_S = 60.0
@@ -44,40 +46,24 @@ def check_port_free(host: str, port: int) -> None:
             ) from error
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+@dataclass(frozen=True)
+class LinkCertificates:
+    """TLS for the SuperLink: its certificate and key, and the CA that signed them (which
+    the supernodes and `flwr run` check it against)."""
 
+    ca: Path
+    certificate: Path
+    key: Path
 
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (Linux /proc), found before anything is killed."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's bookkeeping remains
+    def superlink_flags(self) -> list[str]:
+        return [
+            "--ssl-ca-certfile",
+            str(self.ca),
+            "--ssl-certfile",
+            str(self.certificate),
+            "--ssl-keyfile",
+            str(self.key),
+        ]
 
 
 @dataclass
@@ -90,6 +76,11 @@ class LocalDeployment:
     # Where the supernodes reach the SuperLink's Fleet API (default host:port); a test puts
     # a proxy there to see every byte the devices send.
     fleet_address: str | None = None
+    # None: no TLS (loopback only); otherwise every link is TLS, checked against the CA.
+    tls: LinkCertificates | None = None
+    # Only SuperNodes whose public key is registered (`register_supernode`) may connect;
+    # Flower allows this over TLS only.
+    supernode_auth: bool = False
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -122,7 +113,8 @@ class LocalDeployment:
             "superlink",
             [
                 "flower-superlink",
-                "--insecure",
+                *(self.tls.superlink_flags() if self.tls else ["--insecure"]),
+                *(["--enable-supernode-auth"] if self.supernode_auth else []),
                 "--isolation",
                 "subprocess",
                 "--host",
@@ -139,7 +131,7 @@ class LocalDeployment:
                 f"supernode-{index}",
                 [
                     "flower-supernode",
-                    "--insecure",
+                    *(["--root-certificates", str(self.tls.ca)] if self.tls else ["--insecure"]),
                     "--superlink",
                     self.fleet_address or f"{self.host}:{self.port}",
                     "--node-config",
@@ -167,30 +159,23 @@ class LocalDeployment:
             check=False,
         )
 
+    def register_supernode(self, public_key: Path) -> subprocess.CompletedProcess[str]:
+        """`flwr supernode register`: let the SuperNode holding this key's private half in."""
+        return subprocess.run(
+            ["flwr", "supernode", "register", str(public_key), CONNECTION],
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
     def process_tree(self) -> set[int]:
-        pids = {p.pid for p in self._processes}
-        for process in self._processes:
-            pids |= descendants(process.pid)
-        return pids
+        return process_tree(self._processes)
 
     def stop(self) -> set[int]:
         """Terminate every process this deployment started; returns the pids it ended."""
-        tree = self.process_tree()
-        for pid in tree:
-            _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
-            for process in self._processes:
-                process.poll()
-            time.sleep(0.2)
-        for pid in tree:
-            if alive(pid):
-                _signal(pid, signal.SIGKILL)
-        for process in self._processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        tree = stop_tree(self._processes)
         self._processes.clear()
         return tree
 
@@ -235,13 +220,9 @@ class LocalDeployment:
         self.flwr_home.mkdir(parents=True, exist_ok=True)
         (self.flwr_home / "config.toml").write_text(
             f'[superlink]\ndefault = "{CONNECTION}"\n\n[superlink.{CONNECTION}]\n'
-            f'address = "{self.host}:{self.port}"\ninsecure = true\n'
+            f'address = "{self.host}:{self.port}"\n'
+            + (f'root-certificates = "{self.tls.ca}"\n' if self.tls else "insecure = true\n")
         )
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it exited on its own
-        os.kill(pid, sig)
 
 
 def _toml(value: Any) -> str:

@@ -21,6 +21,7 @@ from client.memory import Turn
 from client.memory_engine.config import EngineConfig
 from client.memory_engine.disclosure import DisclosureExtractor, RuleExtractor, statement_of
 from client.memory_engine.index import MemoryIndex
+from client.memory_engine.loading import load_index
 from client.memory_engine.persona_learning import apply_facts, pending_facts
 from client.memory_engine.prompt import AppProfile, Prompt, assemble
 from client.memory_engine.rerank import CandidateOrder, FeatureHead
@@ -28,7 +29,7 @@ from client.memory_engine.retrieval import ALL_STAGES, Candidate, Stages, search
 from client.memory_engine.summary import ExtractiveSummariser, Summariser
 from client.memory_engine.tokens import TokenCounter, WordPieceCounter
 from client.memory_engine.validator import TraceEntry, validate
-from client.memory_engine.writer import Written, entry_of, write_facts, write_session
+from client.memory_engine.writer import Written, write_facts, write_session
 from client.persona import PersonaAttribute
 from client.profile import Forgotten, Profile
 from client.records import now
@@ -74,10 +75,8 @@ class MemoryEngine:
         self.head = head or FeatureHead.prior()
         # Set by the chat once the person's own head is trained (client.chat.head_order).
         self.order: CandidateOrder | None = None
-        self.index = MemoryIndex(embedder.dimension)
-        for item in profile.memory.items():  # decrypt once, into memory only
-            if item.embedding is not None and item.embedding.shape[0] == embedder.dimension:
-                self.index.add(entry_of(item), item.embedding)
+        # Decrypted once, into memory only; unchanged items come from the sealed snapshot.
+        self.index: MemoryIndex = load_index(profile.store, embedder.dimension)
         self._persona_cache: tuple[list[PersonaAttribute], Vectors] | None = None
 
     # --- writing ------------------------------------------------------------------------

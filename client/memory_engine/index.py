@@ -2,9 +2,10 @@
 
 The store keeps every item sealed at rest; on unlock the engine decrypts the items once
 into this index, which lives only in process memory and is never written anywhere.
-Dense search is an exact scan (one matrix-vector product: 10k items x 384 dims is
-about 1 ms on one core, so an approximate index is not needed at the scale of a
-person's memories; see docs/benchmarks.md). Lexical search is BM25 from ``bm25s``,
+Dense search is an exact scan (one matrix-vector product: 10k items x 384 dims is about
+1 ms on one core) up to ``ann_threshold`` items; from there on, an approximate index
+(:mod:`client.memory_engine.ann`, built in memory at the first search) proposes
+``ANN_CANDIDATES`` rows, which are scored exactly. Lexical search is BM25 from ``bm25s``,
 rebuilt lazily after changes because its sparse index does not support appends.
 """
 
@@ -18,9 +19,19 @@ import numpy as np
 import numpy.typing as npt
 
 from client.embedding.protocol import Vectors
+from client.memory_engine.ann import AnnIndex
 
 Scores = npt.NDArray[np.float32]
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# Below this many items dense search scans every row: exact, and a few ms on one core.
+# A year of daily chat is a few thousand items; the approximate index is for beyond.
+ANN_THRESHOLD = 20_000
+# Rows the approximate index proposes per query (each then scored exactly). Well above
+# what retrieval keeps (EngineConfig.candidates) so fusion with BM25 still has choice.
+ANN_CANDIDATES = 256
+# Rebuild the approximate index once the rows grew or shrank by this factor since it was
+# trained (its cells were fitted to the rows it saw; new rows are placed in the old cells).
+ANN_REBUILD_FACTOR = 2.0
 
 
 @dataclass(kw_only=True)
@@ -45,8 +56,18 @@ class IndexEntry:
 class MemoryIndex:
     """Rows of unit vectors and BM25 postings, addressed by item id."""
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(
+        self, dimension: int, *, ann_threshold: int = ANN_THRESHOLD, seed: int = 0
+    ) -> None:
+        """``ann_threshold``: from this many rows on, dense search is approximate;
+        ``seed`` seeds the approximate index's training sample and k-means."""
         self.dimension = dimension
+        self.ann_threshold = ann_threshold
+        self._rng = np.random.default_rng(seed)
+        self._ann: AnnIndex | None = None
+        self._labels = np.zeros(0, dtype=np.int64)  # the approximate index's label of each row
+        self._next_label = 0
+        self._row_of_label: npt.NDArray[np.int64] | None = None
         self._entries: list[IndexEntry] = []
         self._position: dict[str, int] = {}
         self._matrix = np.zeros((0, dimension), dtype=np.float32)
@@ -85,25 +106,58 @@ class MemoryIndex:
         return picked
 
     def add(self, entry: IndexEntry, vector: Vectors) -> None:
-        if entry.id in self._position:
-            raise KeyError(f"item {entry.id} is already indexed")
-        if self._size == self._matrix.shape[0]:  # grow by doubling: amortised O(1) appends
-            grown = np.zeros((max(64, 2 * self._size), self.dimension), dtype=np.float32)
-            grown[: self._size] = self._matrix[: self._size]
-            self._matrix = grown
-        self._matrix[self._size] = vector
-        self._position[entry.id] = self._size
-        self._entries.append(entry)
-        self._size += 1
-        if entry.speaker:
-            name = entry.speaker.lower()
-            self._speakers[name] = self._speakers.get(name, 0) + 1
+        self.add_many([entry], np.asarray(vector, dtype=np.float32).reshape(1, -1))
+
+    def add_many(self, entries: list[IndexEntry], vectors: Vectors) -> None:
+        """Index ``entries`` with their unit vectors (shape (len(entries), dimension))."""
+        if vectors.shape != (len(entries), self.dimension):
+            raise ValueError(
+                f"expected vectors of shape ({len(entries)}, {self.dimension}), got {vectors.shape}"
+            )
+        for entry in entries:
+            if entry.id in self._position:
+                raise KeyError(f"item {entry.id} is already indexed")
+        self._reserve(self._size + len(entries))
+        rows = slice(self._size, self._size + len(entries))
+        self._matrix[rows] = vectors
+        labels = np.arange(self._next_label, self._next_label + len(entries), dtype=np.int64)
+        self._labels[rows] = labels
+        self._next_label += len(entries)
+        for offset, entry in enumerate(entries):
+            self._position[entry.id] = self._size + offset
+            self._entries.append(entry)
+            if entry.speaker:
+                name = entry.speaker.lower()
+                self._speakers[name] = self._speakers.get(name, 0) + 1
+        self._size += len(entries)
+        if self._ann is not None:
+            self._ann.add(vectors, labels)
+        self._changed()
+
+    def _reserve(self, rows: int) -> None:
+        """Room for ``rows`` rows; grows by doubling, so appends cost amortised O(1)."""
+        if rows <= self._matrix.shape[0]:
+            return
+        capacity = max(64, 2 * self._matrix.shape[0], rows)
+        grown = np.zeros((capacity, self.dimension), dtype=np.float32)
+        grown[: self._size] = self._matrix[: self._size]
+        self._matrix = grown
+        labels = np.zeros(capacity, dtype=np.int64)
+        labels[: self._size] = self._labels[: self._size]
+        self._labels = labels
+
+    def _changed(self) -> None:
         self._bm25_stale = True
         self._neighbours = None
         self._speaker_rows = None
+        self._row_of_label = None
 
     def remove(self, item_ids: set[str]) -> None:
         keep = [i for i, e in enumerate(self._entries) if e.id not in item_ids]
+        if self._ann is not None:  # the forgotten rows' codes leave the approximate index
+            gone = [self._position[i] for i in item_ids if i in self._position]
+            self._ann.remove(self._labels[gone])
+        self._labels = self._labels[keep]
         self._matrix = np.ascontiguousarray(self._matrix[keep])
         self._entries = [self._entries[i] for i in keep]
         self._position = {e.id: i for i, e in enumerate(self._entries)}
@@ -114,9 +168,7 @@ class MemoryIndex:
                 name = entry.speaker.lower()
                 self._speakers[name] = self._speakers.get(name, 0) + 1
             entry.links -= item_ids
-        self._bm25_stale = True
-        self._neighbours = None
-        self._speaker_rows = None
+        self._changed()
 
     def neighbours(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(before, after): for each row, the row said just before and just after it, or -1.
@@ -146,9 +198,41 @@ class MemoryIndex:
         return set(self._speakers)
 
     def dense_scores(self, query: Vectors) -> Scores:
-        """Cosine of every item with the unit ``query`` vector: shape (len(self),)."""
-        scores: Scores = np.asarray(self._matrix[: self._size] @ query.astype(np.float32))
+        """Cosine of every item with the unit ``query`` vector: shape (len(self),).
+
+        From ``ann_threshold`` rows on, only the rows the approximate index proposes get
+        their exact cosine; every other row gets the lowest of those (a row the index did
+        not find is taken to be no closer than the least close one it found).
+        """
+        query = query.astype(np.float32)
+        if self._size < self.ann_threshold:
+            self._ann = None  # shrunk below the threshold: the exact scan again
+            scores: Scores = np.asarray(self._matrix[: self._size] @ query)
+            return scores
+        rows = self._approximate_rows(query)
+        exact = self._matrix[rows] @ query
+        scores = np.full(self._size, exact.min() if exact.size else 0.0, dtype=np.float32)
+        scores[rows] = exact
         return scores
+
+    def uses_ann(self) -> bool:
+        """Whether dense search is approximate at the index's current size."""
+        return self._size >= self.ann_threshold
+
+    def _approximate_rows(self, query: Vectors) -> npt.NDArray[np.int64]:
+        ann = self._ann
+        if ann is None or not (
+            1 / ANN_REBUILD_FACTOR <= self._size / ann.trained_size <= ANN_REBUILD_FACTOR
+        ):
+            ann = self._ann = AnnIndex(self._matrix[: self._size], self._rng)
+            self._labels[: self._size] = np.arange(self._size)
+            self._next_label = self._size
+            self._row_of_label = None
+        if self._row_of_label is None:
+            self._row_of_label = np.full(self._next_label, -1, dtype=np.int64)
+            self._row_of_label[self._labels[: self._size]] = np.arange(self._size)
+        rows = self._row_of_label[ann.search(query, ANN_CANDIDATES)]
+        return rows[rows >= 0]
 
     def lexical_scores(self, query: str) -> Scores:
         """BM25 score of every item for ``query`` (zeros when no query term is indexed)."""

@@ -49,6 +49,7 @@ RECORD_TABLES = (
     "training_pairs",
     "prompt_uses",
     "heads",  # the person's own reranking head, trained in chat (client.personal_head)
+    "snapshots",  # sealed bulk copies of the tables above (client.store.snapshot)
 )
 
 

@@ -31,6 +31,8 @@ from client.store.errors import (
 from client.store.folders import make_folder
 from client.store.salvage import salvage_scan
 from client.store.sealed_table import ScanResult, SealedTable
+from client.store.snapshot import TABLE as SNAPSHOTS
+from client.store.snapshot import Snapshots
 from privacy import aead, integrity
 from privacy.envelope import RecordAddress, open_record, rewrap_data_key
 from privacy.kdf import KdfParams, default_params, derive_kek
@@ -72,6 +74,14 @@ class EncryptedStore(Closing):
             # A read-only store made by an older version may lack a newer (empty) table.
             for name in db.record_tables()
         }
+        snapshot_table = self.tables.get(SNAPSHOTS)
+        self.snapshots = (
+            None
+            if snapshot_table is None
+            else Snapshots(
+                db, snapshot_table, {n: t for n, t in self.tables.items() if n != SNAPSHOTS}
+            )
+        )
 
     @property
     def path(self) -> Path:
@@ -132,6 +142,8 @@ class EncryptedStore(Closing):
         return cls(db, params, kek, index_key)
 
     def close(self) -> None:
+        for table in self.tables.values():
+            table.forget_keys()  # locked: no unwrapped data key outlives the unlock
         self._db.close()
 
     def tag(self, label: str, value: str) -> str:

@@ -4,6 +4,13 @@ Every row holds an opaque id, an optional keyed tag (for example the HMAC of a p
 category, so a whole category can be found and forgotten without revealing its name),
 the record's wrapped data key and its sealed body. The table's digest (privacy.integrity)
 lives in the header and changes in the same transaction as the rows.
+
+While the store is unlocked, each record's data key is unwrapped once and remembered
+(:class:`~client.store.key_cache.DataKeyCache`), so a second read of the same record costs
+one AES-GCM open instead of two. The cache is a memo of ``unwrap(kek, address, wrapped)``:
+it answers only for the exact wrapped-key bytes it saw, so an altered wrapped key is
+unwrapped (and fails) as before; it is emptied on close and when the KEK changes, and a
+deleted record's key leaves it with the row.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ from dataclasses import dataclass
 
 from client.store.database import SCHEMA_VERSION, Database
 from client.store.errors import TamperedRecordsError
-from privacy import integrity
+from client.store.key_cache import DataKeyCache
+from privacy import aead, integrity
 from privacy.aead import AuthenticationError
-from privacy.envelope import RecordAddress, SealedRecord, open_record, seal_record
+from privacy.envelope import RecordAddress, SealedRecord, seal_record, unwrap_data_key
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,10 @@ class SealedTable:
         self._digest_key = digest_key
         # Lets the store tell "another process changed the passphrase" from tampering.
         self._on_auth_failure = on_auth_failure
+        self._keys = DataKeyCache()
+        # Called with the ids of deleted records, inside the deleting transaction (a sealed
+        # copy derived from this table, such as client.store.snapshot, drops them there).
+        self.on_delete: list[Callable[[set[str]], None]] = []
 
     def address(self, record_id: str) -> RecordAddress:
         return RecordAddress(self.name, record_id, SCHEMA_VERSION)
@@ -57,6 +69,7 @@ class SealedTable:
         """Insert or replace one record (a fresh data key each time)."""
         address = self.address(record_id)
         sealed = seal_record(self._kek, address, payload)
+        self._keys.drop(record_id)  # the replaced version's key is destroyed with its row
         with self._db.write():
             digest = self.stored_digest()
             previous = self.sealed(record_id)
@@ -77,7 +90,7 @@ class SealedTable:
         if sealed is None:
             return None
         try:
-            return open_record(self._kek, self.address(record_id), sealed)
+            return self.open(record_id, sealed)
         except AuthenticationError as error:
             self._on_auth_failure()
             raise TamperedRecordsError(
@@ -89,7 +102,7 @@ class SealedTable:
 
     def delete(self, record_ids: Iterable[str]) -> int:
         """Delete records and their wrapped keys (zeroed on disk by secure_delete)."""
-        deleted = 0
+        gone: set[str] = set()
         with self._db.write():
             digest = self.stored_digest()
             for record_id in record_ids:
@@ -98,9 +111,12 @@ class SealedTable:
                     continue
                 digest = integrity.xor(digest, self._term(self.address(record_id), previous))
                 self._db.execute(f"DELETE FROM {self.name} WHERE id = ?", (record_id,))
-                deleted += 1
+                self._keys.drop(record_id)
+                gone.add(record_id)
             self._set_digest(digest)
-        return deleted
+            for hook in self.on_delete if gone else ():
+                hook(gone)
+        return len(gone)
 
     def ids(self, *, tag: str | None = None) -> list[str]:
         """Record ids in insertion order, optionally only those with ``tag``."""
@@ -126,17 +142,19 @@ class SealedTable:
             expected = self.stored_digest()
         records: list[tuple[str, bytes]] = []
         bad_ids: list[str] = []
-        digest = integrity.EMPTY_DIGEST
+        digest = 0  # the XOR of the terms, as an integer (privacy.integrity.xor, unrolled)
         for raw_id, wrapped_key, ciphertext in rows:
             record_id = str(raw_id)
-            address = self.address(record_id)
             sealed = SealedRecord(bytes(wrapped_key), bytes(ciphertext))
-            digest = integrity.xor(digest, self._term(address, sealed))
             try:
-                records.append((record_id, open_record(self._kek, address, sealed)))
+                plaintext, term = self._open_with_term(record_id, sealed)
+                records.append((record_id, plaintext))
             except AuthenticationError:
+                term = self._term(self.address(record_id), sealed)
                 bad_ids.append(record_id)
-        result = ScanResult(records=records, bad_ids=bad_ids, digest_ok=digest == expected)
+            digest ^= int.from_bytes(term, "big")
+        digest_ok = digest.to_bytes(integrity.DIGEST_BYTES, "big") == expected
+        result = ScanResult(records=records, bad_ids=bad_ids, digest_ok=digest_ok)
         if bad_ids:
             self._on_auth_failure()
         if strict and not result.intact:
@@ -168,6 +186,34 @@ class SealedTable:
     def rekey(self, *, kek: bytes, digest_key: bytes) -> None:
         self._kek = kek
         self._digest_key = digest_key
+        self._keys.clear()
+
+    def forget_keys(self) -> None:
+        """Drop every remembered data key (the store is being locked)."""
+        self._keys.clear()
+
+    def open(self, record_id: str, sealed: SealedRecord) -> bytes:
+        """The plaintext of ``sealed`` stored at ``record_id``; AuthenticationError if altered."""
+        address = self.address(record_id)
+        data_key = self._keys.get(record_id, sealed.wrapped_key)
+        if data_key is None:
+            data_key = unwrap_data_key(self._kek, address, sealed.wrapped_key)
+            self._keys.put(record_id, sealed.wrapped_key, data_key)
+        return aead.unseal(data_key, sealed.ciphertext, address.associated_data("record"))
+
+    def _open_with_term(self, record_id: str, sealed: SealedRecord) -> tuple[bytes, bytes]:
+        """The plaintext and the digest term of one row (the term remembered once opened).
+
+        Reusing a term is sound because it is reused only for a row that authenticated under
+        the same data key, and a data key seals exactly one ciphertext (``put`` draws a new
+        key each time): the same wrapped key and an authentic body mean the same row bytes.
+        """
+        plaintext = self.open(record_id, sealed)
+        term = self._keys.term(record_id)
+        if term is None:
+            term = self._term(self.address(record_id), sealed)
+            self._keys.set_term(record_id, term)
+        return plaintext, term
 
     def stored_digest(self) -> bytes:
         rows = self._db.query("SELECT value FROM header WHERE name = ?", (self._digest_name,))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from client.process_tree import free_port
 from tests.cli.chat_driver import new_store
 from tests.conftest import cli_env, run_cli
 from tests.keyring_backend import FILE_ENV
@@ -88,3 +89,19 @@ def test_without_an_os_keyring_each_command_says_so(tmp_path: Path) -> None:
     code, _, err = keyring_chat(store, env, "/end\n")
     assert code == 2
     assert "no OS keyring is available" in err
+
+
+def test_client_join_unlocks_from_the_keyring_when_asked(tmp_path: Path, encoder_cache: Path):
+    store = new_store(tmp_path)
+    env = keyring_env(tmp_path, encoder_cache)
+    code, _, err = keyring_cli(store, "set", env)
+    assert code == 0, err
+    no_passphrase = {k: v for k, v in env.items() if k != "FP_PASS"}
+    closed = free_port()  # nothing listens: the command stops right after unlocking
+    args = ["client", "join", "--store", str(store), "--superlink", f"127.0.0.1:{closed}"]
+
+    result = run_cli(*args, "--insecure", "--use-keyring", env=no_passphrase)
+
+    assert result.returncode == 2, result.stderr
+    assert "holds 0 training signal(s)" in result.stderr  # the store was opened
+    assert "cannot reach a SuperLink" in result.stderr

@@ -6,8 +6,9 @@ import socket
 
 import pytest
 
+from client.process_tree import alive
 from server.metrics_store import MetricsStore
-from simulation.deployment import LocalDeployment, PortInUseError, alive, free_port
+from simulation.deployment import LocalDeployment, PortInUseError, free_port
 from tests.conftest import REPO_ROOT
 
 
