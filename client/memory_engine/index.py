@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import bm25s  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
+import Stemmer  # type: ignore[import-not-found]
 
 from client.embedding.protocol import Vectors
 
@@ -56,6 +57,8 @@ class MemoryIndex:
         self._speakers: dict[str, int] = {}
         self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
         self._speaker_rows: npt.NDArray[np.object_] | None = None
+        self._asks: npt.NDArray[np.bool_] | None = None
+        self._times: npt.NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -98,9 +101,7 @@ class MemoryIndex:
         if entry.speaker:
             name = entry.speaker.lower()
             self._speakers[name] = self._speakers.get(name, 0) + 1
-        self._bm25_stale = True
-        self._neighbours = None
-        self._speaker_rows = None
+        self._stale()
 
     def remove(self, item_ids: set[str]) -> None:
         keep = [i for i, e in enumerate(self._entries) if e.id not in item_ids]
@@ -114,9 +115,26 @@ class MemoryIndex:
                 name = entry.speaker.lower()
                 self._speakers[name] = self._speakers.get(name, 0) + 1
             entry.links -= item_ids
+        self._stale()
+
+    def _stale(self) -> None:
         self._bm25_stale = True
         self._neighbours = None
         self._speaker_rows = None
+        self._asks = None
+        self._times = None
+
+    def asks(self) -> npt.NDArray[np.bool_]:
+        """True for each row whose words ask a question (the next turn may answer it)."""
+        if self._asks is None:
+            self._asks = np.array(["?" in e.text for e in self._entries], dtype=bool)
+        return self._asks
+
+    def times(self) -> npt.NDArray[np.float64]:
+        """When each row was said (POSIX seconds; 0 when unknown)."""
+        if self._times is None:
+            self._times = np.array([e.at for e in self._entries], dtype=np.float64)
+        return self._times
 
     def neighbours(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(before, after): for each row, the row said just before and just after it, or -1.
@@ -157,10 +175,10 @@ class MemoryIndex:
         if self._bm25 is None or self._bm25_stale:
             self._bm25 = bm25s.BM25()
             self._bm25.index(
-                [tokenize(e.search or e.text) for e in self._entries], show_progress=False
+                [lexical_terms(e.search or e.text) for e in self._entries], show_progress=False
             )
             self._bm25_stale = False
-        terms = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
+        terms = [t for t in lexical_terms(query) if t in self._bm25.vocab_dict]
         if not terms:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
@@ -181,6 +199,11 @@ def tokenize(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
 
 
+def lexical_terms(text: str) -> list[str]:
+    """BM25's terms: :func:`tokenize`, Snowball-stemmed ("painted" and "paints" meet)."""
+    return list(_STEMMER.stemWords(tokenize(text)))
+
+
 def top_positions(scores: Scores, count: int) -> list[int]:
     """Positions of the ``count`` highest scores, best first (argpartition, then sort)."""
     count = min(count, scores.shape[0])
@@ -191,3 +214,4 @@ def top_positions(scores: Scores, count: int) -> list[int]:
 
 
 _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+_STEMMER = Stemmer.Stemmer("english")  # PyStemmer: the stemmer bm25s recommends
