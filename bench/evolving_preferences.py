@@ -41,8 +41,10 @@ from bench.reporting import run_and_report, table
 from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
 from client.memory_engine import EngineConfig, MemoryEngine
+from client.memory_engine.persona_learning import FACT
 from client.profile import Profile, ProfileSettings
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
+from protocol.persona_schema import STATEMENTS
 from simulation.population.entities import Change, ChangeKind, SyntheticUser
 from simulation.population.generator import generate_population
 from simulation.population.taxonomy import Taxonomy, load_taxonomy
@@ -53,6 +55,9 @@ DEFAULT_OUT = Path("bench/results/evolving_preferences.json")
 # small talk sits near 0.3 for every option).
 VOTE_FLOOR = 0.45
 VOTE_MARGIN = 0.1
+# A persona attribute answers a probe when its name is this close to the probe's ("my
+# favourite kind of holiday" for "my holiday type"); set before any run, not tuned.
+NAME_FLOOR = 0.6
 DAY = 86400.0
 PROBES = ("before_disclosure", "after_disclosure", "previous_value")
 
@@ -72,24 +77,66 @@ def options_for(change: Change, taxonomy: Taxonomy, rng: np.random.Generator) ->
 
 
 def answer(engine: MemoryEngine, probe: Probe) -> tuple[str, str]:
-    """(current value, previous value) as the device's memories say."""
+    """(current value, previous value): from the persona when it knows the attribute."""
+    vectors = engine.embedder.embed(list(probe.options))
+    known = persona_answer(engine, probe, vectors)
+    return known if known is not None else memory_answer(engine, probe, vectors)
+
+
+def persona_answer(
+    engine: MemoryEngine, probe: Probe, vectors: np.ndarray
+) -> tuple[str, str] | None:
+    """The persona's attribute whose name is closest to the probe's (cosine at least
+    ``NAME_FLOOR``) and whose value names one option clearly; None if there is none."""
+    attributes = [a for a in engine.profile.persona.attributes() if a.category != STATEMENTS]
+    if not attributes:
+        return None
+    wanted = engine.embedder.embed([f"my {probe.change.name.replace('_', ' ')}"])[0]
+    names = engine.embedder.embed([f"my {a.name}" for a in attributes]) @ wanted
+    for position in np.argsort(-names, kind="stable"):
+        if names[position] < NAME_FLOOR:
+            return None
+        attribute = attributes[int(position)]
+        values = [str(attribute.value), *(str(p.value) for p in reversed(attribute.history))]
+        named = [_clear_option(vectors, v) for v in engine.embedder.embed(values)]
+        if named[0] is None:
+            continue
+        previous = next((n for n in named[1:] if n is not None and n != named[0]), named[0])
+        return probe.options[named[0]], probe.options[previous]
+    return None
+
+
+def _clear_option(options: np.ndarray, vector: np.ndarray) -> int | None:
+    """The option ``vector`` names clearly (VOTE_FLOOR, VOTE_MARGIN), else None."""
+    sims = options @ vector
+    ordered = np.sort(sims)
+    if ordered[-1] >= VOTE_FLOOR and ordered[-1] - ordered[-2] >= VOTE_MARGIN:
+        return int(sims.argmax())
+    return None
+
+
+def memory_answer(engine: MemoryEngine, probe: Probe, vectors: np.ndarray) -> tuple[str, str]:
+    """The most recent memory that names one option clearly decides (a fact before the
+    turn it came from: the fact is the part of the turn that says it)."""
     name = probe.change.name.replace("_", " ")
     kept = engine.retrieve(f"my {name}").memories
-    vectors = engine.embedder.embed(list(probe.options))
-    votes: list[tuple[float, int]] = []
+    votes: list[tuple[float, int, int]] = []
     best_overall = np.full(len(probe.options), -1.0)
-    for memory in kept:
-        sims = vectors @ engine.index.vector(memory.id)
+    # What each memory says on its own (a turn's index vector also carries its neighbours).
+    said = engine.embedder.embed([m.text for m in kept]) if kept else np.zeros((0, 1))
+    for memory, vector in zip(kept, said, strict=True):
+        sims = vectors @ vector
         best_overall = np.maximum(best_overall, sims)
-        ordered = np.sort(sims)
-        if ordered[-1] >= VOTE_FLOOR and ordered[-1] - ordered[-2] >= VOTE_MARGIN:
-            votes.append((engine.index.entry(memory.id).at, int(sims.argmax())))
+        option = _clear_option(vectors, vector)
+        if option is not None:
+            entry = engine.index.entry(memory.id)
+            votes.append((entry.at, int(entry.kind == FACT), option))
     if not votes:
         choice = int(best_overall.argmax())
         return probe.options[choice], probe.options[choice]
     votes.sort()
-    current = votes[-1][1]
-    earlier = [option for _, option in votes if option != current]
+    current = votes[-1][2]
+    earlier = [option for _, _, option in votes if option != current]
     previous = earlier[-1] if earlier else current
     return probe.options[current], probe.options[previous]
 
@@ -165,6 +212,7 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
             "seed": args.seed,
             "vote_floor": VOTE_FLOOR,
             "vote_margin": VOTE_MARGIN,
+            "name_floor": NAME_FLOOR,
             "chance": 25.0,
         },
         "rows": rows,

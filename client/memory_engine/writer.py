@@ -105,6 +105,8 @@ def fact_item(disclosure: Disclosure, meta: dict[str, str], session: str | None)
         "kind": disclosure.kind.value,
         "confidence": f"{disclosure.confidence:.3f}",
     }
+    if disclosure.replaces:
+        attribute["replaces"] = disclosure.replaces
     return MemoryItem(
         text=disclosure.sentence, kind=FACT, source_session=session, meta={**meta, **attribute}
     )
