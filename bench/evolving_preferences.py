@@ -30,7 +30,7 @@ import argparse
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
 from client.memory_engine import EngineConfig, MemoryEngine
 from client.memory_engine.persona_learning import FACT
+from client.memory_engine.retrieval import Candidate
 from client.profile import Profile, ProfileSettings
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 from protocol.persona_schema import STATEMENTS
@@ -76,18 +77,23 @@ def options_for(change: Change, taxonomy: Taxonomy, rng: np.random.Generator) ->
     return tuple(options[i] for i in rng.permutation(4))
 
 
-def answer(engine: MemoryEngine, probe: Probe) -> tuple[str, str]:
-    """(current value, previous value): from the persona when it knows the attribute."""
+def answer(engine: MemoryEngine, probe: Probe) -> tuple[str, str, str]:
+    """(current value, previous value, source): the persona answers what it knows (its
+    attribute's value, and its history for the previous value), the memories the rest."""
     vectors = engine.embedder.embed(list(probe.options))
     known = persona_answer(engine, probe, vectors)
-    return known if known is not None else memory_answer(engine, probe, vectors)
+    if known is not None and known[1] is not None:
+        return known[0], known[1], "persona"
+    current, previous = memory_answer(engine, probe, vectors, known[0] if known else None)
+    return current, previous, "persona+memories" if known else "memories"
 
 
 def persona_answer(
     engine: MemoryEngine, probe: Probe, vectors: np.ndarray
-) -> tuple[str, str] | None:
+) -> tuple[str, str | None] | None:
     """The persona's attribute whose name is closest to the probe's (cosine at least
-    ``NAME_FLOOR``) and whose value names one option clearly; None if there is none."""
+    ``NAME_FLOOR``) and whose value names one option clearly: (current, previous, None
+    when its history names no other option); None if there is no such attribute."""
     attributes = [a for a in engine.profile.persona.attributes() if a.category != STATEMENTS]
     if not attributes:
         return None
@@ -101,8 +107,8 @@ def persona_answer(
         named = [_clear_option(vectors, v) for v in engine.embedder.embed(values)]
         if named[0] is None:
             continue
-        previous = next((n for n in named[1:] if n is not None and n != named[0]), named[0])
-        return probe.options[named[0]], probe.options[previous]
+        previous = next((n for n in named[1:] if n is not None and n != named[0]), None)
+        return probe.options[named[0]], None if previous is None else probe.options[previous]
     return None
 
 
@@ -115,9 +121,12 @@ def _clear_option(options: np.ndarray, vector: np.ndarray) -> int | None:
     return None
 
 
-def memory_answer(engine: MemoryEngine, probe: Probe, vectors: np.ndarray) -> tuple[str, str]:
+def memory_answer(
+    engine: MemoryEngine, probe: Probe, vectors: np.ndarray, current: str | None = None
+) -> tuple[str, str]:
     """The most recent memory that names one option clearly decides (a fact before the
-    turn it came from: the fact is the part of the turn that says it)."""
+    turn it came from: the fact is the part of the turn that says it); the previous
+    value is the latest other option voted for before it. ``current``: already known."""
     name = probe.change.name.replace("_", " ")
     kept = engine.retrieve(f"my {name}").memories
     votes: list[tuple[float, int, int]] = []
@@ -132,13 +141,30 @@ def memory_answer(engine: MemoryEngine, probe: Probe, vectors: np.ndarray) -> tu
             entry = engine.index.entry(memory.id)
             votes.append((entry.at, int(entry.kind == FACT), option))
     if not votes:
-        choice = int(best_overall.argmax())
-        return probe.options[choice], probe.options[choice]
+        choice = probe.options[int(best_overall.argmax())]
+        return current or choice, choice
     votes.sort()
-    current = votes[-1][2]
-    earlier = [option for _, _, option in votes if option != current]
-    previous = earlier[-1] if earlier else current
-    return probe.options[current], probe.options[previous]
+    now = probe.options.index(current) if current else votes[-1][2]
+    replaced = [o for o in _replaced_options(engine, kept, vectors) if o != now]
+    earlier = replaced or [option for _, _, option in votes if option != now]
+    previous = earlier[-1] if earlier else now
+    return probe.options[now], probe.options[previous]
+
+
+def _replaced_options(
+    engine: MemoryEngine, kept: Sequence[Candidate], vectors: np.ndarray
+) -> list[int]:
+    """The options named by what change statements among ``kept`` replaced, oldest first."""
+    said = []
+    for memory in kept:
+        item = engine.profile.memory.get(memory.id)
+        if item is not None and item.meta.get("replaces"):
+            said.append((engine.index.entry(memory.id).at, item.meta["replaces"]))
+    said.sort()
+    if not said:
+        return []
+    named = [_clear_option(vectors, v) for v in engine.embedder.embed([t for _, t in said])]
+    return [n for n in named if n is not None]
 
 
 def _values(taxonomy: Taxonomy, change: Change) -> int:
@@ -180,13 +206,14 @@ def run_user(
     for session in user.sessions:
         for probe in probes:
             if probe.change.session == session.index:
-                current, _ = answer(engine, probe)
+                current, _, _ = answer(engine, probe)
                 results[id(probe)]["before_disclosure"] = current == probe.change.old
         for turn in session.turns:
             engine.add_turn(f"s{session.index}", turn.text, at=session.index * DAY + turn.index)
         engine.end_session(f"s{session.index}")
     for probe in probes:
-        current, previous = answer(engine, probe)
+        current, previous, source = answer(engine, probe)
+        results[id(probe)]["answered_from"] = source
         results[id(probe)]["after_disclosure"] = current == probe.change.new
         results[id(probe)]["previous_value"] = previous == probe.change.old
     profile.close()
