@@ -14,14 +14,19 @@ before the session that discloses the change (gold: the old value) and once afte
 last session (gold: the new value); a third probe asks for the previous value (gold: the
 old value, which the device's memories keep).
 
-No language model answers. The device retrieves its memories for the attribute
-("my <attribute>"), the validator removes superseded ones, and each kept memory votes
-for the option it names clearly (MiniLM cosine at least ``VOTE_FLOOR`` and ``VOTE_MARGIN``
-above the runner-up). The current value is the option voted for by the most recently
-said memory; the previous value is the latest option voted for before that one. Without
-any vote the device answers with the option closest to any memory. Rows are given for
-all changes and for those whose old value was said before the change (otherwise the
-"before" probe has nothing to go on).
+No language model answers. The persona answers first: its attribute whose name is
+closest to the probe's ("my favourite kind of holiday" for "my holiday type", cosine at
+least ``NAME_FLOOR``) gives the current value when its value names one option clearly
+(MiniLM cosine at least ``VOTE_FLOOR`` and ``VOTE_MARGIN`` above the runner-up), and its
+history the previous value. Otherwise the device retrieves its memories for the attribute
+("my <attribute>"), the validator removes superseded ones, and each kept memory votes for
+the option its own text names clearly; the current value is the option voted for by the
+most recently said memory (a fact before the turn it came from). The previous value is
+what the latest change statement among those memories replaced ("I've gone off X"), else
+the latest other option voted for. Without any vote the device answers with the option
+closest to any memory. Rows are given for all changes and for those whose old value was
+said before the change (otherwise the "before" probe has nothing to go on); each change's
+record says whether the persona, the memories or both gave the answer.
 """
 
 from __future__ import annotations
