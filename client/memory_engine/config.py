@@ -28,6 +28,8 @@ class EngineConfig:
             "?") that the turn said just after it gains (the answer follows the question).
         date_weight: bonus for items said on (1), near or in the month of (0.5), or in the
             year of (0.25) a calendar date the message names (client.memory_engine.dates).
+        session_weight: share of the best fused score among the items of an item's session
+            that the item gains (what a question asks about is often said in one session).
         turn_window: embed each turn with the turn before and after it (one vector for
             the exchange), so an answer like "The Minnesota Wolves!" carries the question
             it answers; BM25 still indexes the turn's own words.
@@ -52,6 +54,7 @@ class EngineConfig:
     speaker_weight: float = 0.15
     answer_weight: float = 0.3
     date_weight: float = 0.8
+    session_weight: float = 0.4  # chosen after the five above, with them fixed
     turn_window: bool = True
     memory_budget: int = 2000
     summary_budget: int = 120
@@ -69,6 +72,6 @@ class EngineConfig:
         if self.fusion not in ("convex", "rrf"):
             raise ValueError(f"fusion must be 'convex' or 'rrf', got {self.fusion!r}")
         weights = ("link_weight", "context_weight", "speaker_weight", "lexical_weight")
-        for name in (*weights, "answer_weight", "date_weight"):
+        for name in (*weights, "answer_weight", "date_weight", "session_weight"):
             if getattr(self, name) < 0.0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")

@@ -59,6 +59,7 @@ class MemoryIndex:
         self._speaker_rows: npt.NDArray[np.object_] | None = None
         self._asks: npt.NDArray[np.bool_] | None = None
         self._times: npt.NDArray[np.float64] | None = None
+        self._sessions: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -123,12 +124,24 @@ class MemoryIndex:
         self._speaker_rows = None
         self._asks = None
         self._times = None
+        self._sessions = None
 
     def asks(self) -> npt.NDArray[np.bool_]:
         """True for each row whose words ask a question (the next turn may answer it)."""
         if self._asks is None:
             self._asks = np.array(["?" in e.text for e in self._entries], dtype=bool)
         return self._asks
+
+    def sessions(self) -> npt.NDArray[np.int64]:
+        """A number per row for the session it was said in (-1: none, e.g. /remember)."""
+        if self._sessions is None:
+            codes: dict[str, int] = {}
+            self._sessions = np.array(
+                [-1 if e.session is None else codes.setdefault(e.session, len(codes))
+                 for e in self._entries],
+                dtype=np.int64,
+            )  # fmt: skip
+        return self._sessions
 
     def times(self) -> npt.NDArray[np.float64]:
         """When each row was said (POSIX seconds; 0 when unknown)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from client.embedding.protocol import Vectors
 from client.memory_engine.config import EngineConfig
@@ -38,6 +39,7 @@ FEATURES = (
     "persona",
     "date",
     "answer",
+    "session",
 )
 LINK_PARENTS = 10  # how many of the best candidates lend their links
 
@@ -98,6 +100,7 @@ def search(
             "linked": 0.0,
             "date": float(signals.date[position]),
             "answer": float(signals.answer[position]),
+            "session": float(signals.session[position]),
         }
         candidates[entry.id] = Candidate(
             id=entry.id, text=entry.text, score=float(total[position]), features=features
@@ -137,6 +140,7 @@ class Signals:
     speaker: Scores  # 1 when said by a person the message names
     date: Scores  # match with a date the message names (dates.date_match)
     answer: Scores  # fused score of the question asked just before (0 if none)
+    session: Scores  # best fused score in the item's session
 
 
 def _context(
@@ -151,7 +155,7 @@ def _context(
     """
     zeros = np.zeros(base.shape[0], dtype=np.float32)
     if not stages.context:
-        return Signals(zeros, zeros, zeros, zeros)
+        return Signals(zeros, zeros, zeros, zeros, zeros)
     named = _named_speakers(index, message)
     speaker = index.said_by(named) if named else zeros
     before, after = index.neighbours()
@@ -160,13 +164,23 @@ def _context(
     asked = np.append(index.asks(), False)[before]  # the row before asked a question
     answer = np.where(asked, padded[before], 0.0).astype(np.float32)
     date = date_match(index.times(), message) if config.date_weight > 0 else zeros
+    session = session_best(index.sessions(), padded[:-1])
     bonus = (
         config.context_weight * around
         + config.answer_weight * answer
         + config.speaker_weight * speaker
         + config.date_weight * date
+        + config.session_weight * session
     )
-    return Signals(np.asarray(bonus, dtype=np.float32), speaker, date, answer)
+    return Signals(np.asarray(bonus, dtype=np.float32), speaker, date, answer, session)
+
+
+def session_best(sessions: npt.NDArray[np.int64], scores: Scores) -> Scores:
+    """Per row, the best of ``scores`` among the rows of its session (0 without a session)."""
+    best = np.zeros(int(sessions.max(initial=-1)) + 2, dtype=np.float32)  # last: no session
+    np.maximum.at(best, sessions, scores)  # session -1 writes the last slot
+    best[-1] = 0.0
+    return np.asarray(best[sessions], dtype=np.float32)
 
 
 def _named_speakers(index: MemoryIndex, message: str) -> set[str]:
@@ -208,6 +222,7 @@ def _expand_links(
                     "linked": 1.0,
                     "date": float(date[position]),
                     "answer": 0.0,
+                    "session": 0.0,
                 },
             )
 
