@@ -14,6 +14,7 @@ SHARES = {
     "answer_weight": 0.3,
     "speaker_weight": 0.15,
     "date_weight": 0.8,
+    "session_weight": 0.4,
 }
 
 

@@ -25,6 +25,7 @@ QUIET = EngineConfig(
     speaker_weight=0.0,
     answer_weight=0.0,
     date_weight=0.0,
+    session_weight=0.0,
 )
 NO_LINKS = Stages(links=False)
 
@@ -152,6 +153,33 @@ def test_turns_by_the_person_the_message_names_gain_the_speaker_bonus():
     assert _order(index, message, query, QUIET) == ["mel", "car"]
     named = EngineConfig(**{**vars(QUIET), "speaker_weight": 0.15})
     assert _order(index, message, query, named) == ["car", "mel"]
+
+
+def test_an_item_from_the_session_where_the_message_matches_best_gains():
+    # Two equally close items; one was said in the session that holds the best match.
+    message = "What did Jon say about the dance studio?"
+    query = _unit(1, 0, 0, 0)
+    index = _index(
+        [
+            (IndexEntry(id="best", text="studio lease", kind="turn", session="s1"), query),
+            (
+                IndexEntry(id="other", text="rehearsal", kind="turn", session="s2"),
+                _unit(1, 1, 0, 0),
+            ),
+            (
+                IndexEntry(id="same", text="opening night", kind="turn", session="s1"),
+                _unit(1, 1.05, 0, 0),
+            ),
+            (IndexEntry(id="remembered", text="explicit fact", kind="fact"), _unit(0, 0, 1, 0)),
+        ]
+    )
+    assert _order(index, message, query, QUIET)[1:3] == ["other", "same"]
+    grouped = EngineConfig(**{**vars(QUIET), "session_weight": 0.4})
+    found = search(index, message, query, grouped, NO_LINKS)
+    assert [c.id for c in found][1:3] == ["same", "other"]
+    features = {c.id: c.features["session"] for c in found}
+    assert features["same"] == 1.0
+    assert features["remembered"] == 0.0  # no session: no bonus
 
 
 def test_bm25_meets_a_word_in_another_form():
