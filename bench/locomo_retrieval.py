@@ -12,7 +12,8 @@ from (distinct, in rank order) and scores recall@5/10/25 of the question's ``evi
 ids: the share of evidence turns among the first k, averaged over questions (the LoCoMo
 paper's retrieval metric). Rows: ``dense`` (MiniLM cosine), ``lexical`` (BM25, bm25s),
 ``fused`` (cosine + 0.4 x normalised BM25), ``fused+context`` (plus the turns said around
-an item, a question asked just before it, the speaker and the date the question names),
+an item, a question asked just before it, the speaker and the date the question names,
+the best match in the item's session),
 ``fused+links`` (plus similarity links), ``fused+rerank`` (the feature head, trained
 leave-one-conversation-out: only on the other conversations' questions, on the
 candidates of the fused stage), and ``engine`` (every stage, a head trained the same way
