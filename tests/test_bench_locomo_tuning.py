@@ -21,6 +21,7 @@ SHARES = {
 def test_combine_agrees_with_search_and_the_shares_change_recall(onnx_embedder):
     (conversation,) = load_conversations(data_dir(), SAMPLE_FILE)
     index, dias = build_index(conversation, onnx_embedder)
+    assert len(set(index.sessions().tolist())) == len(conversation.sessions)  # session signal on
     built = Built(conversation, index, dias, signals_of(index, conversation, onnx_embedder))
 
     check_against_search(built, SHARES, onnx_embedder)  # raises if the orders differ
