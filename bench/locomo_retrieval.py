@@ -11,14 +11,16 @@ categories 1-4, each row ranks the stored items, maps them to the dialogue turns
 from (distinct, in rank order) and scores recall@5/10/25 of the question's ``evidence``
 ids: the share of evidence turns among the first k, averaged over questions (the LoCoMo
 paper's retrieval metric). Rows: ``dense`` (MiniLM cosine), ``lexical`` (BM25, bm25s),
-``fused`` (cosine + 0.2 x normalised BM25), ``fused+context`` (plus the turns said around
-an item), ``fused+links`` (plus similarity links), ``fused+rerank`` (the feature head,
-trained leave-one-conversation-out: only on the other conversations' questions, on the
+``fused`` (cosine + 0.4 x normalised BM25), ``fused+context`` (plus the turns said around
+an item, a question asked just before it, the speaker and the date the question names,
+the best match in the item's session),
+``fused+links`` (plus similarity links), ``fused+rerank`` (the feature head, trained
+leave-one-conversation-out: only on the other conversations' questions, on the
 candidates of the fused stage), and ``engine`` (every stage, a head trained the same way
 on the engine's candidates, and the validator). ``tokens_per_query``: the memory
-section assembled from the first
-10 memories; ``history_tokens``: the whole conversation, which a full-context prompt
-would carry. Latency: embedding the question plus the row's stages, one process.
+section assembled from the first 10 memories; ``history_tokens``: the whole
+conversation, which a full-context prompt would carry. Latency: embedding the question
+plus the row's stages, one process.
 """
 
 from __future__ import annotations

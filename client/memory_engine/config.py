@@ -24,6 +24,15 @@ class EngineConfig:
         context_weight: share of the fused score of the turn said just before or after an
             item that the item gains (conversational context; a fact: its turn's score).
         speaker_weight: bonus for items said by a person the message names.
+        answer_weight: share of the fused score of a turn that asked a question (has a
+            "?") that the turn said just after it gains (the answer follows the question).
+        date_weight: bonus for items said on (1), near or in the month of (0.5), or in the
+            year of (0.25) a calendar date the message names (client.memory_engine.dates).
+        session_weight: share of the best fused score among the items of an item's session
+            that the item gains (what a question asks about is often said in one session).
+        turn_window: embed each turn with the turn before and after it (one vector for
+            the exchange), so an answer like "The Minnesota Wolves!" carries the question
+            it answers; BM25 still indexes the turn's own words.
         memory_budget: tokens for persona plus memories in the assembled prompt.
         summary_budget: tokens of a session summary.
         store_turns_as_memories: keep every user turn as a long-term (episodic) item, so a
@@ -36,11 +45,17 @@ class EngineConfig:
     top_k: int = 10
     relevance_floor: float = 0.05
     fusion: str = "convex"
-    lexical_weight: float = 0.2
+    # The five shares below were chosen together by leave-one-conversation-out on the
+    # LoCoMo dev set (docs/benchmarks.md, "Evidence recall on LoCoMo").
+    lexical_weight: float = 0.4
     rrf_k: int = 60
     link_weight: float = 0.5
-    context_weight: float = 0.2
-    speaker_weight: float = 0.0
+    context_weight: float = 0.4
+    speaker_weight: float = 0.15
+    answer_weight: float = 0.3
+    date_weight: float = 0.8
+    session_weight: float = 0.4  # chosen after the five above, with them fixed
+    turn_window: bool = True
     memory_budget: int = 2000
     summary_budget: int = 120
     store_turns_as_memories: bool = True
@@ -56,6 +71,7 @@ class EngineConfig:
             raise ValueError(f"relevance_floor must be within [0, 1], got {self.relevance_floor}")
         if self.fusion not in ("convex", "rrf"):
             raise ValueError(f"fusion must be 'convex' or 'rrf', got {self.fusion!r}")
-        for name in ("link_weight", "context_weight", "speaker_weight", "lexical_weight"):
+        weights = ("link_weight", "context_weight", "speaker_weight", "lexical_weight")
+        for name in (*weights, "answer_weight", "date_weight", "session_weight"):
             if getattr(self, name) < 0.0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from client.memory_engine.change_statements import change_of
 from protocol.persona_schema import STATEMENTS, AttributeKind
 
 
@@ -29,6 +30,7 @@ class Disclosure:
     kind: AttributeKind = AttributeKind.DYNAMIC
     confidence: float = 0.5
     is_change: bool = False  # an explicit statement of change: applied without waiting
+    replaces: str = ""  # the old value a change statement names ("" when none)
 
     @property
     def key(self) -> str:
@@ -129,6 +131,8 @@ RULES = (
         "{0}",
         "wants to {0}",
     ),
+    # Last: any "my <thing> is <value>" ("my go-to snack is popcorn") names an attribute.
+    _rule(rf"\bmy ([a-z][a-z' -]{{1,40}}?)(?: is|:) {_OBJECT}{_STOP}", "preferences", "{0}", "{1}"),
 )
 
 
@@ -138,6 +142,10 @@ class RuleExtractor:
     def extract(self, text: str) -> list[Disclosure]:
         found: list[Disclosure] = []
         for sentence in split_sentences(text):
+            change = change_disclosure(sentence)
+            if change is not None:  # whole: its clauses hold the old and the new value
+                found.append(change)
+                continue
             for clause in split_clauses(sentence):
                 if is_self_disclosure(clause):
                     found.append(_disclosure_of(clause))
@@ -201,6 +209,30 @@ def _disclosure_of(sentence: str) -> Disclosure:
             is_change=is_change,
         )
     return statement_of(sentence)
+
+
+def change_disclosure(sentence: str) -> Disclosure | None:
+    """A statement of change as the new value's disclosure, or None (not a change).
+
+    With a label ("my lunch spot ...") the attribute is ``preferences/<label>``; without
+    one it is kept in the person's words and names the value it ``replaces``, which
+    persona learning uses to find the attribute that held it.
+    """
+    if not is_first_person(sentence.lower()) and not sentence.lower().startswith("not "):
+        return None
+    change = change_of(sentence)
+    if change is None:
+        return None
+    statement = statement_of(change.clause)
+    return replace(
+        statement,
+        category="preferences" if change.label else STATEMENTS,
+        name=change.label[:128] if change.label else statement.name,
+        value=change.new,
+        confidence=0.8,
+        is_change=True,
+        replaces=change.old,
+    )
 
 
 def statement_of(sentence: str) -> Disclosure:

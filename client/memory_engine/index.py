@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import bm25s  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
+import Stemmer  # type: ignore[import-not-found]
 
 from client.embedding.protocol import Vectors
 from client.memory_engine.ann import AnnIndex
@@ -77,6 +78,9 @@ class MemoryIndex:
         self._speakers: dict[str, int] = {}
         self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
         self._speaker_rows: npt.NDArray[np.object_] | None = None
+        self._asks: npt.NDArray[np.bool_] | None = None
+        self._times: npt.NDArray[np.float64] | None = None
+        self._sessions: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -151,6 +155,9 @@ class MemoryIndex:
         self._neighbours = None
         self._speaker_rows = None
         self._row_of_label = None
+        self._asks = None
+        self._times = None
+        self._sessions = None
 
     def remove(self, item_ids: set[str]) -> None:
         keep = [i for i, e in enumerate(self._entries) if e.id not in item_ids]
@@ -169,6 +176,29 @@ class MemoryIndex:
                 self._speakers[name] = self._speakers.get(name, 0) + 1
             entry.links -= item_ids
         self._changed()
+
+    def asks(self) -> npt.NDArray[np.bool_]:
+        """True for each row whose words ask a question (the next turn may answer it)."""
+        if self._asks is None:
+            self._asks = np.array(["?" in e.text for e in self._entries], dtype=bool)
+        return self._asks
+
+    def sessions(self) -> npt.NDArray[np.int64]:
+        """A number per row for the session it was said in (-1: none, e.g. /remember)."""
+        if self._sessions is None:
+            codes: dict[str, int] = {}
+            self._sessions = np.array(
+                [-1 if e.session is None else codes.setdefault(e.session, len(codes))
+                 for e in self._entries],
+                dtype=np.int64,
+            )  # fmt: skip
+        return self._sessions
+
+    def times(self) -> npt.NDArray[np.float64]:
+        """When each row was said (POSIX seconds; 0 when unknown)."""
+        if self._times is None:
+            self._times = np.array([e.at for e in self._entries], dtype=np.float64)
+        return self._times
 
     def neighbours(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(before, after): for each row, the row said just before and just after it, or -1.
@@ -241,10 +271,10 @@ class MemoryIndex:
         if self._bm25 is None or self._bm25_stale:
             self._bm25 = bm25s.BM25()
             self._bm25.index(
-                [tokenize(e.search or e.text) for e in self._entries], show_progress=False
+                [lexical_terms(e.search or e.text) for e in self._entries], show_progress=False
             )
             self._bm25_stale = False
-        terms = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
+        terms = [t for t in lexical_terms(query) if t in self._bm25.vocab_dict]
         if not terms:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
@@ -265,6 +295,11 @@ def tokenize(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
 
 
+def lexical_terms(text: str) -> list[str]:
+    """BM25's terms: :func:`tokenize`, Snowball-stemmed ("painted" and "paints" meet)."""
+    return list(_STEMMER.stemWords(tokenize(text)))
+
+
 def top_positions(scores: Scores, count: int) -> list[int]:
     """Positions of the ``count`` highest scores, best first (argpartition, then sort)."""
     count = min(count, scores.shape[0])
@@ -275,3 +310,4 @@ def top_positions(scores: Scores, count: int) -> list[int]:
 
 
 _STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+_STEMMER = Stemmer.Stemmer("english")  # PyStemmer: the stemmer bm25s recommends

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from client.memory import MemoryItem
+from client.memory_engine.change_statements import same_value
 from client.memory_engine.index import MemoryIndex
 from client.persona import PersonaFullError
 from client.profile import Profile
@@ -55,10 +56,10 @@ def apply_facts(profile: Profile, index: MemoryIndex, facts: list[MemoryItem]) -
 
 
 def _apply_one(profile: Profile, index: MemoryIndex, fact: MemoryItem) -> int:
-    category, name = fact.meta["category"], fact.meta["name"]
+    category, name, value = _target(profile, fact)
     at = float(fact.meta.get("at", fact.created_at))
     before = profile.persona.get(category, name)
-    if before is not None and at < before.value_since and before.value != fact.meta["value"]:
+    if before is not None and at < before.value_since and before.value != value:
         # Said before the current value was: an older statement never overrides a newer
         # one (a change applied at once can precede the k-session update of older facts).
         if before.evidence:
@@ -67,7 +68,7 @@ def _apply_one(profile: Profile, index: MemoryIndex, fact: MemoryItem) -> int:
     after = profile.persona.observe(
         category,
         name,
-        fact.meta["value"],
+        value,
         kind=AttributeKind(fact.meta.get("kind", AttributeKind.DYNAMIC.value)),
         confidence=float(fact.meta.get("confidence", "0.5")),
         evidence=(fact.id,),
@@ -78,6 +79,23 @@ def _apply_one(profile: Profile, index: MemoryIndex, fact: MemoryItem) -> int:
     for old_id in before.evidence:
         _supersede(profile, index, old_id, fact.id)
     return 1
+
+
+def _target(profile: Profile, fact: MemoryItem) -> tuple[str, str, str]:
+    """(category, name, value) the fact sets.
+
+    A change statement that names no attribute ("I've gone off jazz; hip hop is more my
+    thing now") changes the attribute whose current value is the one it replaces; when
+    no attribute holds that value it is kept in the person's words.
+    """
+    category, name, value = fact.meta["category"], fact.meta["name"], fact.meta["value"]
+    replaced = fact.meta.get("replaces", "")
+    if category != STATEMENTS or not replaced:
+        return category, name, value
+    for attribute in profile.persona.attributes():
+        if attribute.category != STATEMENTS and same_value(str(attribute.value), replaced):
+            return attribute.category, attribute.name, value
+    return category, name, fact.text
 
 
 def _supersede(profile: Profile, index: MemoryIndex, old_id: str, new_id: str) -> None:

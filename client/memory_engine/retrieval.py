@@ -6,8 +6,10 @@ Stages, each switchable so the benchmark can measure what each adds:
 2. fusion of the two: by default cosine + ``lexical_weight`` x BM25 / (the query's best
    BM25), or reciprocal rank fusion (Cormack et al., SIGIR 2009: ``sum 1 / (rrf_k +
    rank)``), which on LoCoMo dev fell below dense alone (docs/benchmarks.md);
-3. context: an item gains a share of the score of the turn said just before or after it
-   (answers follow questions), and optionally a bonus when the message names its speaker;
+3. context: an item gains a share of the score of the turn said just before or after it,
+   a further share of the score of a question asked just before it (answers follow
+   questions), a bonus when the message names its speaker, and a bonus when it was said
+   on a date the message names (``client.memory_engine.dates``);
 4. link expansion: the items linked to the best candidates join with a share of their
    parent's score, so a fact found by its words brings the facts written beside it.
 Scores point up: higher means more relevant.
@@ -18,13 +20,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from client.embedding.protocol import Vectors
 from client.memory_engine.config import EngineConfig
+from client.memory_engine.dates import date_match
 from client.memory_engine.index import MemoryIndex, Scores, tokenize, top_positions
 
 # What the rerank head sees of each candidate; "retrieval" is the score search gave it.
-FEATURES = ("retrieval", "dense", "lexical", "fused", "context", "speaker", "linked", "persona")
+FEATURES = (
+    "retrieval",
+    "dense",
+    "lexical",
+    "fused",
+    "context",
+    "speaker",
+    "linked",
+    "persona",
+    "date",
+    "answer",
+    "session",
+)
 LINK_PARENTS = 10  # how many of the best candidates lend their links
 
 
@@ -68,8 +84,8 @@ def search(
     top_lexical = float(lexical.max()) if lexical.size else 0.0
     lexical_share = lexical / top_lexical if top_lexical > 0 else lexical
     base = _fuse(dense, lexical, config, stages)
-    context, speaker = _context(index, message, base, config, stages)
-    total = base + context
+    signals = _context(index, message, base, config, stages)
+    total = base + signals.bonus
     candidates: dict[str, Candidate] = {}
     for position in top_positions(total, config.candidates):
         if base[position] <= 0.0 and not stages.dense:
@@ -79,15 +95,18 @@ def search(
             "dense": float(dense[position]),
             "lexical": float(lexical_share[position]),
             "fused": float(base[position]),
-            "context": float(context[position]),
-            "speaker": float(speaker[position]),
+            "context": float(signals.bonus[position]),
+            "speaker": float(signals.speaker[position]),
             "linked": 0.0,
+            "date": float(signals.date[position]),
+            "answer": float(signals.answer[position]),
+            "session": float(signals.session[position]),
         }
         candidates[entry.id] = Candidate(
             id=entry.id, text=entry.text, score=float(total[position]), features=features
         )
     if stages.links and config.link_weight > 0:
-        _expand_links(index, candidates, config, dense, lexical_share)
+        _expand_links(index, candidates, config, dense, lexical_share, signals.date)
     ranked = sorted(candidates.values(), key=lambda c: -c.score)
     _add_persona_feature(index, ranked, persona)
     return ranked
@@ -113,27 +132,55 @@ def _fuse(dense: Scores, lexical: Scores, config: EngineConfig, stages: Stages) 
     return np.asarray(dense + weight * share, dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class Signals:
+    """Per row: the context bonus in all, and the parts the rerank head sees apart."""
+
+    bonus: Scores
+    speaker: Scores  # 1 when said by a person the message names
+    date: Scores  # match with a date the message names (dates.date_match)
+    answer: Scores  # fused score of the question asked just before (0 if none)
+    session: Scores  # best fused score in the item's session
+
+
 def _context(
     index: MemoryIndex, message: str, base: Scores, config: EngineConfig, stages: Stages
-) -> tuple[Scores, Scores]:
-    """(bonus, speaker flag) per row: what was said around an item, and by whom.
+) -> Signals:
+    """What was said around an item, by whom and when.
 
     The answer to "what did X research?" is often the turn after X was asked about it:
     each item gains ``context_weight`` x the best fused score of the turn said just
-    before or after it (a fact: of the turn it came from).
+    before or after it (a fact: of the turn it came from), and ``answer_weight`` x the
+    fused score of the turn before it when that turn asked a question.
     """
-    size = base.shape[0]
-    speaker = np.zeros(size, dtype=np.float32)
+    zeros = np.zeros(base.shape[0], dtype=np.float32)
     if not stages.context:
-        return np.zeros(size, dtype=np.float32), speaker
+        return Signals(zeros, zeros, zeros, zeros, zeros)
     named = _named_speakers(index, message)
-    if named:
-        speaker = index.said_by(named)
+    speaker = index.said_by(named) if named else zeros
     before, after = index.neighbours()
-    padded = np.append(base, np.float32(0.0))  # row -1 (no neighbour) reads this 0
+    padded = np.append(np.maximum(base, 0.0), np.float32(0.0))  # row -1 reads this 0
     around = np.maximum(padded[before], padded[after])
-    bonus = config.context_weight * np.maximum(around, 0.0) + config.speaker_weight * speaker
-    return np.asarray(bonus, dtype=np.float32), speaker
+    asked = np.append(index.asks(), False)[before]  # the row before asked a question
+    answer = np.where(asked, padded[before], 0.0).astype(np.float32)
+    date = date_match(index.times(), message) if config.date_weight > 0 else zeros
+    session = session_best(index.sessions(), padded[:-1])
+    bonus = (
+        config.context_weight * around
+        + config.answer_weight * answer
+        + config.speaker_weight * speaker
+        + config.date_weight * date
+        + config.session_weight * session
+    )
+    return Signals(np.asarray(bonus, dtype=np.float32), speaker, date, answer, session)
+
+
+def session_best(sessions: npt.NDArray[np.int64], scores: Scores) -> Scores:
+    """Per row, the best of ``scores`` among the rows of its session (0 without a session)."""
+    best = np.zeros(int(sessions.max(initial=-1)) + 2, dtype=np.float32)  # last: no session
+    np.maximum.at(best, sessions, scores)  # session -1 writes the last slot
+    best[-1] = 0.0
+    return np.asarray(best[sessions], dtype=np.float32)
 
 
 def _named_speakers(index: MemoryIndex, message: str) -> set[str]:
@@ -146,6 +193,7 @@ def _expand_links(
     config: EngineConfig,
     dense: Scores,
     lexical_share: Scores,
+    date: Scores,
 ) -> None:
     """The best candidates lend ``link_weight`` x their score to the items linked to them."""
     parents = sorted(candidates.values(), key=lambda c: -c.score)[:LINK_PARENTS]
@@ -172,6 +220,9 @@ def _expand_links(
                     "context": 0.0,
                     "speaker": parent.features["speaker"],
                     "linked": 1.0,
+                    "date": float(date[position]),
+                    "answer": 0.0,
+                    "session": 0.0,
                 },
             )
 

@@ -84,7 +84,9 @@ def write_session(
             facts.append(fact)
             if disclosure.is_change:
                 changes.append(fact.id)
-    _store_and_link(profile, index, [*items, *facts], embedder, config)
+    views = window_texts(items) if config.turn_window else [search_text(i) for i in items]
+    views += [search_text(f) for f in facts]
+    _store_and_link(profile, index, [*items, *facts], embedder, config, views)
     summary = _summarise(profile, user_turns, summariser, config)
     return Written(
         turn_items=tuple(i.id for i in items),
@@ -103,6 +105,8 @@ def fact_item(disclosure: Disclosure, meta: dict[str, str], session: str | None)
         "kind": disclosure.kind.value,
         "confidence": f"{disclosure.confidence:.3f}",
     }
+    if disclosure.replaces:
+        attribute["replaces"] = disclosure.replaces
     return MemoryItem(
         text=disclosure.sentence, kind=FACT, source_session=session, meta={**meta, **attribute}
     )
@@ -139,10 +143,12 @@ def _store_and_link(
     items: list[MemoryItem],
     embedder: Embedder,
     config: EngineConfig,
+    views: list[str] | None = None,
 ) -> None:
+    """Embed (``views``: the text to embed per item, else its search text), store, link."""
     if not items:
         return
-    vectors = embedder.embed([search_text(i) for i in items])
+    vectors = embedder.embed(views if views is not None else [search_text(i) for i in items])
     with profile.store.transaction().write():
         for item, vector in zip(items, vectors, strict=True):
             stored = profile.memory.remember(MemoryItem(**{**_fields(item), "embedding": vector}))
@@ -154,6 +160,17 @@ def search_text(item: MemoryItem) -> str:
     """What gets embedded: the speaker's name with the words (a question names people)."""
     speaker = item.meta.get("speaker", "")
     return f"{speaker}: {item.text}" if speaker else item.text
+
+
+def window_texts(turn_items: Sequence[MemoryItem]) -> list[str]:
+    """Each turn's search text with the turns said just before and after it, one per line.
+
+    One vector for the exchange: a short answer ("The Minnesota Wolves!") is found by the
+    question it answers. On LoCoMo dev this view in place of the bare turn lifted evidence
+    recall by about 3 points at R@5 (docs/benchmarks.md).
+    """
+    texts = [search_text(i) for i in turn_items]
+    return ["\n".join(texts[max(0, n - 1) : n + 2]) for n in range(len(texts))]
 
 
 def _fields(item: MemoryItem) -> dict[str, object]:
