@@ -34,7 +34,8 @@ grows with the number of distinct z values, not with rounds. Composing 1000 even
 takes minutes. Building one round's loss is most of the cost (a Poisson round's PLD at 1e-4:
 3-4 s; self-composing it 20 times and reading epsilon: under 1 s), so each round's RDP curve
 and PLD are kept per noise multiplier and composed exactly as the accountants compose them
-(``privacy.round_accounting``): the same epsilon, to the bit, without rebuilding it. A round with z = 0 is not private: its epsilon is infinite.
+(``privacy.round_accounting``): the same epsilon, to the bit, without rebuilding it. A round
+with z = 0 is not private: its epsilon is infinite.
 
 Calibration: epsilon after a fixed number of rounds decreases as z grows (the Renyi divergence
 of the sampled Gaussian mechanism is monotone in sigma, Mironov, Talwar, Zhang 2019), so
