@@ -5,8 +5,8 @@ keys each vector by SHA-256 of (encoder name, text) and stores them in one ``.np
 two arrays, ``keys`` (n,) and ``vectors`` (n, d). Why two arrays: an ``.npz`` is a zip, and
 one member per text made loading a simulation's 8,000 embeddings take about a second
 (a zip member's header, a file open and an array header each); two members load at once.
-Files in the older one-member-per-text layout are still read, and rewritten in the new one
-at the next save.
+A file in the older one-member-per-text layout is still read, and rewritten in the new one
+when it is first loaded.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class EmbeddingCache:
         self._embed = embed
         self._vectors: dict[str, Array] = {}
         if path.is_file():
-            self._vectors = _load(path)
+            self._vectors, older_layout = _load(path)
+            if older_layout:
+                self._save()  # once: later loads take the fast layout
         self.misses = 0
 
     def _key(self, text: str) -> str:
@@ -57,10 +59,11 @@ class EmbeddingCache:
         os.replace(staging, self.path)
 
 
-def _load(path: Path) -> dict[str, Array]:
-    """Key -> vector from either layout (``keys`` + ``vectors``, or one member per key)."""
+def _load(path: Path) -> tuple[dict[str, Array], bool]:
+    """Key -> vector from either layout (``keys`` + ``vectors``, or one member per key),
+    and whether the file was in the older layout."""
     with np.load(path) as stored:
         if set(stored.files) == {KEYS, VECTORS}:
             vectors = stored[VECTORS]
-            return dict(zip(stored[KEYS].tolist(), vectors, strict=True))
-        return {key: stored[key] for key in stored.files}
+            return dict(zip(stored[KEYS].tolist(), vectors, strict=True)), False
+        return {key: stored[key] for key in stored.files}, True

@@ -63,7 +63,7 @@ def test_another_encoder_name_does_not_reuse_the_vectors(tmp_path: Path):
     assert other.misses == 3
 
 
-def test_a_file_in_the_older_one_member_per_text_layout_is_read(tmp_path: Path):
+def test_a_file_in_the_older_one_member_per_text_layout_is_read_and_rewritten(tmp_path: Path):
     path = tmp_path / "old.npz"
     vectors = {
         hashlib.sha256(f"enc\0{t}".encode()).hexdigest(): np.full(4, i, np.float32)
@@ -77,3 +77,6 @@ def test_a_file_in_the_older_one_member_per_text_layout_is_read(tmp_path: Path):
     read = EmbeddingCache(path, "enc", refuse)(TEXTS)
 
     np.testing.assert_array_equal(read[:, 0], [0.0, 1.0, 2.0])
+    with np.load(path) as rewritten:  # in the new layout, for the next load
+        assert sorted(rewritten.files) == ["keys", "vectors"]
+    np.testing.assert_array_equal(EmbeddingCache(path, "enc", refuse)(TEXTS), read)
