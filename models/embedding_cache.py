@@ -60,10 +60,16 @@ class EmbeddingCache:
 
 
 def _load(path: Path) -> tuple[dict[str, Array], bool]:
-    """Key -> vector from either layout (``keys`` + ``vectors``, or one member per key),
-    and whether the file was in the older layout."""
+    """Key -> vector from a cache file, and whether it must be rewritten.
+
+    Reads the two-array layout, the older one (one member per key), and a file holding
+    both (an older version's save after it read a two-array file it did not know).
+    """
     with np.load(path) as stored:
-        if set(stored.files) == {KEYS, VECTORS}:
-            vectors = stored[VECTORS]
-            return dict(zip(stored[KEYS].tolist(), vectors, strict=True)), False
-        return {key: stored[key] for key in stored.files}, True
+        names = set(stored.files)
+        vectors: dict[str, Array] = {}
+        if {KEYS, VECTORS} <= names:
+            vectors.update(zip(stored[KEYS].tolist(), stored[VECTORS], strict=True))
+        for name in sorted(names - {KEYS, VECTORS}):
+            vectors[name] = stored[name]
+        return vectors, names != {KEYS, VECTORS}

@@ -80,3 +80,23 @@ def test_a_file_in_the_older_one_member_per_text_layout_is_read_and_rewritten(tm
     with np.load(path) as rewritten:  # in the new layout, for the next load
         assert sorted(rewritten.files) == ["keys", "vectors"]
     np.testing.assert_array_equal(EmbeddingCache(path, "enc", refuse)(TEXTS), read)
+
+
+def test_a_file_an_older_version_saved_over_a_new_one_keeps_every_vector(tmp_path: Path):
+    # An older version reads a two-array file as two unknown members and saves them back
+    # beside the texts it embedded.
+    path, calls = tmp_path / "cache.npz", list[list[str]]()
+    EmbeddingCache(path, "enc", fake_encoder(calls))(TEXTS[:2])
+    with np.load(path) as stored:
+        members = {name: stored[name] for name in stored.files}
+    key = hashlib.sha256(f"enc\0{TEXTS[2]}".encode()).hexdigest()
+    np.savez(path, **members, **{key: np.array([9.0, 9.0], np.float32)})  # type: ignore[arg-type]
+
+    cache = EmbeddingCache(path, "enc", fake_encoder(calls))
+    read = cache(TEXTS)
+
+    assert cache.misses == 0
+    assert len(calls) == 1
+    np.testing.assert_array_equal(read[2], [9.0, 9.0])
+    with np.load(path) as rewritten:
+        assert sorted(rewritten.files) == ["keys", "vectors"]
