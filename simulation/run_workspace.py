@@ -193,7 +193,8 @@ def seed_stores(
     Workers are spawned (not forked: the parent holds the encoder's threads) and take one
     store at a time, each first checking that this process still lives, so that a set-up
     killed midway stops writing within one store (the next set-up starts over in the same
-    staging folder).
+    staging folder). Spawned workers import the caller's main module, so a script that sets
+    up a large population needs the usual ``if __name__ == "__main__":`` guard.
     """
     jobs = [(devices.store_path(i), devices.passphrase(i), c) for i, c in enumerate(clients)]
     count = workers if workers is not None else os.cpu_count() or 1
