@@ -34,8 +34,10 @@ flwr-run: $(STAMP)
 tour: $(STAMP)
 	$(BIN)/fedpersona demo --out runs/store-tour
 
+# Two test workers (pytest-xdist); the tests that start Flower (Ray, or a local deployment
+# of separate processes) share one xdist group, so at most one such run at a time.
 test: $(STAMP) lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # The dashboard's browser test drives Debian's Chromium (Playwright never downloads one):
 # installed here when missing, so that a new user's first `make test` passes.

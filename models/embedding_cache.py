@@ -1,7 +1,12 @@
 """A disk cache of sentence embeddings for public data sets (never for a user's own texts).
 
 Benchmarks embed the same tens of thousands of data-set sentences on every run; the cache
-keys each vector by SHA-256 of (encoder name, text) and stores them in one ``.npz`` file.
+keys each vector by SHA-256 of (encoder name, text) and stores them in one ``.npz`` file of
+two arrays, ``keys`` (n,) and ``vectors`` (n, d). Why two arrays: an ``.npz`` is a zip, and
+one member per text made loading a simulation's 8,000 embeddings take about a second
+(a zip member's header, a file open and an array header each); two members load at once.
+A file in the older one-member-per-text layout is still read, and rewritten in the new one
+when it is first loaded.
 """
 
 from __future__ import annotations
@@ -10,12 +15,12 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 Array = npt.NDArray[np.float32]
+KEYS, VECTORS = "keys", "vectors"  # the two members of a cache file
 
 
 class EmbeddingCache:
@@ -25,8 +30,9 @@ class EmbeddingCache:
         self._embed = embed
         self._vectors: dict[str, Array] = {}
         if path.is_file():
-            with np.load(path) as stored:
-                self._vectors = {key: stored[key] for key in stored.files}
+            self._vectors, older_layout = _load(path)
+            if older_layout:
+                self._save()  # once: later loads take the fast layout
         self.misses = 0
 
     def _key(self, text: str) -> str:
@@ -47,6 +53,23 @@ class EmbeddingCache:
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp.npz")
-        vectors: dict[str, Any] = dict(self._vectors)
-        np.savez(staging, **vectors)
+        keys = np.array(list(self._vectors), dtype=np.str_)
+        vectors = np.stack(list(self._vectors.values())).astype(np.float32)  # (n, d)
+        np.savez(staging, keys=keys, vectors=vectors)  # KEYS, VECTORS
         os.replace(staging, self.path)
+
+
+def _load(path: Path) -> tuple[dict[str, Array], bool]:
+    """Key -> vector from a cache file, and whether it must be rewritten.
+
+    Reads the two-array layout, the older one (one member per key), and a file holding
+    both (an older version's save after it read a two-array file it did not know).
+    """
+    with np.load(path) as stored:
+        names = set(stored.files)
+        vectors: dict[str, Array] = {}
+        if {KEYS, VECTORS} <= names:
+            vectors.update(zip(stored[KEYS].tolist(), stored[VECTORS], strict=True))
+        for name in sorted(names - {KEYS, VECTORS}):
+            vectors[name] = stored[name]
+        return vectors, names != {KEYS, VECTORS}

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import errno
 import json
+import multiprocessing
 import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +133,7 @@ def _set_up(root: Path, settings: RunSettings, population: PopulationData) -> No
     )
     devices = SimulatedDevices(root=root, secret=secrets.token_hex(32), encoder=encoder.name)
     EmbeddingCache(devices.embeddings_path, encoder.name, shared)(sorted(population.texts()))
-    for index, client in enumerate(population.clients):
-        seed_store(devices.store_path(index), devices.passphrase(index), client)
+    seed_stores(devices, population.clients)
     workspace = Workspace(root=root, devices=devices)
     settings.save(workspace.settings_path)
     workspace.unseen_path.write_text(json.dumps([asdict(e) for e in population.unseen_users]))
@@ -171,6 +172,46 @@ def _probe_writable(folder: Path) -> None:
         if error.errno == errno.ENOENT:  # the folder is there but takes no new entries (/proc)
             raise PermissionError(errno.EPERM, "takes no new files", str(folder)) from error
         raise OSError(error.errno, error.strerror, str(folder)) from error
+
+
+# Below this many devices the stores are seeded in this process: starting workers (a fresh
+# interpreter each, importing the store code) costs more than it saves.
+PARALLEL_SEEDING_FROM = 200
+
+
+def seed_stores(
+    devices: SimulatedDevices,
+    clients: Sequence[ClientData],
+    *,
+    workers: int | None = None,
+    parallel_from: int = PARALLEL_SEEDING_FROM,
+) -> None:
+    """Seed every simulated device's store, on every core for a large population.
+
+    Why processes: seeding is CPU-bound Python (key derivation, sealing, SQLite), each store
+    is its own file, and a 1,000-device set-up took longer than most of the run's rounds.
+    Workers are spawned (not forked: the parent holds the encoder's threads) and take one
+    store at a time, each first checking that this process still lives, so that a set-up
+    killed midway stops writing within one store (the next set-up starts over in the same
+    staging folder). Spawned workers import the caller's main module, so a script that sets
+    up a large population needs the usual ``if __name__ == "__main__":`` guard.
+    """
+    jobs = [(devices.store_path(i), devices.passphrase(i), c) for i, c in enumerate(clients)]
+    count = workers if workers is not None else os.cpu_count() or 1
+    if count <= 1 or len(jobs) < parallel_from:
+        for job in jobs:
+            seed_store(*job)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(count, mp_context=context) as pool:
+        for _ in pool.map(_seed_for, jobs, [os.getpid()] * len(jobs)):
+            pass  # map re-raises a worker's error here
+
+
+def _seed_for(job: tuple[Path, str, ClientData], parent: int) -> None:
+    if os.getppid() != parent:  # the set-up was killed: write nothing more
+        raise RuntimeError(f"set-up process {parent} has ended; not seeding {job[0]}")
+    seed_store(*job)
 
 
 def seed_store(path: Path, passphrase: str, client: ClientData) -> None:

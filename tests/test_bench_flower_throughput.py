@@ -9,6 +9,9 @@ import pytest
 
 from bench import flower_throughput
 
+# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
+pytestmark = pytest.mark.xdist_group("flower")
+
 
 def test_flower_throughput_bench_measures_each_transport_on_the_same_devices(
     tmp_path, encoder_cache, monkeypatch

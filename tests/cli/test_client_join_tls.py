@@ -24,6 +24,9 @@ from tests.cli.join_driver import chat_session, join
 from tests.cli.tls_certificates import make_certificates, make_node_key
 from tests.conftest import REPO_ROOT
 
+# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
+pytestmark = pytest.mark.xdist_group("flower")
+
 
 @pytest.mark.slow
 def test_a_device_joins_over_tls_and_one_trusting_another_ca_is_refused(

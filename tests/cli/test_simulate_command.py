@@ -20,6 +20,9 @@ from simulation.simulated_devices import WORKSPACE_FILE
 from tests.cli.cli_harness import as_unprivileged, one_line, run_cli_process, run_main
 from tests.conftest import REPO_ROOT, run_cli
 
+# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
+pytestmark = pytest.mark.xdist_group("flower")
+
 
 def test_simulate_prints_each_round_and_a_summary_with_the_metrics_store(tmp_path, encoder_cache):
     out = tmp_path / "run"

@@ -34,6 +34,9 @@ from tests.conftest import REPO_ROOT
 from tests.server.device_updates import summed_updates
 from tests.server.hostile_devices import KEEP_ENV, PLAN_ENV, hostile_app
 
+# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
+pytestmark = pytest.mark.xdist_group("flower")
+
 
 def _settings(clients: int, rounds: int, secure: bool) -> RunSettings:
     return RunSettings(

@@ -37,6 +37,9 @@ from tests.conftest import REPO_ROOT
 from tests.server.device_updates import summed_updates
 from tests.server.message_capture import record_replies
 
+# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
+pytestmark = pytest.mark.xdist_group("flower")
+
 CLIENTS = 5
 # What Flower's legacy FitRes adds around the masked vector: a status, no metrics, weight 1.
 FIT_RESULT_ENVELOPE = {"fitres.metrics": {}, "fitres.status": {"code": 0, "message": "Success"}}

@@ -44,6 +44,9 @@ from simulation.run_workspace import Workspace, prepare_workspace
 from tests.conftest import REPO_ROOT
 from tests.simulation.tcp_proxy import RecordingProxy
 
+# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
+pytestmark = pytest.mark.xdist_group("flower")
+
 DEVICES = 3
 PER_DEVICE_METRICS = (*STATISTICS, "eval_hits_at_1", "fraction_clipped", "update_norm")
 
