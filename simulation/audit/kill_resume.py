@@ -84,10 +84,11 @@ def _kill_later(point: str, kill_round: int) -> None:
         # The loop calls the name it imported; patch that name in the loop's module.
         save: Callable[..., None] = getattr(loop, "save_checkpoint")  # noqa: B009
 
-        def save_or_die(path: Path, model: Any, *, extra: dict[str, Any] | None = None) -> None:
+        def save_or_die(path: Path, model: Any, **saved: Any) -> None:
+            extra = saved.get("extra")
             if extra and extra["rounds"] == kill_round:
                 _die()
-            save(path, model, extra=extra)
+            save(path, model, **saved)
 
         setattr(loop, "save_checkpoint", save_or_die)  # noqa: B010
     if point == "after-checkpoint":
