@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,16 +12,15 @@ import pytest
 from models.reranking_head import EMBEDDING_DIM
 from privacy.noise import SeededGaussian
 from protocol.round_instructions import RoundInstructions
-from server.federated_run import RunOutcome, run_federation
+from server.federated_run import run_federation
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
 from simulation.held_out import HeldOutUsers, load_examples
 from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
-from simulation.run_workspace import Workspace, prepare_workspace
-
-CLIENTS = 8
+from simulation.run_workspace import prepare_workspace
+from tests.server.in_process_run import CLIENTS, run_in_process
 
 
 @pytest.fixture
@@ -40,31 +38,12 @@ def settings() -> RunSettings:
     )
 
 
-def _run(
-    settings: RunSettings, root: Path, *, crash_on_round: int | None = None
-) -> tuple[Workspace, RunOutcome]:
-    workspace = prepare_workspace(root, settings, synthetic_population(CLIENTS, seed=0))
-    return workspace, run_federation(
-        settings,
-        workspace,
-        InProcessTransport(
-            workspace,
-            CLIENTS,
-            SeededGaussian(np.random.default_rng(1)),
-            crash_on_round=crash_on_round,
-        ),
-        noise=SeededGaussian(np.random.default_rng(0)),
-        rng=random.Random(0),
-        say=lambda _: None,
-    )
-
-
 def test_a_run_completes_with_ledger_checkpoint_and_one_metrics_row_per_round(
     tmp_path, settings, encoder_cache, monkeypatch
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
 
-    workspace, outcome = _run(settings, tmp_path / "run")
+    workspace, outcome = run_in_process(settings, tmp_path / "run")
 
     assert outcome.state == "completed"
     assert outcome.rounds == 3
@@ -85,7 +64,7 @@ def test_the_budget_stops_training_before_a_round_would_exceed_it(
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     tight = settings.with_values(rounds=50, epsilon=2.0, noise_multiplier=2.0)  # 4 rounds fit
 
-    workspace, outcome = _run(tight, tmp_path / "run")
+    workspace, outcome = run_in_process(tight, tmp_path / "run")
 
     assert outcome.state == "budget_exhausted"
     assert outcome.rounds == 4
@@ -104,11 +83,11 @@ def test_a_restarted_run_continues_its_ledger_and_never_resets_it(
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     root = tmp_path / "run"
     with pytest.raises(RuntimeError, match="died"):
-        _run(settings, root, crash_on_round=3)
+        run_in_process(settings, root, crash_on_round=3)
     after_crash = open_ledger(settings, root / "ledger.json")
     assert after_crash.rounds == 3  # round 3 was charged before any device was asked
 
-    workspace, outcome = _run(settings, root)
+    workspace, outcome = run_in_process(settings, root)
 
     # The charged round is not run again: its privacy is spent, whatever it released.
     assert outcome.rounds == 3
@@ -124,7 +103,7 @@ def test_without_a_budget_there_is_no_noise_and_no_privacy_claim(
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
 
-    _, outcome = _run(settings.with_values(epsilon=math.inf, rounds=1), tmp_path / "run")
+    _, outcome = run_in_process(settings.with_values(epsilon=math.inf, rounds=1), tmp_path / "run")
 
     assert outcome.noise_multiplier == 0.0
     assert math.isinf(outcome.epsilon_rdp)
@@ -132,10 +111,10 @@ def test_without_a_budget_there_is_no_noise_and_no_privacy_claim(
 
 def test_resuming_with_other_settings_is_refused(tmp_path, settings, encoder_cache, monkeypatch):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
-    _run(settings.with_values(rounds=1), tmp_path / "run")
+    run_in_process(settings.with_values(rounds=1), tmp_path / "run")
 
     with pytest.raises(ValueError, match="other settings"):
-        _run(settings.with_values(rounds=1, clipping_norm=0.25), tmp_path / "run")
+        run_in_process(settings.with_values(rounds=1, clipping_norm=0.25), tmp_path / "run")
 
 
 def test_adaptive_clipping_moves_the_norm_toward_the_target_quantile(
@@ -148,7 +127,7 @@ def test_adaptive_clipping_moves_the_norm_toward_the_target_quantile(
         adaptive_clipping=True, clipping_norm=50.0, rounds=3, epsilon=math.inf
     )
 
-    workspace, outcome = _run(adaptive, tmp_path / "run")
+    workspace, outcome = run_in_process(adaptive, tmp_path / "run")
 
     rows = MetricsStore(workspace.metrics_path).rounds()
     norms = [r["clipping_norm"] for r in rows]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +10,10 @@ import pytest
 from models.reranking_head import HeadConfig
 from models.training import new_head
 from models.weights import checkpoint_state, flatten, get_weights, load_checkpoint, save_checkpoint
-from privacy.noise import SeededGaussian
 from server import server_steps
-from server.federated_run import run_federation
 from server.run_settings import RunSettings
 from server.server_steps import MOMENTUM, TRAINING_HEAD, averaged, momentum_step
-from simulation.in_process_transport import InProcessTransport
-from simulation.populations import synthetic_population
-from simulation.run_workspace import prepare_workspace
-
-CLIENTS = 8
+from tests.server.in_process_run import CLIENTS, run_in_process
 
 
 def test_without_a_previous_step_the_step_is_the_rounds_own():
@@ -69,20 +62,7 @@ def test_state_arrays_travel_with_the_checkpoint_and_leave_the_head_alone(tmp_pa
 
 
 def _run(settings: RunSettings, root: Path, *, crash_on_round: int | None = None) -> None:
-    workspace = prepare_workspace(root, settings, synthetic_population(CLIENTS, seed=0))
-    outcome = run_federation(
-        settings,
-        workspace,
-        InProcessTransport(
-            workspace,
-            CLIENTS,
-            SeededGaussian(np.random.default_rng(1)),
-            crash_on_round=crash_on_round,
-        ),
-        noise=SeededGaussian(np.random.default_rng(0)),
-        rng=random.Random(0),
-        say=lambda _: None,
-    )
+    _, outcome = run_in_process(settings, root, crash_on_round=crash_on_round)
     assert outcome.state == "completed", outcome.detail
 
 
