@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from cli.argument_types import at_least
-from cli.keyring_entry import add_unlock_arguments, keyring_passphrase
+from cli.keyring_entry import add_unlock_arguments, open_with_keyring
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from client.app_profiles import (
     AppProfile,
@@ -32,7 +32,6 @@ from client.embedding.protocol import Embedder
 from client.llm import ServerConfig, choose_backend
 from client.memory_engine import MemoryEngine, SessionReport
 from client.profile import Profile
-from client.store.errors import WrongPassphraseError
 
 PROMPT = "you> "
 
@@ -109,13 +108,8 @@ def _unlock_or_create(args: argparse.Namespace) -> Profile:
 def _unlock_from_keyring(path: Path) -> Profile:
     if not path.exists():
         raise InputError(f"no store at {path}; create it, then `fedpersona store keyring set`")
-    try:
-        return Profile.open(path, keyring_passphrase(path))
-    except WrongPassphraseError:
-        raise WrongPassphraseError(
-            f"the passphrase in the OS keyring does not open {path} (changed since?); "
-            "run `fedpersona store keyring set` again"
-        ) from None
+    profile, _ = open_with_keyring(path)
+    return profile
 
 
 def device_embedder() -> Embedder:

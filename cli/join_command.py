@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cli.argument_types import at_least
 from cli.chat_command import device_embedder
-from cli.keyring_entry import add_unlock_arguments, keyring_passphrase
+from cli.keyring_entry import add_unlock_arguments, open_with_keyring
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from cli.superlink_address import SuperLinkAddress, check_reachable, check_transport
 from cli.supernode_process import SuperNodeLaunch, run_supernode
@@ -103,10 +103,11 @@ def _unlock(store: Path, args: argparse.Namespace) -> str:
     if not store.exists():
         raise InputError(f"no store at {store}; chat first (`fedpersona chat --create`)")
     if args.use_keyring:
-        passphrase = keyring_passphrase(store)
+        profile, passphrase = open_with_keyring(store)
     else:
         passphrase = read_passphrase(args.passphrase_env, f"Passphrase for {store}: ")
-    with Profile.open(store, passphrase) as profile:
+        profile = Profile.open(store, passphrase)
+    with profile:
         signals = profile.training.count()
     print(f"this device holds {signals} training signal(s) from chat", file=sys.stderr)
     if signals < FEW_SIGNALS:

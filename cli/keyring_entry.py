@@ -19,6 +19,8 @@ import keyring
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 
 from cli.failures import UsageError
+from client.profile import Profile
+from client.store.errors import WrongPassphraseError
 
 SERVICE = "fedpersona"
 NO_BACKEND = (
@@ -59,6 +61,21 @@ def keyring_passphrase(store: Path) -> str:
             "save one with `fedpersona store keyring set`"
         )
     return value
+
+
+def open_with_keyring(store: Path) -> tuple[Profile, str]:
+    """The store opened with the keyring's passphrase, and that passphrase.
+
+    A passphrase changed since it was saved gets its own message (both `chat` and
+    `client join` say the same), not the generic wrong-passphrase line."""
+    passphrase = keyring_passphrase(store)
+    try:
+        return Profile.open(store, passphrase), passphrase
+    except WrongPassphraseError:
+        raise WrongPassphraseError(
+            f"the passphrase in the OS keyring does not open {store} (changed since?); "
+            "run `fedpersona store keyring set` again"
+        ) from None
 
 
 def forget_passphrase(store: Path) -> bool:

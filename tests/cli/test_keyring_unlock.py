@@ -69,14 +69,21 @@ def test_only_a_passphrase_that_opens_the_store_is_saved(tmp_path: Path) -> None
     assert not (tmp_path / "keyring.json").exists()
 
 
-def test_a_stale_keyring_entry_says_what_to_do(tmp_path: Path) -> None:
+def test_a_stale_keyring_entry_says_what_to_do_in_chat_and_join(tmp_path: Path) -> None:
     store = new_store(tmp_path)
     env = keyring_env(tmp_path)
     entry = f"fedpersona\n{store.resolve()}"
     (tmp_path / "keyring.json").write_text(json.dumps({entry: "an old passphrase"}))
-    code, _, err = keyring_chat(store, env, "/end\n")
+    code, _, chat_err = keyring_chat(store, env, "/end\n")
     assert code == 2
-    assert "store keyring set` again" in err
+    assert "store keyring set` again" in chat_err
+
+    closed = free_port()  # never reached: the unlock fails first
+    join = ["client", "join", "--store", str(store), "--superlink", f"127.0.0.1:{closed}"]
+    result = run_cli(*join, "--insecure", "--use-keyring", env=env)
+    assert result.returncode == 2
+    assert "store keyring set` again" in result.stderr
+    assert "cannot reach a SuperLink" not in result.stderr
 
 
 def test_without_an_os_keyring_each_command_says_so(tmp_path: Path) -> None:
