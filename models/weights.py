@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,30 +80,34 @@ def save_checkpoint(
     os.replace(staging, path)
 
 
-def load_checkpoint(path: Path) -> tuple[RerankingHead, dict[str, Any]]:
-    """The head a checkpoint describes, with its weights, and the checkpoint's ``extra``."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """What one checkpoint file holds: the head, its ``extra`` facts and ``state`` arrays."""
+
+    model: RerankingHead
+    extra: dict[str, Any]
+    state: dict[str, npt.NDArray[Any]]
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Everything in a checkpoint, from one read of the file."""
     try:
         with np.load(path, allow_pickle=False) as stored:
             meta = json.loads(str(stored[_META]))
             names = sorted(n for n in stored.files if n != _META and not n.startswith(_STATE))
             arrays = [stored[name] for name in names]
+            saved = (n for n in stored.files if n.startswith(_STATE))
+            state = {name.removeprefix(_STATE): stored[name] for name in saved}
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"{path} is not a readable head checkpoint: {error}") from error
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a head checkpoint (format {meta.get('format')!r})")
     model = RerankingHead(HeadConfig.from_json(meta["config"]))
     set_weights(model, arrays)
-    return model, dict(meta.get("extra", {}))
+    return Checkpoint(model, dict(meta.get("extra", {})), state)
 
 
-def checkpoint_state(path: Path) -> dict[str, npt.NDArray[Any]]:
-    """The ``state`` arrays saved with a checkpoint (none for a checkpoint without any)."""
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return {
-                name.removeprefix(_STATE): stored[name]
-                for name in stored.files
-                if name.startswith(_STATE)
-            }
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path} is not a readable head checkpoint: {error}") from error
+def load_checkpoint(path: Path) -> tuple[RerankingHead, dict[str, Any]]:
+    """The head a checkpoint describes, with its weights, and the checkpoint's ``extra``."""
+    checkpoint = read_checkpoint(path)
+    return checkpoint.model, checkpoint.extra

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,10 +32,9 @@ import numpy.typing as npt
 from models.reranking_head import HeadConfig, RerankingHead
 from models.training import new_head
 from models.weights import (
-    checkpoint_state,
     flatten,
     get_weights,
-    load_checkpoint,
+    read_checkpoint,
     save_checkpoint,
     set_weights,
     unflatten,
@@ -163,12 +162,11 @@ class _Run:
         reference_facts: Sequence[str] = (),
     ) -> _Run:
         ledger = open_ledger(settings, folder.ledger_path)
-        model, clipping_norm = _load_or_new_head(folder, settings)
+        model, clipping_norm, saved = _load_or_new_head(folder, settings)
         steps = ServerSteps(settings.server_momentum, settings.head_averaging)
         published = model
-        if folder.checkpoint_path.is_file():  # resumed: the training head may differ
+        if saved is not None:  # resumed: the training head may differ
             published = deepcopy(model)
-            saved = checkpoint_state(folder.checkpoint_path)
             training = steps.restore(flatten(get_weights(model)), saved)
             set_weights(model, unflatten(training, get_weights(model)))
         metrics = MetricsStore(folder.metrics_path)
@@ -312,12 +310,16 @@ def _dp_fedavg(settings: RunSettings, noise_multiplier: float, clipping_norm: fl
     )
 
 
-def _load_or_new_head(folder: RunFolder, settings: RunSettings) -> tuple[RerankingHead, float]:
-    """The head and the clipping norm to continue with (a fresh head: the configured norm)."""
+def _load_or_new_head(
+    folder: RunFolder, settings: RunSettings
+) -> tuple[RerankingHead, float, dict[str, npt.NDArray[Any]] | None]:
+    """The head, the clipping norm and the server's saved state to continue with (a fresh
+    head: the configured norm, no state)."""
     if folder.checkpoint_path.is_file():
-        model, extra = load_checkpoint(folder.checkpoint_path)
-        return model, float(extra.get("clipping_norm", settings.clipping_norm))
-    return new_head(HeadConfig(), seed=settings.seed), settings.clipping_norm
+        saved = read_checkpoint(folder.checkpoint_path)
+        norm = float(saved.extra.get("clipping_norm", settings.clipping_norm))
+        return saved.model, norm, saved.state
+    return new_head(HeadConfig(), seed=settings.seed), settings.clipping_norm, None
 
 
 def _train(

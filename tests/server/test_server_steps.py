@@ -9,7 +9,7 @@ import pytest
 
 from models.reranking_head import HeadConfig
 from models.training import new_head
-from models.weights import checkpoint_state, flatten, get_weights, load_checkpoint, save_checkpoint
+from models.weights import flatten, get_weights, load_checkpoint, read_checkpoint, save_checkpoint
 from server import server_steps
 from server.run_settings import RunSettings
 from server.server_steps import MOMENTUM, TRAINING_HEAD, averaged, momentum_step
@@ -56,9 +56,9 @@ def test_state_arrays_travel_with_the_checkpoint_and_leave_the_head_alone(tmp_pa
     loaded, extra = load_checkpoint(tmp_path / "head.npz")
     np.testing.assert_array_equal(flatten(get_weights(loaded)), flatten(get_weights(head)))
     assert extra == {"rounds": 2}
-    np.testing.assert_array_equal(checkpoint_state(tmp_path / "head.npz")[MOMENTUM], step)
+    np.testing.assert_array_equal(read_checkpoint(tmp_path / "head.npz").state[MOMENTUM], step)
     save_checkpoint(tmp_path / "plain.npz", head)
-    assert checkpoint_state(tmp_path / "plain.npz") == {}
+    assert read_checkpoint(tmp_path / "plain.npz").state == {}
 
 
 def _run(settings: RunSettings, root: Path, *, crash_on_round: int | None = None) -> None:
@@ -102,14 +102,14 @@ def test_momentum_adds_the_previous_step_and_a_restart_continues_it(
     # momentum differs from plain DP-FedAvg by exactly beta times round 1's step.
     expected = _head(tmp_path / "plain") + beta * (after_one - start)
     np.testing.assert_allclose(_head(tmp_path / "momentum"), expected, atol=1e-5)
-    saved = checkpoint_state(tmp_path / "momentum" / "head.npz")[MOMENTUM]
+    saved = read_checkpoint(tmp_path / "momentum" / "head.npz").state[MOMENTUM]
     np.testing.assert_allclose(saved, _head(tmp_path / "momentum") - after_one, atol=1e-5)
 
     # A run that dies after round 2 resumes with round 2's step, not from rest.
     resumed = tmp_path / "resumed"
     with pytest.raises(RuntimeError, match="died"):
         _run(_settings(rounds=4, server_momentum=beta), resumed, crash_on_round=3)
-    saved = checkpoint_state(resumed / "head.npz")[MOMENTUM]
+    saved = read_checkpoint(resumed / "head.npz").state[MOMENTUM]
     seen: list[np.ndarray | None] = []
 
     def recording_step(current, aggregated, velocity, momentum):
@@ -147,7 +147,7 @@ def test_the_run_publishes_the_average_trains_on_and_resumes_from_the_training_h
     plain = _head(tmp_path / "plain")
     expected = beta * _head(tmp_path / "one") + (1 - beta) * plain
     np.testing.assert_allclose(_head(tmp_path / "averaged"), expected, atol=1e-5)
-    saved = checkpoint_state(tmp_path / "averaged" / "head.npz")[TRAINING_HEAD]
+    saved = read_checkpoint(tmp_path / "averaged" / "head.npz").state[TRAINING_HEAD]
     np.testing.assert_allclose(saved, plain, atol=1e-6)
 
     # Killed after round 2 and resumed, it trains on from the training head, as plain does.
@@ -155,6 +155,6 @@ def test_the_run_publishes_the_average_trains_on_and_resumes_from_the_training_h
         with pytest.raises(RuntimeError, match="died"):
             _run(_settings(rounds=4, **values), tmp_path / name, crash_on_round=3)
         _run(_settings(rounds=4, **values), tmp_path / name)
-    training = checkpoint_state(tmp_path / "averaged-resumed" / "head.npz")[TRAINING_HEAD]
+    training = read_checkpoint(tmp_path / "averaged-resumed" / "head.npz").state[TRAINING_HEAD]
     np.testing.assert_allclose(training, _head(tmp_path / "plain-resumed"), atol=1e-5)
     assert not np.allclose(_head(tmp_path / "averaged-resumed"), training, atol=1e-3)
