@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli.argument_types import at_least
+from cli.argument_types import at_least, positive_seconds
 from cli.chat_command import device_embedder
 from cli.keyring_entry import add_unlock_arguments, open_with_keyring
 from cli.store_commands import InputError, default_store_path, read_passphrase
@@ -27,6 +27,9 @@ from client.profile import Profile
 # Fewer signals than this and a round's training step learns little from this person;
 # the device still takes part (its update is then small or zero), and says so.
 FEW_SIGNALS = 8
+# How long the device keeps trying to reach a SuperLink it lost (a restart of the server
+# usually takes less); then it leaves, and `client join` can be run again.
+GIVE_UP_AFTER_S = 600.0
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,6 +68,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="take part in at most K rounds of any one run, whatever the server asks "
         "(counted, sealed, in the store)",
     )
+    join.add_argument(
+        "--give-up-after",
+        type=positive_seconds,
+        default=GIVE_UP_AFTER_S,
+        metavar="SECONDS",
+        help="leave when the SuperLink has been unreachable this long (default: %(default)s)",
+    )
     join.set_defaults(handler=_join)
 
 
@@ -88,11 +98,17 @@ def _join(args: argparse.Namespace) -> int:
         auth_key=args.auth_key,
         trusted_entities=args.trusted_entities,
         participation_cap=args.participation_cap,
+        give_up_after=args.give_up_after,
     )
     print(f"joining the federation at {address} with {store}; Ctrl-C leaves", file=sys.stderr)
     code = run_supernode(launch, passphrase)
     if code != 0:
-        print(f"fedpersona: the SuperNode stopped with exit code {code}", file=sys.stderr)
+        print(
+            f"fedpersona: the SuperNode stopped with exit code {code} (its log above says "
+            f"why; a SuperLink unreachable for {args.give_up_after:g} s ends it): this "
+            "device has left the federation; run `client join` again to rejoin",
+            file=sys.stderr,
+        )
         return 1
     print("left the federation", file=sys.stderr)
     return 0

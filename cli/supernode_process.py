@@ -32,6 +32,7 @@ class SuperNodeLaunch:
     trusted_entities: Path | None = None  # keys whose signed apps alone may run here
     runtime_port: int = 0  # the SuperNode's local Runtime API; 0: a free one
     participation_cap: int | None = None  # the device's own ceiling on rounds per run
+    give_up_after: float | None = None  # seconds without the SuperLink before leaving
 
     def command(self) -> list[str]:
         command = [_tool("flower-supernode"), "--superlink", str(self.superlink)]
@@ -45,6 +46,9 @@ class SuperNodeLaunch:
         for flag, value in optional:
             if value is not None:
                 command += [flag, str(value)]
+        if self.give_up_after is not None:
+            # Flower retries a lost SuperLink forever unless told otherwise.
+            command += ["--max-wait-time", str(self.give_up_after)]
         port = self.runtime_port or free_port()
         # The Runtime API serves the SuperExec on this machine only.
         command += ["--host", "127.0.0.1", "--port", str(port)]

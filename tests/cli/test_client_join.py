@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,40 @@ def test_a_superlink_that_does_not_answer_is_a_clear_error(tmp_path, encoder_cac
     assert f"cannot reach a SuperLink at 127.0.0.1:{closed}" in said
     assert "nothing was started" in said
     assert "Starting Flower SuperNode" not in said
+
+
+def test_a_superlink_lost_for_longer_than_give_up_after_ends_the_join(tmp_path, encoder_cache):
+    """Something answers at the address (the reachability check passes) but hangs up on
+    every connection, as a SuperLink going down does: the SuperNode retries for
+    --give-up-after seconds, then the join ends and says so (Flower alone would retry
+    forever)."""
+    store = new_store(tmp_path)
+    log = tmp_path / "join.log"
+    with socket.create_server(("127.0.0.1", 0)) as hanging_up:
+        stop = threading.Event()
+        threading.Thread(target=_hang_up_until, args=(hanging_up, stop), daemon=True).start()
+        address = f"127.0.0.1:{hanging_up.getsockname()[1]}"
+        joined = join(
+            store, address, encoder_cache, tmp_path / "flwr", log, "--insecure",
+            "--give-up-after", "3",
+        )  # fmt: skip
+        try:
+            code = joined.wait(timeout=180)
+        finally:
+            stop.set()
+            if joined.poll() is None:
+                joined.kill()
+    said = log.read_text(errors="replace")
+    assert code == 1, said
+    assert "Giving up reconnection after" in said  # Flower's own words, not a crash
+    assert "has left the federation; run `client join` again" in said
+
+
+def _hang_up_until(server: socket.socket, stop: threading.Event) -> None:
+    server.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            connection, _ = server.accept()
+        except OSError:
+            continue
+        connection.close()
