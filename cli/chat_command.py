@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from cli.argument_types import at_least
+from cli.failures import describe
 from cli.keyring_entry import add_unlock_arguments, open_with_keyring
 from cli.store_commands import InputError, default_store_path, read_passphrase
 from client.app_profiles import (
@@ -32,6 +33,7 @@ from client.embedding.protocol import Embedder
 from client.llm import ServerConfig, choose_backend
 from client.memory_engine import MemoryEngine, SessionReport
 from client.profile import Profile
+from client.store.errors import StoreBusyError
 
 PROMPT = "you> "
 
@@ -164,15 +166,22 @@ def _loop(
         text = line.strip()
         if not text:
             continue
-        if text.startswith("/"):
-            result = run_command(session, text)
-            for out in result.lines:
-                print(out)
-            if result.end:
-                return
-        else:
-            _answer(session, text, show_notice=show_notice)
-        _train_if_due(session, training)
+        try:
+            if text.startswith("/"):
+                result = run_command(session, text)
+                for out in result.lines:
+                    print(out)
+                if result.end:
+                    return
+            else:
+                _answer(session, text, show_notice=show_notice)
+            _train_if_due(session, training)
+        except StoreBusyError as error:
+            # Another process (a federated round of `client join`, say) held the store's
+            # write lock past the busy timeout: the session goes on, the line is retried
+            # by the person; each of the store's writes is all or nothing.
+            retry = "that line may not have been saved: send it again"
+            print(f"fedpersona: {describe(error)}; {retry}", file=sys.stderr)
 
 
 def _train_if_due(session: ChatSession, training: LocalTraining) -> None:
