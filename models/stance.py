@@ -69,6 +69,22 @@ DIET_EXCLUSIONS: dict[str, str] = {
     "lactose": "dairy, milk, cheese, butter, cream, yogurt, ice cream",
     "nut": "nuts, peanuts, almonds, cashews, walnuts, pecans, pistachios",
     "shellfish": "shellfish, shrimp, prawns, crab, lobster, clams, mussels, oysters",
+    "plant-based": "meat, chicken, beef, pork, fish, seafood, eggs, dairy, milk, cheese, honey",
+}
+# What a general word covers, so that "I avoid dairy" reaches a candidate about cheese.
+MEMBERS: dict[str, str] = {
+    **{k: v for k, v in DIET_EXCLUSIONS.items() if k in ("gluten", "dairy", "nut", "shellfish")},
+    "lactose": DIET_EXCLUSIONS["dairy"],
+    "caffeine": "coffee, espresso, latte, black tea, green tea, cola, energy drinks",
+    "caffeinated": "coffee, espresso, latte, black tea, green tea, cola, energy drinks",
+    "animal": DIET_EXCLUSIONS["vegan"],
+    "meat": "chicken, beef, pork, lamb, bacon, ham, sausage, steak",
+    "alcohol": DIET_EXCLUSIONS["sober"],
+    "carb": DIET_EXCLUSIONS["keto"],
+    "carbs": DIET_EXCLUSIONS["keto"],
+    "sugar": "sugar, sweets, candy, dessert, soda, cake",
+    "spicy": "spicy, chili, hot peppers, fiery, jalapeno, sriracha",
+    "egg": "eggs, omelette, mayonnaise, meringue",
 }
 
 _LEAD = r"(?:i|i'm|i am|i've|i have|we|we're|my \w+|he|she|they)?\s*"
@@ -83,10 +99,13 @@ _AVOID_CUES = (
     r"fond of)|stay away from|steer clear of|(?:am |are )?(?:averse|opposed) to|"
     r"(?:have |has )?(?:an? )?(?:strong |real |deep )?(?:aversion|distaste|dislike) (?:to|for|of)|"
     r"(?:am |'m )?(?:turned off|put off|bored|tired|sick|wary) (?:by|of|with)|"
-    r"(?:am |'m )?uncomfortable with|refuse to|won't|no longer|never|shun|skip"
+    r"(?:am |'m )?(?:not )?(?:uncomfortable|comfortable) with|refuse to|won't|no longer|never|"
+    r"shun|skip|(?:have |has )?(?:an? )?(?:deep |strong )?disdain for|(?:have )?no interest in|"
+    r"(?:am |'m |are )against|limit(?: my intake of)?|minimi[sz]e|cut (?:out|back on)|"
+    r"(?:do not|don't|never) (?:consume|own|read|book|stay at|travel)"
 )
 _CANNOT_CUES = (
-    r"(?:am |'m )?(?:allergic|intolerant|sensitive) to|(?:have |has )?(?:an? )?(?:severe |mild |"
+    r"(?:am |'m )?(?:very )?(?:allergic|intolerant|sensitive) to|(?:have |has )?(?:an? )?(?:severe |mild |"
     r"strong |serious )?(?:allergy|intolerance|sensitivity|phobia|fear) (?:to|of)|"
     r"(?:am |'m )?(?:afraid|terrified|scared) of|"
     r"(?:can't|cannot|can not|must not|mustn't|am not allowed to|shouldn't) "
@@ -94,12 +113,13 @@ _CANNOT_CUES = (
 )
 _LIKE_CUES = (
     r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:fine|ok|okay) with|"
-    r"love[sd]?|enjoy(?:s|ed)?|like[sd]?|adore|(?:am |'m )?(?:into|fond of|passionate about|"
+    r"love[sd]?|enjoy(?:s|ed)?|(?:i|we|they|he|she|really|also|do|does) like[sd]?|adore|(?:am |'m )?(?:into|fond of|passionate about|"
     r"interested in|fascinated by|a (?:big |huge )?fan of|keen on)|favou?r(?:s|ite)?"
 )
 _PREFER_CUES = (
     r"prefer(?:s|red)?|(?:would|'d) rather|"
-    r"(?:only|mostly) (?:eat|buy|use|play|watch|stay at|choose)"
+    r"(?:only|exclusively|mostly) (?:want to )?\w+|(?:have )?(?:a )?(?:strong )?preference for|"
+    r"learn best (?:through|by|with)"
 )
 _AFTER_CUES = (
     r"(?:is|are) not for me|(?:isn't|aren't) for me|(?:bores?|annoys?|frustrates?|"
@@ -108,26 +128,32 @@ _AFTER_CUES = (
 _FIND_NEGATIVE = (
     r"find\s+(.+?)\s+(?:to be\s+)?(?:too\s+|very\s+|really\s+|quite\s+)?(?:ineffective|boring|"
     r"useless|overwhelming|unappealing|frustrating|annoying|tedious|unpleasant|stressful|"
-    r"uncomfortable|distracting|overrated|pointless|dull|unhelpful|off-putting)\b"
+    r"uncomfortable|distracting|overrated|pointless|dull|unhelpful|off-putting)\b|"
+    r"find it (?:hard|difficult) to (?:stay )?\w+ (?:with|in|by|through|to) (.+)"
 )
 _OVER = re.compile(r"^(.+?)\s+(?:over|to|rather than|instead of|more than)\s+(.+)$")
 _RATHER = re.compile(r"^(.+?)\s+(?:rather than|instead of)\s+(.+)$")
 _FREE = re.compile(r"\b([a-z]+(?:[- ][a-z]+)?)-free\b")
 _NAMED_ALLERGY = re.compile(
     r"\b(?!an?\b|the\b|severe\b|mild\b|strong\b|serious\b)([a-z]+) "
-    r"(?:allergy|allergies|intolerance|sensitivity|phobia)\b"
+    r"(?:allergy|allergies|intolerance|intolerant|sensitivity|phobia)\b"
 )
 # Diets named as such ("I am vegan", "I keep kosher"); the other rows serve "X-free".
-_DIETS = ("vegan", "vegetarian", "pescatarian", "halal", "kosher", "keto", "sober", "low-carb")
+_DIETS = (
+    *("vegan", "vegetarian", "pescatarian", "halal", "kosher", "keto", "sober", "low-carb"),
+    "plant-based",
+)
 _DIET = re.compile(r"\b(" + "|".join(_DIETS) + r")\b")
 _WITHOUT = re.compile(
-    r"\b(?:without|with no|no|free of|free from|not|never)\s+(?:any\s+)?"
+    r"\b(?:without|with no|no|free of|free from|not|never|(?:that )?(?:don't|do not) have|"
+    r"(?:that )?lack)\s+(?:any\s+)?"
     r"(?:form of\s+|kind of\s+)?(.+)$"
 )
 _TAIL = re.compile(
-    r"\s*(?:,|\band (?:can't|cannot|must|need|have|will|would|find|prefer|avoid|only)\b|"
+    r"\s*(?:,\s*(?:so|because|as|since|which|and i|i|avoiding|even)\b|\band (?:can't|cannot|must|need|have|will|would|find|prefer|avoid|only)\b|"
     r"\b(?:because|due to|as they|as it|since|so that|when|which|whenever|"
-    r"for (?:health|ethical|religious|environmental|personal) reasons)\b).*$"
+    r"for (?:health|ethical|religious|environmental|personal) reasons)\b|"
+    r"\s+(?:entirely|completely|altogether|at all|whenever possible)\b).*$"
 )
 _FILLER = re.compile(
     r"^(?:to\s+|the\s+|any\s+|all\s+|anything\s+|a\s+|an\s+|most\s+|(?:eating|using|doing|"
@@ -135,7 +161,9 @@ _FILLER = re.compile(
 )
 _SPLIT = re.compile(
     r"(?:[.;!?]\s+|,?\s+but\s+|,?\s+whereas\s+|,?\s+while\s+|,?\s+and\s+(?=i\b|i'm\b)|"
-    r",?\s+and\s+(?=(?:also\s+|much\s+|instead\s+)?(?:prefer|love|enjoy|like|would rather|want)\b))"
+    r",?\s+and\s+(?=(?:also\s+|much\s+|instead\s+)?(?:prefer|love|enjoy|like|would rather|want)\b)|"
+    r",?\s+and\s+(?=(?:must\s+|have to\s+|need to\s+|so\s+|therefore\s+)?(?:avoid|cannot|can't|"
+    r"only|never|don't|stay)\b)|,?\s+so\s+(?=i\b)|,\s+(?=avoiding\b))"
 )
 
 
@@ -162,7 +190,8 @@ def _clause_stances(part: str) -> list[StanceClause]:
         rf"^{_LEAD}(.+?)\s+(?:{_AFTER_CUES})", part
     )
     if match:
-        return [*found, StanceClause(Stance.AVOIDS, _object(match.group(1)))]
+        thing = next(g for g in match.groups() if g)
+        return [*found, StanceClause(Stance.AVOIDS, _object(thing))]
     match = re.search(rf"\b(?:{_PREFER_CUES})\b\s*(.*)$", part)
     if match:
         return found + _preference(match.group(1), Stance.PREFERS)
@@ -222,3 +251,17 @@ def _object(text: str) -> str:
     text = _TAIL.sub("", text.strip())
     text = _FILLER.sub("", text.strip())
     return text.strip(" .,;:!?\"'")
+
+
+def object_items(thing: str) -> list[str]:
+    """An object as comparable items: a list is split ("grains, legumes and pasta"), and
+    a general word adds what it covers (``MEMBERS``: "dairy" -> milk, cheese, ...)."""
+    parts = [p.strip() for p in re.split(r",|\band\b|\bor\b|\bincluding\b", thing)]
+    found = [p for p in parts if p] or [thing]
+    words = set(re.findall(r"[a-z]+(?:-[a-z]+)?", thing.lower()))
+    words |= {w.rsplit("-", 1)[-1] for w in words if "-" in w}
+    for word in sorted(words):
+        members = MEMBERS.get(word) or MEMBERS.get(word.removesuffix("s"))
+        if members:
+            found.extend(m.strip() for m in members.split(","))
+    return list(dict.fromkeys(found))

@@ -54,6 +54,7 @@ _STOPWORDS = frozenset(
 class Mention:
     plain: bool  # some content word of the object appears, not negated
     negated: bool  # some content word of the object appears only under a negation
+    share: float = 0.0  # the fraction of the object's content words named plainly
 
 
 def content_stems(text: str) -> frozenset[str]:
@@ -89,11 +90,14 @@ def mention(candidate: str, thing: str) -> Mention:
     in one counts: "peanuts" names "nuts"), plainly or only under a negation."""
     wanted = content_stems(thing)
     plain = negated = False
+    named: set[str] = set()
     for stem, is_negated in negation_marks(candidate):
-        if any(_names(stem, w) for w in wanted):
+        hits = {w for w in wanted if _names(stem, w)}
+        if hits:
             negated |= is_negated
             plain |= not is_negated
-    return Mention(plain, negated and not plain)
+            named |= hits if not is_negated else set()
+    return Mention(plain, negated and not plain, len(named) / max(len(wanted), 1))
 
 
 def without_negated(text: str) -> str:
