@@ -105,7 +105,8 @@ _AVOID_CUES = (
     r"(?:do not|don't|never) (?:consume|own|read|book|stay at|travel)"
 )
 _CANNOT_CUES = (
-    r"(?:am |'m )?(?:very )?(?:allergic|intolerant|sensitive) to|(?:have |has )?(?:an? )?(?:severe |mild |"
+    r"(?:am |'m )?(?:very )?(?:allergic|intolerant|sensitive) to|"
+    r"(?:have |has )?(?:an? )?(?:severe |mild |"
     r"strong |serious )?(?:allergy|intolerance|sensitivity|phobia|fear) (?:to|of)|"
     r"(?:am |'m )?(?:afraid|terrified|scared) of|"
     r"(?:can't|cannot|can not|must not|mustn't|am not allowed to|shouldn't) "
@@ -113,7 +114,8 @@ _CANNOT_CUES = (
 )
 _LIKE_CUES = (
     r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:fine|ok|okay) with|"
-    r"love[sd]?|enjoy(?:s|ed)?|(?:i|we|they|he|she|really|also|do|does) like[sd]?|adore|(?:am |'m )?(?:into|fond of|passionate about|"
+    r"love[sd]?|enjoy(?:s|ed)?|(?:i|we|they|he|she|really|also|do|does) like[sd]?|adore|"
+    r"(?:am |'m )?(?:into|fond of|passionate about|"
     r"interested in|fascinated by|a (?:big |huge )?fan of|keen on)|favou?r(?:s|ite)?"
 )
 _PREFER_CUES = (
@@ -150,7 +152,8 @@ _WITHOUT = re.compile(
     r"(?:form of\s+|kind of\s+)?(.+)$"
 )
 _TAIL = re.compile(
-    r"\s*(?:,\s*(?:so|because|as|since|which|and i|i|avoiding|even)\b|\band (?:can't|cannot|must|need|have|will|would|find|prefer|avoid|only)\b|"
+    r"\s*(?:,\s*(?:so|because|as|since|which|and i|i|avoiding|even)\b|"
+    r"\band (?:can't|cannot|must|need|have|will|would|find|prefer|avoid|only)\b|"
     r"\b(?:because|due to|as they|as it|since|so that|when|which|whenever|"
     r"for (?:health|ethical|religious|environmental|personal) reasons)\b|"
     r"\s+(?:entirely|completely|altogether|at all|whenever possible)\b).*$"

@@ -85,11 +85,11 @@ def _row_features(
         vector, stripped = table[text], table[without_negated(text)]
         avoided_mentions = [mention(text, i) for c in avoided for i in items(c)]
         features[k] = [
-            vector @ table[row.context],
+            float(vector @ table[row.context]),
             _best(stripped, [i for c in avoided for i in items(c)], table),
             _best(vector, [i for c in liked for i in items(c)], table),
             max((m.share for m in avoided_mentions), default=0.0),
-            any(m.negated for m in avoided_mentions),
+            float(any(m.negated for m in avoided_mentions)),
             max((mention(text, i).share for c in liked for i in items(c)), default=0.0),
             _best(vector, plain_facts, table),
         ]
