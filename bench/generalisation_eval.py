@@ -14,9 +14,11 @@ import numpy.typing as npt
 from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances, prefeval_set
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
-from models.encoded import EncodedExamples, encode
+from models.encoded import EmbedFn, EncodedExamples, encode
 from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
+from models.stance_persona import encode_with_stance
+from models.stance_scorer import StanceRow, fit_weights, stance_features, stance_scores
 from models.stance_training import STANCE_TRAINING, train_stance, training_only
 from models.training import TrainConfig, hold_out, new_head, score, train_head
 
@@ -43,6 +45,11 @@ class Sets:
     train: EncodedExamples
     train_users: list[str]
     topics: npt.NDArray[np.str_]
+    # The same test sets with stance-signed persona input (models.stance_persona), and
+    # PrefEval in words for the parsed-stance scorer (models.stance_scorer).
+    signed: dict[tuple[str, str], EncodedExamples] = field(default_factory=dict)
+    prefeval_rows: list[StanceRow] = field(default_factory=list)
+    embed: EmbedFn | None = None
 
 
 def load_sets(
@@ -67,11 +74,24 @@ def load_sets(
             prefeval.examples, data.embed, dimension=384, labels=prefeval.gold
         ),
     }
+    examples = {
+        ("convai2", "unseen_users"): (data.unseen_examples, None),
+        ("convai2", "later_turns"): (data.later_examples, None),
+        ("msc", "valid_sessions_2_4"): (msc, None),
+        ("prefeval", "mcq_dev_topics"): (prefeval.examples, prefeval.gold),
+    }
+    signed = {
+        key: encode_with_stance(rows, data.embed, dimension=384, labels=gold)
+        for key, (rows, gold) in examples.items()
+    }
     return Sets(
         tests,
         encode(data.train_examples, data.embed, dimension=384),
         [e.user_id for e in data.train_examples],
         np.asarray([item.topic for item in prefeval.items]),
+        signed,
+        [StanceRow(i.question, (i.preference,), i.options) for i in prefeval.items],
+        data.embed,
     )
 
 
@@ -146,6 +166,7 @@ def evaluate_seed(
             record(result, method, sets, scorer)
         result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
     _central(result, sets, seed, conversations)
+    _parsed_stance(result, sets, conversations[0])
     result.config = {
         "persona_maxsim_lambda": lam,
         "head": STANCE_HEAD.to_json(),
@@ -190,3 +211,33 @@ def _central(
         held_scores, prefeval.labels
     )
     result.per_topic["head_central"] = per_topic(held_scores, prefeval, sets.topics)
+
+
+def _parsed_stance(result: SeedResult, sets: Sets, conversations: RerankingHead) -> None:
+    """Rows of the parsed stance (models.stance): the stage-1 head given the stance-signed
+    persona on every set; the seven-feature scorer on PrefEval with its hand-set weights
+    and with weights fitted leaving one topic out (each topic scored by weights fitted on
+    the other seven)."""
+    for (dataset, split), data in sets.signed.items():
+        result.hits[("head_stance_input", dataset, split)] = hits_at_1(
+            score(conversations, data), data.labels
+        )
+    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
+    signed = sets.signed[("prefeval", "mcq_dev_topics")]
+    result.per_topic["head_stance_input"] = per_topic(
+        score(conversations, signed), prefeval, sets.topics
+    )
+    if sets.embed is None:
+        raise ValueError("the stance scorer needs the sets' encoder (Sets.embed is None)")
+    features = stance_features(sets.prefeval_rows, sets.embed)
+    held_out = np.zeros(prefeval.candidates.shape[:2], np.float32)
+    for topic in sorted(set(sets.topics.tolist())):
+        rows = sets.topics == topic
+        weights = fit_weights(features[~rows], prefeval.labels[~rows])
+        held_out[rows] = stance_scores(features[rows], weights)
+    for method, scores in (
+        ("stance_parsed", stance_scores(features)),
+        ("stance_parsed_loto", held_out),
+    ):
+        result.hits[(method, "prefeval", "mcq_dev_topics")] = hits_at_1(scores, prefeval.labels)
+        result.per_topic[method] = per_topic(scores, prefeval, sets.topics)

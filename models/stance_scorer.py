@@ -21,17 +21,17 @@ fit on some preference topics can be scored on others (leave one topic out).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from models.encoded import EmbedFn
 from models.stance import StanceClause, object_items, parse_stance
 from models.stance_mentions import mention, without_negated
 
 Array = npt.NDArray[np.float32]
-EmbedFn = Callable[[Sequence[str]], Array]
 FEATURES = (
     "context",
     "avoided",
