@@ -48,6 +48,7 @@ class Sets:
     # The same test sets with stance-signed persona input (models.stance_persona), and
     # PrefEval in words for the parsed-stance scorer (models.stance_scorer).
     signed: dict[tuple[str, str], EncodedExamples] = field(default_factory=dict)
+    signed_train: EncodedExamples | None = None
     prefeval_rows: list[StanceRow] = field(default_factory=list)
     embed: EmbedFn | None = None
 
@@ -90,6 +91,7 @@ def load_sets(
         [e.user_id for e in data.train_examples],
         np.asarray([item.topic for item in prefeval.items]),
         signed,
+        encode_with_stance(data.train_examples, data.embed, dimension=384),
         [StanceRow(i.question, (i.preference,), i.options) for i in prefeval.items],
         data.embed,
     )
@@ -121,13 +123,14 @@ def per_topic(
 Stage1 = tuple[RerankingHead, EncodedExamples, EncodedExamples | None]
 
 
-def conversation_head(sets: Sets, seed: int) -> Stage1:
+def conversation_head(sets: Sets, seed: int, *, signed: bool = False) -> Stage1:
     """Stage 1: the default head on ConvAI2's training split, stance kept neutral
     (models.stance_training.training_only); early stopping on held-out users
     (models.training), which may keep the untrained head. Returns the head, the
     rows it trained on and the held-out users' rows."""
     config = TrainConfig(seed=seed)
-    train, validation = hold_out(sets.train, config, sets.train_users)
+    rows = sets.signed_train if signed and sets.signed_train is not None else sets.train
+    train, validation = hold_out(rows, config, sets.train_users)
     model = new_head(STANCE_HEAD, seed=seed)
     with training_only(model, stance=False):
         train_head(model, train, config, validation=validation)
@@ -166,7 +169,7 @@ def evaluate_seed(
             record(result, method, sets, scorer)
         result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
     _central(result, sets, seed, conversations)
-    _parsed_stance(result, sets, conversations[0])
+    _parsed_stance(result, sets, conversations[0], seed)
     result.config = {
         "persona_maxsim_lambda": lam,
         "head": STANCE_HEAD.to_json(),
@@ -213,20 +216,19 @@ def _central(
     result.per_topic["head_central"] = per_topic(held_scores, prefeval, sets.topics)
 
 
-def _parsed_stance(result: SeedResult, sets: Sets, conversations: RerankingHead) -> None:
+def _parsed_stance(result: SeedResult, sets: Sets, conversations: RerankingHead, seed: int) -> None:
     """Rows of the parsed stance (models.stance): the stage-1 head given the stance-signed
-    persona on every set; the seven-feature scorer on PrefEval with its hand-set weights
-    and with weights fitted leaving one topic out (each topic scored by weights fitted on
-    the other seven)."""
-    for (dataset, split), data in sets.signed.items():
-        result.hits[("head_stance_input", dataset, split)] = hits_at_1(
-            score(conversations, data), data.labels
-        )
+    persona on every set (``head_stance_input``), the same head trained with it
+    (``head_stance_trained``, stage 1 only); the seven-feature scorer on PrefEval with
+    its hand-set weights and with weights fitted leaving one topic out (each topic scored
+    by weights fitted on the other seven)."""
     prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
     signed = sets.signed[("prefeval", "mcq_dev_topics")]
-    result.per_topic["head_stance_input"] = per_topic(
-        score(conversations, signed), prefeval, sets.topics
-    )
+    trained = conversation_head(sets, seed, signed=True)[0]
+    for method, model in (("head_stance_input", conversations), ("head_stance_trained", trained)):
+        for (dataset, split), data in sets.signed.items():
+            result.hits[(method, dataset, split)] = hits_at_1(score(model, data), data.labels)
+        result.per_topic[method] = per_topic(score(model, signed), prefeval, sets.topics)
     if sets.embed is None:
         raise ValueError("the stance scorer needs the sets' encoder (Sets.embed is None)")
     features = stance_features(sets.prefeval_rows, sets.embed)

@@ -65,6 +65,11 @@ class HeadConfig:
     # Scale the persona terms by a learned gate on how much context and persona evidence
     # discriminate among this row's candidates (models.persona_gate).
     use_gate: bool = False
+    # Persona input with stance (models.stance_persona): an avoided thing enters as its
+    # negated embedding. Data-side only (the same tensors, weights and ONNX graph); every
+    # place that builds the head's persona input reads this flag. Off by default: it lifts
+    # PrefEval and costs ConvAI2 a little (docs/benchmarks.md, "Generalisation").
+    stance_input: bool = False
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
@@ -81,7 +86,7 @@ class HeadConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
         # Checkpoints written before the stance features existed describe a head without them.
-        return cls(**{"use_polarity": False, "use_gate": False, **data})
+        return cls(**{"use_polarity": False, "use_gate": False, "stance_input": False, **data})
 
 
 class RerankingHead(nn.Module):

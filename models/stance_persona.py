@@ -56,9 +56,13 @@ def encode_with_stance(
     *,
     dimension: int,
     labels: Sequence[int] | None = None,
+    signs: Sequence[float] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> EncodedExamples:
     """models.encoded.encode, with each row's persona replaced by its signed vectors."""
-    encoded = encode(examples, embed, dimension=dimension, labels=labels)
+    encoded = encode(
+        examples, embed, dimension=dimension, labels=labels, signs=signs, weights=weights
+    )
     signed = {facts: [p for f in facts for p in signed_texts(f)] for facts in _personas(examples)}
     table = embed_unique([text for pairs in signed.values() for text, _ in pairs], embed)
     width = max([len(pairs) for pairs in signed.values()] + [1])
