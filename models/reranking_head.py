@@ -47,6 +47,7 @@ from models.polarity import StanceFeatures
 EMBEDDING_DIM = 384
 HANDCRAFTED_FEATURES = 3
 POLARITY_FEATURES = 2
+STANCE_INPUT_FEATURES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,7 +122,11 @@ class RerankingHead(nn.Module):
     def feature_count(self) -> int:
         if not self.config.use_handcrafted:
             return 0
-        return HANDCRAFTED_FEATURES + (POLARITY_FEATURES if self.config.use_polarity else 0)
+        return (
+            HANDCRAFTED_FEATURES
+            + (POLARITY_FEATURES if self.config.use_polarity else 0)
+            + (STANCE_INPUT_FEATURES if self.config.stance_input else 0)
+        )
 
     def forward(
         self, context: Tensor, candidates: Tensor, persona: Tensor, persona_mask: Tensor
@@ -144,6 +149,8 @@ class RerankingHead(nn.Module):
             persona_parts.append(signed)
             respecting.append(respect)
         gate = self.gate(candidates, context_cos, max_cos) if self.config.use_gate else 1.0
+        if self.config.stance_input:
+            persona_parts.append(_avoided_match(candidates, persona, persona_mask))
         persona_parts = [part * gate for part in persona_parts]
         features = [c * r, persona_summary * r * gate]
         similarity = torch.cat([context_cos, *persona_parts, *respecting], dim=-1)
@@ -173,6 +180,16 @@ def _similarity_features(
         min=1.0
     )
     return context_cos, max_cos, mean_cos
+
+
+def _avoided_match(candidates: Tensor, persona: Tensor, mask: Tensor) -> Tensor:
+    """min(0, min_j cos(r_k, p_j)): (B, K, 1). With the stance input an avoided thing is a
+    negated vector, so a candidate that matches it has a strongly negative cosine; the
+    max over facts would let any other fact hide that, so it gets a term of its own
+    (prior weight 1: the untrained head already pushes such a candidate down)."""
+    persona_cos = candidates @ persona.transpose(1, 2)  # (B, K, P)
+    masked = persona_cos * mask.unsqueeze(1) + (1.0 - mask.unsqueeze(1)) * 1e4
+    return masked.min(dim=-1, keepdim=True).values.clamp(max=0.0)
 
 
 def parameter_count(model: nn.Module) -> int:
