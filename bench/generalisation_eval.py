@@ -131,7 +131,7 @@ def conversation_head(sets: Sets, seed: int, *, signed: bool = False) -> Stage1:
     config = TrainConfig(seed=seed)
     rows = sets.signed_train if signed and sets.signed_train is not None else sets.train
     train, validation = hold_out(rows, config, sets.train_users)
-    model = new_head(STANCE_HEAD, seed=seed)
+    model = new_head(replace(STANCE_HEAD, stance_input=signed), seed=seed)
     with training_only(model, stance=False):
         train_head(model, train, config, validation=validation)
     return model, train, validation
