@@ -219,13 +219,19 @@ def _central(
 def _parsed_stance(result: SeedResult, sets: Sets, conversations: RerankingHead, seed: int) -> None:
     """Rows of the parsed stance (models.stance): the stage-1 head given the stance-signed
     persona on every set (``head_stance_input``), the same head trained with it
-    (``head_stance_trained``, stage 1 only); the seven-feature scorer on PrefEval with
+    (``head_stance_trained``, stage 1 only) and untrained (``head_stance_untrained``: its
+    prior, cos + max-cos + the avoided-match term); the seven-feature scorer on PrefEval with
     its hand-set weights and with weights fitted leaving one topic out (each topic scored
     by weights fitted on the other seven)."""
     prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
     signed = sets.signed[("prefeval", "mcq_dev_topics")]
     trained = conversation_head(sets, seed, signed=True)[0]
-    for method, model in (("head_stance_input", conversations), ("head_stance_trained", trained)):
+    untrained = new_head(replace(STANCE_HEAD, stance_input=True), seed=seed)
+    for method, model in (
+        ("head_stance_input", conversations),
+        ("head_stance_trained", trained),
+        ("head_stance_untrained", untrained),
+    ):
         for (dataset, split), data in sets.signed.items():
             result.hits[(method, dataset, split)] = hits_at_1(score(model, data), data.labels)
         result.per_topic[method] = per_topic(score(model, signed), prefeval, sets.topics)
