@@ -39,7 +39,7 @@ def test_against_stance_names_the_avoided_thing_but_not_its_negation() -> None:
     assert against_stance("The satay at Joe's is great", ()) is None
 
 
-def test_the_validator_drops_a_memory_that_recommends_what_the_persona_avoids(
+def test_the_validator_drops_a_memory_that_names_what_the_persona_cannot_have(
     profile, onnx_embedder
 ) -> None:
     profile.persona.observe(STATEMENTS, "diet", "I have a severe shellfish allergy")
@@ -57,3 +57,24 @@ def test_the_validator_drops_a_memory_that_recommends_what_the_persona_avoids(
     assert lobster
     assert all(not t.kept and "cannot have" in t.reason for t in lobster)
     assert any("risotto" in m.text for m in retrieval.memories)
+
+
+def test_the_validator_ranks_a_merely_avoided_thing_last(profile, onnx_embedder) -> None:
+    profile.persona.observe(STATEMENTS, "music", "I can't stand jazz")
+    engine = MemoryEngine(profile, onnx_embedder, config=EngineConfig(relevance_floor=0.0, top_k=1))
+    for line in [
+        "The Blue Room has live jazz every Friday night.",
+        "The Blue Room also hosts a folk night on Sundays.",
+    ]:
+        engine.add_turn("s1", line)
+    engine.end_session("s1")
+
+    retrieval = engine.retrieve("Which night should I go to the Blue Room for jazz?")
+
+    assert [m.text for m in retrieval.memories] == [
+        "The Blue Room also hosts a folk night on Sundays."
+    ]
+    (jazz,) = [t for t in retrieval.trace if "jazz every" in t.text]
+    assert not jazz.kept
+    assert "ranked last" in jazz.reason
+    assert "avoids" in jazz.reason
