@@ -173,10 +173,37 @@ _SPLIT = re.compile(
 def parse_stance(text: str) -> tuple[StanceClause, ...]:
     """The stance clauses of one fact, in order; () when it states no stance."""
     normal = text.lower().replace("\u2019", "'").strip()
+    structured = _attribute_form(normal)
+    if structured is not None:
+        return structured
     clauses: list[StanceClause] = []
     for part in _SPLIT.split(normal):
         clauses.extend(_clause_stances(part.strip(" .")))
     return tuple(dict.fromkeys(c for c in clauses if c.object))
+
+
+# A structured persona attribute reads "name: value" (client.persona.fact_text), as the
+# memory engine's disclosure rules write them: "olives: dislikes", "diet: no meat".
+_ATTRIBUTE = re.compile(r"^([a-z][a-z' -]*): (.+)$")
+_LIKING_VALUES = frozenset({"likes", "loves", "enjoys", "prefers"})
+_AVOIDING_VALUES = frozenset({"dislikes", "hates", "avoids"})
+
+
+def _attribute_form(text: str) -> tuple[StanceClause, ...] | None:
+    """The stance of a "name: value" attribute, or None when ``text`` is not one."""
+    match = _ATTRIBUTE.match(text.strip(" ."))
+    if match is None:
+        return None
+    name, value = match.group(1).strip(), match.group(2).strip()
+    if value in _LIKING_VALUES:
+        return (StanceClause(Stance.LIKES, name),)
+    if value in _AVOIDING_VALUES:
+        return (StanceClause(Stance.AVOIDS, name),)
+    if name.startswith(("favourite ", "favorite ")):
+        return (StanceClause(Stance.LIKES, value),)
+    if name == "diet" and value.startswith("no "):
+        return (StanceClause(Stance.CANNOT, _object(value[3:])),)
+    return None
 
 
 def _clause_stances(part: str) -> list[StanceClause]:

@@ -62,6 +62,15 @@ def test_x_free_diet_and_named_diets() -> None:
     assert stances("I keep kosher") == [("cannot", DIET_EXCLUSIONS["kosher"])]
 
 
+def test_structured_attributes_as_the_memory_engine_writes_them() -> None:
+    assert stances("olives: dislikes") == [("avoids", "olives")]
+    assert stances("hiking: likes") == [("likes", "hiking")]
+    assert stances("favourite food: pizza") == [("likes", "pizza")]
+    assert stances("diet: no meat") == [("cannot", "meat")]
+    assert stances("diet: vegan") == [("cannot", DIET_EXCLUSIONS["vegan"])]
+    assert stances("home town: leeds") == []
+
+
 def test_a_plain_fact_has_no_stance_and_clauses_round_trip() -> None:
     assert parse_stance("I have two cats and a garden") == ()
     clause = StanceClause(Stance.CANNOT, "peanuts")
