@@ -78,3 +78,14 @@ def test_the_validator_ranks_a_merely_avoided_thing_last(profile, onnx_embedder)
     assert not jazz.kept
     assert "ranked last" in jazz.reason
     assert "avoids" in jazz.reason
+
+
+def test_persona_learning_fills_the_stance_from_what_was_said(profile, onnx_embedder) -> None:
+    engine = MemoryEngine(profile, onnx_embedder)
+    engine.remember("I hate olives.")
+    engine.remember("I'm allergic to sesame.")
+
+    clauses = {c for a in profile.persona.attributes() for c in a.clauses}
+
+    assert StanceClause(Stance.AVOIDS, "olives") in clauses
+    assert StanceClause(Stance.CANNOT, "sesame") in clauses
