@@ -24,7 +24,12 @@ on a slice of the same users' examples, never the untrained head); ``head_centra
 (models' default head, stance features and persona gate: stage 1 on ConvAI2's seen
 users with early stopping on held-out users that may keep the untrained head, shown
 alone as ``head_conversations``; stage 2, models.stance_training, teaches the stance
-on the PrefEval fold it is not scored on). Every row is the mean over 3 seeds (the data
+on the PrefEval fold it is not scored on). Parsed stance (models.stance):
+``head_stance_input`` (the stage-1 head given the stance-signed persona,
+models.stance_persona), ``head_stance_trained`` (trained with it, HeadConfig.stance_input),
+``head_stance_untrained`` (its prior alone), and on PrefEval ``stance_parsed`` (seven
+features, hand-set weights, models.stance_scorer) and ``stance_parsed_loto`` (weights
+fitted on seven topics, scored on the eighth). Every row is the mean over 3 seeds (the data
 draw, the candidates and the heads all change with the seed); the JSON has each seed.
 """
 

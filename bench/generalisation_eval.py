@@ -14,9 +14,11 @@ import numpy.typing as npt
 from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances, prefeval_set
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
-from models.encoded import EncodedExamples, encode
+from models.encoded import EmbedFn, EncodedExamples, encode
 from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
+from models.stance_persona import encode_with_stance
+from models.stance_scorer import StanceRow, fit_weights, stance_features, stance_scores
 from models.stance_training import STANCE_TRAINING, train_stance, training_only
 from models.training import TrainConfig, hold_out, new_head, score, train_head
 
@@ -43,6 +45,12 @@ class Sets:
     train: EncodedExamples
     train_users: list[str]
     topics: npt.NDArray[np.str_]
+    # The same test sets with stance-signed persona input (models.stance_persona), and
+    # PrefEval in words for the parsed-stance scorer (models.stance_scorer).
+    signed: dict[tuple[str, str], EncodedExamples] = field(default_factory=dict)
+    signed_train: EncodedExamples | None = None
+    prefeval_rows: list[StanceRow] = field(default_factory=list)
+    embed: EmbedFn | None = None
 
 
 def load_sets(
@@ -67,11 +75,25 @@ def load_sets(
             prefeval.examples, data.embed, dimension=384, labels=prefeval.gold
         ),
     }
+    examples = {
+        ("convai2", "unseen_users"): (data.unseen_examples, None),
+        ("convai2", "later_turns"): (data.later_examples, None),
+        ("msc", "valid_sessions_2_4"): (msc, None),
+        ("prefeval", "mcq_dev_topics"): (prefeval.examples, prefeval.gold),
+    }
+    signed = {
+        key: encode_with_stance(rows, data.embed, dimension=384, labels=gold)
+        for key, (rows, gold) in examples.items()
+    }
     return Sets(
         tests,
         encode(data.train_examples, data.embed, dimension=384),
         [e.user_id for e in data.train_examples],
         np.asarray([item.topic for item in prefeval.items]),
+        signed,
+        encode_with_stance(data.train_examples, data.embed, dimension=384),
+        [StanceRow(i.question, (i.preference,), i.options) for i in prefeval.items],
+        data.embed,
     )
 
 
@@ -101,14 +123,15 @@ def per_topic(
 Stage1 = tuple[RerankingHead, EncodedExamples, EncodedExamples | None]
 
 
-def conversation_head(sets: Sets, seed: int) -> Stage1:
+def conversation_head(sets: Sets, seed: int, *, signed: bool = False) -> Stage1:
     """Stage 1: the default head on ConvAI2's training split, stance kept neutral
     (models.stance_training.training_only); early stopping on held-out users
     (models.training), which may keep the untrained head. Returns the head, the
     rows it trained on and the held-out users' rows."""
     config = TrainConfig(seed=seed)
-    train, validation = hold_out(sets.train, config, sets.train_users)
-    model = new_head(STANCE_HEAD, seed=seed)
+    rows = sets.signed_train if signed and sets.signed_train is not None else sets.train
+    train, validation = hold_out(rows, config, sets.train_users)
+    model = new_head(replace(STANCE_HEAD, stance_input=signed), seed=seed)
     with training_only(model, stance=False):
         train_head(model, train, config, validation=validation)
     return model, train, validation
@@ -146,6 +169,7 @@ def evaluate_seed(
             record(result, method, sets, scorer)
         result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
     _central(result, sets, seed, conversations)
+    _parsed_stance(result, sets, conversations[0], seed)
     result.config = {
         "persona_maxsim_lambda": lam,
         "head": STANCE_HEAD.to_json(),
@@ -190,3 +214,38 @@ def _central(
         held_scores, prefeval.labels
     )
     result.per_topic["head_central"] = per_topic(held_scores, prefeval, sets.topics)
+
+
+def _parsed_stance(result: SeedResult, sets: Sets, conversations: RerankingHead, seed: int) -> None:
+    """Rows of the parsed stance (models.stance): the stage-1 head given the stance-signed
+    persona on every set (``head_stance_input``), the same head trained with it
+    (``head_stance_trained``, stage 1 only) and untrained (``head_stance_untrained``: its
+    prior, cos + max-cos + the avoided-match term); the seven-feature scorer on PrefEval with
+    its hand-set weights and with weights fitted leaving one topic out (each topic scored
+    by weights fitted on the other seven)."""
+    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
+    signed = sets.signed[("prefeval", "mcq_dev_topics")]
+    trained = conversation_head(sets, seed, signed=True)[0]
+    untrained = new_head(replace(STANCE_HEAD, stance_input=True), seed=seed)
+    for method, model in (
+        ("head_stance_input", conversations),
+        ("head_stance_trained", trained),
+        ("head_stance_untrained", untrained),
+    ):
+        for (dataset, split), data in sets.signed.items():
+            result.hits[(method, dataset, split)] = hits_at_1(score(model, data), data.labels)
+        result.per_topic[method] = per_topic(score(model, signed), prefeval, sets.topics)
+    if sets.embed is None:
+        raise ValueError("the stance scorer needs the sets' encoder (Sets.embed is None)")
+    features = stance_features(sets.prefeval_rows, sets.embed)
+    held_out = np.zeros(prefeval.candidates.shape[:2], np.float32)
+    for topic in sorted(set(sets.topics.tolist())):
+        rows = sets.topics == topic
+        weights = fit_weights(features[~rows], prefeval.labels[~rows])
+        held_out[rows] = stance_scores(features[rows], weights)
+    for method, scores in (
+        ("stance_parsed", stance_scores(features)),
+        ("stance_parsed_loto", held_out),
+    ):
+        result.hits[(method, "prefeval", "mcq_dev_topics")] = hits_at_1(scores, prefeval.labels)
+        result.per_topic[method] = per_topic(scores, prefeval, sets.topics)

@@ -74,7 +74,9 @@ def run_round(
     facts = [persona_fact(a) for a in profile.persona.attributes()]
     hits = 0.0
     if held:
-        held_data = encode_pairs(held, facts, embed, dimension=config.embedding_dim)
+        held_data = encode_pairs(
+            held, facts, embed, dimension=config.embedding_dim, stance_input=config.stance_input
+        )
         hits = float(
             expected_hits_and_reciprocal_ranks(score(model, held_data), held_data.labels)[0].sum()
         )
@@ -82,7 +84,13 @@ def run_round(
     if train:
         result = train_head(
             model,
-            encode_pairs(train, facts, embed, dimension=config.embedding_dim),
+            encode_pairs(
+                train,
+                facts,
+                embed,
+                dimension=config.embedding_dim,
+                stance_input=config.stance_input,
+            ),
             TrainConfig(
                 epochs=instructions.local_epochs,
                 batch_size=instructions.batch_size,

@@ -15,6 +15,7 @@ from client.training_pairs import Signal, TrainingPair
 from models.encoded import EmbedFn, EncodedExamples, encode
 from models.ranking_task import RankingExample
 from models.reranking_head import RerankingHead
+from models.stance_persona import encode_with_stance
 from models.training import TrainConfig, TrainResult, train_head
 
 LOCAL_TRAINING = TrainConfig(
@@ -23,8 +24,15 @@ LOCAL_TRAINING = TrainConfig(
 
 
 def encode_pairs(
-    pairs: Sequence[TrainingPair], persona_facts: Sequence[str], embed: EmbedFn, *, dimension: int
+    pairs: Sequence[TrainingPair],
+    persona_facts: Sequence[str],
+    embed: EmbedFn,
+    *,
+    dimension: int,
+    stance_input: bool = False,
 ) -> EncodedExamples:
+    """The pairs as head examples; ``stance_input`` (HeadConfig.stance_input): the persona
+    enters with stance (models.stance_persona)."""
     examples = [
         RankingExample(
             user_id="me",
@@ -35,7 +43,7 @@ def encode_pairs(
         )
         for i, p in enumerate(pairs)
     ]
-    return encode(
+    return (encode_with_stance if stance_input else encode)(
         examples,
         embed,
         dimension=dimension,
@@ -51,5 +59,11 @@ def local_training_step(
     """Train ``model`` in place on every training pair in ``profile``."""
     pairs = profile.training.all()
     facts = [persona_fact(a) for a in profile.persona.attributes()]
-    data = encode_pairs(pairs, facts, embed, dimension=model.config.embedding_dim)
+    data = encode_pairs(
+        pairs,
+        facts,
+        embed,
+        dimension=model.config.embedding_dim,
+        stance_input=model.config.stance_input,
+    )
     return train_head(model, data, config)

@@ -30,6 +30,7 @@ from client.records import (
     to_payload,
 )
 from client.store import EncryptedStore, StoreError
+from models.stance import StanceClause, parse_stance
 from protocol.persona_schema import CATEGORIES, STATEMENTS, AttributeKind
 
 __all__ = ["CATEGORIES", "STATEMENTS", "AttributeKind"]  # re-exported: persona_schema
@@ -72,6 +73,15 @@ class PersonaAttribute:
     last_updated: float = field(default_factory=now)
     value_since: float = field(default_factory=now)
     history: tuple[PastValue, ...] = ()
+    # What the fact says the person likes / avoids / cannot have (models.stance), for the
+    # head's persona input and the validator. None: parse it from the value (records
+    # written before stances existed, and a value that just changed).
+    stance: tuple[StanceClause, ...] | None = None
+
+    @property
+    def clauses(self) -> tuple[StanceClause, ...]:
+        """The stance clauses: the stored ones, or those parsed from the fact text."""
+        return self.stance if self.stance is not None else parse_stance(persona_fact(self))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +104,7 @@ class PersonaAttribute:
                 }
                 for past in self.history
             ],
+            "stance": [clause.to_json() for clause in self.clauses],
         }
 
     @classmethod
@@ -129,6 +140,7 @@ class PersonaAttribute:
                 else data["first_seen"]
             ),
             history=history,
+            stance=_stance_of(data, where),
         )
         validate_attribute_key(attribute.category, attribute.name)
         _check_confidence(attribute.confidence)
@@ -221,6 +233,7 @@ class Persona:
                     last_updated=at,
                     value_since=at,
                     history=(*current.history, past),
+                    stance=None,  # re-read from the new value
                 )
             self.put(updated)
         return updated
@@ -301,6 +314,16 @@ class Persona:
             f"the persona holds {self.max_attributes} attributes (the cap); forget some, "
             f"or raise the cap (policy: {self.eviction.value})"
         )
+
+
+def _stance_of(data: dict[str, Any], where: str) -> tuple[StanceClause, ...] | None:
+    """The stored stance, or None for a record written before stances (parsed on use)."""
+    if "stance" not in data:
+        return None
+    try:
+        return tuple(StanceClause.from_json(c) for c in objects_of(data, "stance", where))
+    except ValueError as error:
+        raise RecordFormatError(f"{where}.stance: {error}") from error
 
 
 def _merge(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:

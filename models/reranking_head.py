@@ -47,6 +47,7 @@ from models.polarity import StanceFeatures
 EMBEDDING_DIM = 384
 HANDCRAFTED_FEATURES = 3
 POLARITY_FEATURES = 2
+STANCE_INPUT_FEATURES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +66,11 @@ class HeadConfig:
     # Scale the persona terms by a learned gate on how much context and persona evidence
     # discriminate among this row's candidates (models.persona_gate).
     use_gate: bool = False
+    # Persona input with stance (models.stance_persona): an avoided thing enters as its
+    # negated embedding. Data-side only (the same tensors, weights and ONNX graph); every
+    # place that builds the head's persona input reads this flag. Off by default: it lifts
+    # PrefEval and costs ConvAI2 a little (docs/benchmarks.md, "Generalisation").
+    stance_input: bool = False
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
@@ -81,7 +87,7 @@ class HeadConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
         # Checkpoints written before the stance features existed describe a head without them.
-        return cls(**{"use_polarity": False, "use_gate": False, **data})
+        return cls(**{"use_polarity": False, "use_gate": False, "stance_input": False, **data})
 
 
 class RerankingHead(nn.Module):
@@ -116,7 +122,11 @@ class RerankingHead(nn.Module):
     def feature_count(self) -> int:
         if not self.config.use_handcrafted:
             return 0
-        return HANDCRAFTED_FEATURES + (POLARITY_FEATURES if self.config.use_polarity else 0)
+        return (
+            HANDCRAFTED_FEATURES
+            + (POLARITY_FEATURES if self.config.use_polarity else 0)
+            + (STANCE_INPUT_FEATURES if self.config.stance_input else 0)
+        )
 
     def forward(
         self, context: Tensor, candidates: Tensor, persona: Tensor, persona_mask: Tensor
@@ -139,6 +149,8 @@ class RerankingHead(nn.Module):
             persona_parts.append(signed)
             respecting.append(respect)
         gate = self.gate(candidates, context_cos, max_cos) if self.config.use_gate else 1.0
+        if self.config.stance_input:
+            persona_parts.append(_avoided_match(candidates, persona, persona_mask))
         persona_parts = [part * gate for part in persona_parts]
         features = [c * r, persona_summary * r * gate]
         similarity = torch.cat([context_cos, *persona_parts, *respecting], dim=-1)
@@ -168,6 +180,16 @@ def _similarity_features(
         min=1.0
     )
     return context_cos, max_cos, mean_cos
+
+
+def _avoided_match(candidates: Tensor, persona: Tensor, mask: Tensor) -> Tensor:
+    """min(0, min_j cos(r_k, p_j)): (B, K, 1). With the stance input an avoided thing is a
+    negated vector, so a candidate that matches it has a strongly negative cosine; the
+    max over facts would let any other fact hide that, so it gets a term of its own
+    (prior weight 1: the untrained head already pushes such a candidate down)."""
+    persona_cos = candidates @ persona.transpose(1, 2)  # (B, K, P)
+    masked = persona_cos * mask.unsqueeze(1) + (1.0 - mask.unsqueeze(1)) * 1e4
+    return masked.min(dim=-1, keepdim=True).values.clamp(max=0.0)
 
 
 def parameter_count(model: nn.Module) -> int:

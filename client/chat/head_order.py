@@ -17,6 +17,7 @@ from client.memory_engine.retrieval import Candidate
 from client.persona import persona_fact
 from client.personal_head import PersonalHead
 from models.onnx_scorer import OnnxHeadScorer
+from models.stance_persona import signed_persona
 
 
 class HeadOrder:
@@ -44,5 +45,8 @@ class HeadOrder:
         facts = [persona_fact(a) for a in self._engine.profile.persona.attributes()]
         if not facts:  # one masked-out fact: the head's persona terms are then zero
             return np.zeros((1, dimension), np.float32), np.zeros(1, np.float32)
-        vectors = np.asarray(self._engine.embedder.embed(facts), np.float32)
-        return vectors, np.ones(len(facts), np.float32)
+        if self.head.config.get("stance_input", False):  # HeadConfig.stance_input
+            vectors = signed_persona(facts, self._engine.embedder.embed)
+        else:
+            vectors = np.asarray(self._engine.embedder.embed(facts), np.float32)
+        return vectors, np.ones(len(vectors), np.float32)

@@ -160,8 +160,18 @@ class MemoryEngine:
             candidates = self.head.rerank(candidates)
             if self.order is not None:
                 candidates = self.order(query, candidates)
+        avoided = [
+            clause
+            for attribute in self.profile.persona.attributes()
+            for clause in attribute.clauses
+            if clause.stance.negative
+        ]
         kept, trace = validate(
-            candidates, self.index, floor=self.config.relevance_floor, top_k=self.config.top_k
+            candidates,
+            self.index,
+            floor=self.config.relevance_floor,
+            top_k=self.config.top_k,
+            avoided=avoided,
         )
         return Retrieval(memories=tuple(kept), trace=tuple(trace))
 

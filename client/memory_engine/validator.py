@@ -3,7 +3,11 @@
 It drops an item that a newer contradicting item superseded (the persona's history keeps
 the old value; the prompt should not), an item whose relevance is below the floor
 (relative to the best candidate, so the floor means the same for any scorer), and a
-repeat of an item already kept. Everything it keeps or drops is written to the trace,
+repeat of an item already kept, and (issue 13) an item that names something the person
+cannot have (their persona's stance, models.stance: an allergy, a diet rule) unless the
+item itself states it ("I'm allergic to peanuts" stays; "the peanut satay at Joe's is
+great" goes); an item naming something they merely avoid is ranked after all the others
+instead. Everything it keeps or drops is written to the trace,
 which the chat client shows on ``/why``.
 """
 
@@ -14,6 +18,10 @@ from dataclasses import dataclass
 
 from client.memory_engine.index import MemoryIndex
 from client.memory_engine.retrieval import Candidate
+from models.stance import Stance, StanceClause, object_items, parse_stance
+from models.stance_mentions import mention
+
+CANNOT_HAVE = "cannot have"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,26 +39,37 @@ def validate(
     *,
     floor: float,
     top_k: int,
+    avoided: Sequence[StanceClause] = (),
 ) -> tuple[list[Candidate], list[TraceEntry]]:
-    """The first ``top_k`` candidates that pass, in order, and a trace of every decision."""
+    """The first ``top_k`` candidates that pass, in order, and a trace of every decision.
+    ``avoided``: the persona's avoids / cannot clauses. An item naming what the person
+    cannot have (allergy, diet rule) is dropped; one naming what they avoid is ranked
+    after every other item (kept only if there is room), since a memory about a thing
+    is not always a recommendation of it."""
+    stance = {c.id: against_stance(c.text, avoided) for c in candidates}
+    order = sorted(candidates, key=lambda c: stance[c.id] is not None)  # stable
     kept: list[Candidate] = []
     trace: list[TraceEntry] = []
     seen: set[str] = set()
     best = max((c.score for c in candidates), default=0.0)
-    for candidate in candidates:
+    for candidate in order:
+        against = stance[candidate.id]
         reason = _drop_reason(candidate, index, seen, best, floor)
+        if reason is None and against is not None and CANNOT_HAVE in against:
+            reason = against
         if reason is None and len(kept) >= top_k:
-            reason = f"beyond the top {top_k}"
+            reason = f"beyond the top {top_k}" + (f" (ranked last: {against})" if against else "")
         if reason is None:
             kept.append(candidate)
             seen.add(_normalised(candidate.text))
+        relevant = f"relevant ({candidate.via})" + (f", ranked last: {against}" if against else "")
         trace.append(
             TraceEntry(
                 id=candidate.id,
                 text=candidate.text,
                 score=candidate.score,
                 kept=reason is None,
-                reason=reason or f"relevant ({candidate.via})",
+                reason=reason or relevant,
             )
         )
     return kept, trace
@@ -66,6 +85,21 @@ def _drop_reason(
         return f"below the relevance floor ({candidate.score:.3f} < {floor:.2f} x best)"
     if _normalised(candidate.text) in seen:
         return "repeats a kept item"
+    return None
+
+
+def against_stance(text: str, avoided: Sequence[StanceClause]) -> str | None:
+    """Why ``text`` goes against the person's avoidances, or None. An avoided item counts
+    only when every content word of it is named plainly ("gluten-free" does not name
+    gluten; models.stance_mentions), so that a general word in an object ("foods") does
+    not drop every memory about food."""
+    if not avoided or any(c.stance.negative for c in parse_stance(text)):
+        return None
+    for clause in avoided:
+        for item in object_items(clause.object):
+            if mention(text, item).share == 1.0:
+                verb = CANNOT_HAVE if clause.stance is Stance.CANNOT else "avoids"
+                return f"names {item}, which the person {verb} ({clause.object})"
     return None
 
 

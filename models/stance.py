@@ -1,0 +1,297 @@
+"""Stance of a persona fact or stated preference, parsed from its words (issue 13).
+
+A fact says what a person likes, prefers, avoids or cannot have; similarity to it is
+evidence *for* a candidate only for the first two. Embeddings do not carry that sign
+(cos("I avoid spicy food", "a spicy curry") is high), and a stance learned from the fact
+embedding stayed at chance on stated preferences (docs/benchmarks.md). So the stance is
+read from the sentence, and the *object* of each clause (what is liked or avoided) is
+what candidates are compared with.
+
+``parse_stance(text)`` -> clauses ``(stance, object)``:
+- ``avoids``: "I avoid / dislike / hate / can't stand X", "X bores me", "I find X boring",
+  "not a fan of X", "X is not for me", "rather than X", "over X" after "prefer";
+- ``cannot``: allergies, intolerances, phobias, "can't eat X", "X-free diet", and diet
+  rules (vegan, vegetarian, halal, kosher, ...: the table ``DIET_EXCLUSIONS``, product
+  knowledge of what each diet excludes);
+- ``likes`` / ``prefers``: "I love / enjoy X", "I don't mind X" (a negated aversion is
+  not an avoidance), "I prefer X"; a liked object's own "without Y" / "no Y" adds
+  ``avoids Y`` ("I prefer games without ads").
+A fact with no stance cue ("I have two dogs") gives no clause: it stays a plain fact.
+The cue lists are general English, written for this module, not taken from any data set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Stance(StrEnum):
+    LIKES = "likes"
+    PREFERS = "prefers"
+    AVOIDS = "avoids"
+    CANNOT = "cannot"
+
+    @property
+    def negative(self) -> bool:
+        return self in (Stance.AVOIDS, Stance.CANNOT)
+
+
+@dataclass(frozen=True)
+class StanceClause:
+    stance: Stance
+    object: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"stance": self.stance.value, "object": self.object}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> StanceClause:
+        try:
+            return cls(Stance(data["stance"]), str(data["object"]))
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"not a stance clause: {data!r}") from error
+
+
+# What each diet rules out (common definitions; a vegetarian may eat eggs and dairy).
+DIET_EXCLUSIONS: dict[str, str] = {
+    "vegan": "meat, chicken, beef, pork, fish, seafood, eggs, dairy, milk, cheese, butter, honey",
+    "vegetarian": "meat, chicken, beef, pork, lamb, bacon, ham, fish, seafood, shrimp",
+    "pescatarian": "meat, chicken, beef, pork, lamb, bacon, ham",
+    "halal": "pork, ham, bacon, sausage, chorizo, alcohol, wine, beer, lard",
+    "kosher": "pork, ham, bacon, shellfish, shrimp, lobster, crab, mixing meat and dairy",
+    "keto": "bread, pasta, rice, sugar, potatoes, noodles, dessert",
+    "low-carb": "bread, pasta, rice, sugar, potatoes, noodles",
+    "sober": "alcohol, wine, beer, cocktails, liquor",
+    "gluten": "gluten, wheat, bread, pasta, flour, sourdough, croissants, pastries, beer",
+    "dairy": "dairy, milk, cheese, butter, cream, yogurt, ice cream",
+    "lactose": "dairy, milk, cheese, butter, cream, yogurt, ice cream",
+    "nut": "nuts, peanuts, almonds, cashews, walnuts, pecans, pistachios",
+    "shellfish": "shellfish, shrimp, prawns, crab, lobster, clams, mussels, oysters",
+    "plant-based": "meat, chicken, beef, pork, fish, seafood, eggs, dairy, milk, cheese, honey",
+}
+# What a general word covers, so that "I avoid dairy" reaches a candidate about cheese.
+MEMBERS: dict[str, str] = {
+    **{k: v for k, v in DIET_EXCLUSIONS.items() if k in ("gluten", "dairy", "nut", "shellfish")},
+    "lactose": DIET_EXCLUSIONS["dairy"],
+    "caffeine": "coffee, espresso, latte, black tea, green tea, cola, energy drinks",
+    "caffeinated": "coffee, espresso, latte, black tea, green tea, cola, energy drinks",
+    "animal": DIET_EXCLUSIONS["vegan"],
+    "meat": "chicken, beef, pork, lamb, bacon, ham, sausage, steak",
+    "alcohol": DIET_EXCLUSIONS["sober"],
+    "carb": DIET_EXCLUSIONS["keto"],
+    "carbs": DIET_EXCLUSIONS["keto"],
+    "sugar": "sugar, sweets, candy, dessert, soda, cake",
+    "spicy": "spicy, chili, hot peppers, fiery, jalapeno, sriracha",
+    "egg": "eggs, omelette, mayonnaise, meringue",
+}
+
+_LEAD = r"(?:i|i'm|i am|i've|i have|we|we're|my \w+|he|she|they)?\s*"
+_ADVERB = (
+    r"(?:(?:really|strongly|absolutely|strictly|completely|generally|always|usually|"
+    r"truly|just|also|actively|definitely|tend to|try to|prefer to|would|will)\s+)*"
+)
+_AVOID_CUES = (
+    r"avoid(?:s|ing)?|dislike[sd]?|hate[sd]?|detest|loathe|despise|can't stand|cannot stand|"
+    r"(?:do not|don't|does not|doesn't|never) (?:like|enjoy|want|care for|eat|drink|use|"
+    r"play|watch|wear|buy|trust|go for)|not (?:a (?:big )?fan of|into|interested in|keen on|"
+    r"fond of)|stay away from|steer clear of|(?:am |are )?(?:averse|opposed) to|"
+    r"(?:have |has )?(?:an? )?(?:strong |real |deep )?(?:aversion|distaste|dislike) (?:to|for|of)|"
+    r"(?:am |'m )?(?:turned off|put off|bored|tired|sick|wary) (?:by|of|with)|"
+    r"(?:am |'m )?(?:not )?(?:uncomfortable|comfortable) with|refuse to|won't|no longer|never|"
+    r"shun|skip|(?:have |has )?(?:an? )?(?:deep |strong )?disdain for|(?:have )?no interest in|"
+    r"(?:am |'m |are )against|limit(?: my intake of)?|minimi[sz]e|cut (?:out|back on)|"
+    r"(?:do not|don't|never) (?:consume|own|read|book|stay at|travel)"
+)
+_CANNOT_CUES = (
+    r"(?:am |'m )?(?:very )?(?:allergic|intolerant|sensitive) to|"
+    r"(?:have |has )?(?:an? )?(?:severe |mild |"
+    r"strong |serious )?(?:allergy|intolerance|sensitivity|phobia|fear) (?:to|of)|"
+    r"(?:am |'m )?(?:afraid|terrified|scared) of|"
+    r"(?:can't|cannot|can not|must not|mustn't|am not allowed to|shouldn't) "
+    r"(?:eat|drink|have|tolerate|digest|handle|be around|use|touch)"
+)
+_LIKE_CUES = (
+    r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:fine|ok|okay) with|"
+    r"love[sd]?|enjoy(?:s|ed)?|(?:i|we|they|he|she|really|also|do|does) like[sd]?|adore|"
+    r"(?:am |'m )?(?:into|fond of|passionate about|"
+    r"interested in|fascinated by|a (?:big |huge )?fan of|keen on)|favou?r(?:s|ite)?"
+)
+_PREFER_CUES = (
+    r"prefer(?:s|red)?|(?:would|'d) rather|"
+    r"(?:only|exclusively|mostly) (?:want to )?\w+|(?:have )?(?:a )?(?:strong )?preference for|"
+    r"learn best (?:through|by|with)"
+)
+_AFTER_CUES = (
+    r"(?:is|are) not for me|(?:isn't|aren't) for me|(?:bores?|annoys?|frustrates?|"
+    r"overwhelms?) me|(?:don't|doesn't|do not|does not) (?:interest|appeal to|suit|work for) me"
+)
+_FIND_NEGATIVE = (
+    r"find\s+(.+?)\s+(?:to be\s+)?(?:too\s+|very\s+|really\s+|quite\s+)?(?:ineffective|boring|"
+    r"useless|overwhelming|unappealing|frustrating|annoying|tedious|unpleasant|stressful|"
+    r"uncomfortable|distracting|overrated|pointless|dull|unhelpful|off-putting)\b|"
+    r"find it (?:hard|difficult) to (?:stay )?\w+ (?:with|in|by|through|to) (.+)"
+)
+_OVER = re.compile(r"^(.+?)\s+(?:over|to|rather than|instead of|more than)\s+(.+)$")
+_RATHER = re.compile(r"^(.+?)\s+(?:rather than|instead of)\s+(.+)$")
+_FREE = re.compile(r"\b([a-z]+(?:[- ][a-z]+)?)-free\b")
+_NAMED_ALLERGY = re.compile(
+    r"\b(?!an?\b|the\b|severe\b|mild\b|strong\b|serious\b)([a-z]+) "
+    r"(?:allergy|allergies|intolerance|intolerant|sensitivity|phobia)\b"
+)
+# Diets named as such ("I am vegan", "I keep kosher"); the other rows serve "X-free".
+_DIETS = (
+    *("vegan", "vegetarian", "pescatarian", "halal", "kosher", "keto", "sober", "low-carb"),
+    "plant-based",
+)
+_DIET = re.compile(r"\b(" + "|".join(_DIETS) + r")\b")
+_WITHOUT = re.compile(
+    r"\b(?:without|with no|no|free of|free from|not|never|(?:that )?(?:don't|do not) have|"
+    r"(?:that )?lack)\s+(?:any\s+)?"
+    r"(?:form of\s+|kind of\s+)?(.+)$"
+)
+_TAIL = re.compile(
+    r"\s*(?:,\s*(?:so|because|as|since|which|and i|i|avoiding|even)\b|"
+    r"\band (?:can't|cannot|must|need|have|will|would|find|prefer|avoid|only)\b|"
+    r"\b(?:because|due to|as they|as it|since|so that|when|which|whenever|"
+    r"for (?:health|ethical|religious|environmental|personal) reasons)\b|"
+    r"\s+(?:entirely|completely|altogether|at all|whenever possible)\b).*$"
+)
+_FILLER = re.compile(
+    r"^(?:to\s+|the\s+|any\s+|all\s+|anything\s+|a\s+|an\s+|most\s+|(?:eating|using|doing|"
+    r"playing|watching|going to|having|being|wearing|buying|staying (?:at|in)|reading)\s+)+"
+)
+_SPLIT = re.compile(
+    r"(?:[.;!?]\s+|,?\s+but\s+|,?\s+whereas\s+|,?\s+while\s+|,?\s+and\s+(?=i\b|i'm\b)|"
+    r",?\s+and\s+(?=(?:also\s+|much\s+|instead\s+)?(?:prefer|love|enjoy|like|would rather|want)\b)|"
+    r",?\s+and\s+(?=(?:must\s+|have to\s+|need to\s+|so\s+|therefore\s+)?(?:avoid|cannot|can't|"
+    r"only|never|don't|stay)\b)|,?\s+so\s+(?=i\b)|,\s+(?=avoiding\b))"
+)
+
+
+def parse_stance(text: str) -> tuple[StanceClause, ...]:
+    """The stance clauses of one fact, in order; () when it states no stance."""
+    normal = text.lower().replace("\u2019", "'").strip()
+    structured = _attribute_form(normal)
+    if structured is not None:
+        return structured
+    clauses: list[StanceClause] = []
+    for part in _SPLIT.split(normal):
+        clauses.extend(_clause_stances(part.strip(" .")))
+    return tuple(dict.fromkeys(c for c in clauses if c.object))
+
+
+# A structured persona attribute reads "name: value" (client.persona.fact_text), as the
+# memory engine's disclosure rules write them: "olives: dislikes", "diet: no meat".
+_ATTRIBUTE = re.compile(r"^([a-z][a-z' -]*): (.+)$")
+_LIKING_VALUES = frozenset({"likes", "loves", "enjoys", "prefers"})
+_AVOIDING_VALUES = frozenset({"dislikes", "hates", "avoids"})
+
+
+def _attribute_form(text: str) -> tuple[StanceClause, ...] | None:
+    """The stance of a "name: value" attribute, or None when ``text`` is not one."""
+    match = _ATTRIBUTE.match(text.strip(" ."))
+    if match is None:
+        return None
+    name, value = match.group(1).strip(), match.group(2).strip()
+    if value in _LIKING_VALUES:
+        return (StanceClause(Stance.LIKES, name),)
+    if value in _AVOIDING_VALUES:
+        return (StanceClause(Stance.AVOIDS, name),)
+    if name.startswith(("favourite ", "favorite ")):
+        return (StanceClause(Stance.LIKES, value),)
+    if name == "diet" and value.startswith("no "):
+        return (StanceClause(Stance.CANNOT, _object(value[3:])),)
+    return None
+
+
+def _clause_stances(part: str) -> list[StanceClause]:
+    found = _diet_rules(part)
+    for pattern, stance in (
+        (_CANNOT_CUES, Stance.CANNOT),
+        (_LIKE_CUES_NEGATED, Stance.LIKES),
+        (_AVOID_CUES, Stance.AVOIDS),
+    ):
+        match = re.search(rf"\b(?:{pattern})\b\s*(.*)$", part)
+        if match:
+            return [*found, StanceClause(stance, _object(match.group(1)))]
+    match = re.search(_FIND_NEGATIVE, part) or re.search(
+        rf"^{_LEAD}(.+?)\s+(?:{_AFTER_CUES})", part
+    )
+    if match:
+        thing = next(g for g in match.groups() if g)
+        return [*found, StanceClause(Stance.AVOIDS, _object(thing))]
+    match = re.search(rf"\b(?:{_PREFER_CUES})\b\s*(.*)$", part)
+    if match:
+        return found + _preference(match.group(1), Stance.PREFERS)
+    match = re.search(rf"\b(?:{_LIKE_CUES})\b\s*(.*)$", part)
+    if match:
+        return found + _preference(match.group(1), Stance.LIKES)
+    rather = _RATHER.match(part)
+    if rather:
+        return found + _preference(part, Stance.PREFERS)
+    return found
+
+
+# "I don't mind X" before the avoidance cues, so that "don't" is not read as one.
+_LIKE_CUES_NEGATED = r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:fine|ok|okay) with"
+
+
+def _preference(rest: str, stance: Stance) -> list[StanceClause]:
+    """``A over / rather than B`` -> prefers A, avoids B; ``A without B`` -> also avoids B."""
+    chosen, avoided = rest, ""
+    over = (_OVER if stance is Stance.PREFERS else _RATHER).match(rest)
+    if over:
+        chosen, avoided = over.group(1), over.group(2)
+    clauses = []
+    without = _WITHOUT.search(chosen)
+    if without:
+        clauses.append(StanceClause(Stance.AVOIDS, _object(without.group(1))))
+    clauses.insert(0, StanceClause(stance, _object(chosen)))
+    if avoided:
+        clauses.append(StanceClause(Stance.AVOIDS, _object(avoided)))
+    return clauses
+
+
+def _diet_rules(part: str) -> list[StanceClause]:
+    """``X-free`` and named diets: what the person cannot have (or avoids, without a
+    diet / allergy word)."""
+    strict = re.search(r"\b(?:diet|allerg\w*|intoleran\w*|celiac|coeliac|strict\w*|must)\b", part)
+    clauses = []
+    for match in _FREE.finditer(part):
+        thing = match.group(1).split()[-1]
+        clauses.append(
+            StanceClause(
+                Stance.CANNOT if strict else Stance.AVOIDS, DIET_EXCLUSIONS.get(thing, thing)
+            )
+        )
+    for match in _NAMED_ALLERGY.finditer(part):
+        clauses.append(
+            StanceClause(Stance.CANNOT, DIET_EXCLUSIONS.get(match.group(1), match.group(1)))
+        )
+    clauses.extend(
+        StanceClause(Stance.CANNOT, DIET_EXCLUSIONS[m.group(1)]) for m in _DIET.finditer(part)
+    )
+    return clauses
+
+
+def _object(text: str) -> str:
+    """The thing a cue points at: fillers and trailing reasons dropped."""
+    text = _TAIL.sub("", text.strip())
+    text = _FILLER.sub("", text.strip())
+    return text.strip(" .,;:!?\"'")
+
+
+def object_items(thing: str) -> list[str]:
+    """An object as comparable items: a list is split ("grains, legumes and pasta"), and
+    a general word adds what it covers (``MEMBERS``: "dairy" -> milk, cheese, ...)."""
+    parts = [p.strip() for p in re.split(r",|\band\b|\bor\b|\bincluding\b", thing)]
+    found = [p for p in parts if p] or [thing]
+    words = set(re.findall(r"[a-z]+(?:-[a-z]+)?", thing.lower()))
+    words |= {w.rsplit("-", 1)[-1] for w in words if "-" in w}
+    for word in sorted(words):
+        members = MEMBERS.get(word) or MEMBERS.get(word.removesuffix("s"))
+        if members:
+            found.extend(m.strip() for m in members.split(","))
+    return list(dict.fromkeys(found))
