@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -87,12 +88,15 @@ def learn_persona(
     ) as profile:
         engine = MemoryEngine(profile, embedder, config=LEARNING, summariser=LeadSummariser())
         wanted = set(sessions)
-        for session in (s for s in user.sessions if s.index in wanted):
-            session_id = f"sim-{session.index}"
-            for offset, turn in enumerate(session.turns):
-                # Simulated time counts sessions (as simulation.conversation_records does).
-                engine.add_turn(session_id, turn.text, at=session.index + offset / 1000)
-            engine.end_session(session_id)
+        # One transaction for the whole history (the engine's own ones join it): a store
+        # thrown away after learning needs no commit, and so no disk sync, per turn.
+        with profile.store.transaction().write():
+            for session in (s for s in user.sessions if s.index in wanted):
+                session_id = f"sim-{session.index}"
+                for offset, turn in enumerate(session.turns):
+                    # Simulated time counts sessions (as simulation.conversation_records).
+                    engine.add_turn(session_id, turn.text, at=session.index + offset / 1000)
+                engine.end_session(session_id)
         return tuple(
             (a.category, a.name, str(a.value), a.kind.value) for a in profile.persona.attributes()
         )
@@ -110,7 +114,7 @@ def learned_personas(
         saved = json.loads(path.read_text(encoding="utf-8"))
         return [tuple((c, n, v, k) for c, n, v, k in saved[u.user_id]) for u in users]
     embedder.prepare(_fact_sentences(users, sessions))
-    with tempfile.TemporaryDirectory(prefix="fedpersona-learning-") as folder:
+    with tempfile.TemporaryDirectory(prefix="fedpersona-learning-", dir=_scratch()) as folder:
         learned = [learn_persona(u, sessions, embedder, Path(folder)) for u in users]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +123,12 @@ def learned_personas(
         staging.write_text(json.dumps(rows), encoding="utf-8")
         staging.replace(path)
     return learned
+
+
+def _scratch() -> str | None:
+    """Memory-backed /dev/shm where there is one: the learning stores are thrown away."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 def _fact_sentences(users: Sequence[SyntheticUser], sessions: Sequence[int]) -> set[str]:
