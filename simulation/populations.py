@@ -166,7 +166,7 @@ def synthetic_population(clients: int, *, seed: int, sessions: int = 6) -> Popul
     users = generate_population(clients + held_out, seed=seed, sessions_per_user=sessions)
     built, unseen = [], []
     heard = range(sessions - 2)  # the training sessions: what each device has heard
-    learned = learned_personas(users[:clients], heard, _device_embedder(), _learning_cache())
+    learned = learned_personas(users[:clients], heard, _device_embedder, _learning_cache())
     for index, user in enumerate(users):
         # A device's persona is what its engine learned; a held-out user has no device.
         gold = tuple((c, n, v, k) for c, n, v, k in user.persona_rows(session=0))

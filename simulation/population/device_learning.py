@@ -105,17 +105,22 @@ def learn_persona(
 def learned_personas(
     users: Sequence[SyntheticUser],
     sessions: Sequence[int],
-    embedder: TableEmbedder,
+    embedder: Callable[[], TableEmbedder],
     cache: Path | None,
 ) -> list[tuple[PersonaRow, ...]]:
-    """Each user's learned persona (:func:`learn_persona`), from ``cache`` when it has them."""
+    """Each user's learned persona (:func:`learn_persona`), from ``cache`` when it has them.
+
+    ``embedder`` makes the encoder only when something must be learned (it costs about
+    100 MiB and a second to load).
+    """
     path = cache / f"{_key(users, sessions)}.json" if cache is not None else None
     if path is not None and path.is_file():
         saved = json.loads(path.read_text(encoding="utf-8"))
         return [tuple((c, n, v, k) for c, n, v, k in saved[u.user_id]) for u in users]
-    embedder.prepare(_fact_sentences(users, sessions))
+    table = embedder()
+    table.prepare(_fact_sentences(users, sessions))
     with tempfile.TemporaryDirectory(prefix="fedpersona-learning-", dir=_scratch()) as folder:
-        learned = [learn_persona(u, sessions, embedder, Path(folder)) for u in users]
+        learned = [learn_persona(u, sessions, table, Path(folder)) for u in users]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.with_name(f".{path.name}.tmp")

@@ -39,18 +39,18 @@ def test_a_scheduled_change_reaches_the_device_through_what_the_user_said(embedd
 
 def test_learned_personas_are_read_back_from_the_cache(embedder, tmp_path, monkeypatch):
     users = generate_population(2, seed=3)
-    first = learned_personas(users, range(3), embedder, tmp_path)
+    first = learned_personas(users, range(3), lambda: embedder, tmp_path)
 
     def must_not_learn(*args: object) -> None:
         raise AssertionError("learned again although the cache holds these users")
 
     monkeypatch.setattr(device_learning, "learn_persona", must_not_learn)
-    again = learned_personas(users, range(3), embedder, tmp_path)
+    again = learned_personas(users, range(3), lambda: embedder, tmp_path)
 
     assert again == first
     assert all(first)  # each device learned something by the k-session update (k = 3)
     with pytest.raises(AssertionError, match="learned again"):
-        learned_personas(users, range(4), embedder, tmp_path)  # other sessions: not cached
+        learned_personas(users, range(4), lambda: embedder, tmp_path)  # other sessions: not cached
 
 
 def test_a_synthetic_device_holds_its_learned_persona_and_evidence_keys_match_it(
