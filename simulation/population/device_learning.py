@@ -123,7 +123,7 @@ def learned_personas(
         learned = [learn_persona(u, sessions, table, Path(folder)) for u in users]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.tmp")
+        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # parallel set-ups
         rows = {u.user_id: [list(r) for r in p] for u, p in zip(users, learned, strict=True)}
         staging.write_text(json.dumps(rows), encoding="utf-8")
         staging.replace(path)
