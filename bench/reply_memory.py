@@ -41,7 +41,7 @@ from typing import Any
 
 from bench.reporting import run_and_report
 from bench.rerank_data import QUICK_USERS, BenchData, load_bench_data
-from bench.rerank_personachat import SPLITS, central_heads, mean_rows
+from bench.rerank_personachat import SPLITS, Row, central_heads, mean_rows
 from client.embedding.factory import default_embedder
 from client.embedding.protocol import Embedder
 from client.memory_engine import EngineConfig, MemoryEngine
@@ -136,23 +136,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         memories, learned = device_views(everything, default_embedder(), Path(folder), say)
     engine_seconds = time.perf_counter() - started
-    variants: dict[str, dict[str, Any]] = {
-        "head_central": {},
-        "head_memory": {"extra": memories},
-        "head_memory_only": {"extra": memories, "card": False},
-        "head_learned_persona": {"extra": memories, "card": False, "more": learned},
-    }
-    rows = []
-    for method, options in variants.items():
-        say(f"training {method} ...")
-        train, tests = _encoded(data, options)
-        if method == "head_central":  # the same heads, also scored with memories added
-            tests |= {f"{s}+memory": e for s, e in _encoded(data, {"extra": memories})[1].items()}
-        results, _ = central_heads(train, tests, seeds, HeadConfig())
-        rows += mean_rows(method, [{s: r[s] for s in SPLITS} for r in results])
-        if method == "head_central":
-            at_test = [{s: r[f"{s}+memory"] for s in SPLITS} for r in results]
-            rows += mean_rows("head_central + memory at test", at_test)
+    rows = head_rows(data, memories, learned, seeds, say)
     return {
         "rows": [r.to_json() for r in rows],
         "config": {
@@ -170,6 +154,34 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
             "metric": "hits@1/20 (reconstructed candidates)",
         },
     }
+
+
+def head_rows(
+    data: BenchData,
+    memories: dict[Key, tuple[str, ...]],
+    learned: dict[Key, tuple[str, ...]],
+    seeds: Sequence[int],
+    say: Callable[[str], None],
+) -> list[Row]:
+    """Every head row: each variant's facts in training and test, mean over ``seeds``."""
+    variants: dict[str, dict[str, Any]] = {
+        "head_central": {},
+        "head_memory": {"extra": memories},
+        "head_memory_only": {"extra": memories, "card": False},
+        "head_learned_persona": {"extra": memories, "card": False, "more": learned},
+    }
+    rows = []
+    for method, options in variants.items():
+        say(f"training {method} ...")
+        train, tests = _encoded(data, options)
+        if method == "head_central":  # the same heads, also scored with memories added
+            tests |= {f"{s}+memory": e for s, e in _encoded(data, {"extra": memories})[1].items()}
+        results, _ = central_heads(train, tests, seeds, HeadConfig())
+        rows += mean_rows(method, [{s: r[s] for s in SPLITS} for r in results])
+        if method == "head_central":
+            at_test = [{s: r[f"{s}+memory"] for s in SPLITS} for r in results]
+            rows += mean_rows("head_central + memory at test", at_test)
+    return rows
 
 
 def _splits(data: BenchData) -> dict[str, list[RankingExample]]:
