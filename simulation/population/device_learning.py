@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from client.embedding.protocol import Vectors, as_text_list
-from client.memory_engine import EngineConfig, MemoryEngine, RuleExtractor
+from client.memory_engine import EngineConfig, MemoryEngine, RuleExtractor, Summariser
 from client.memory_engine.disclosure import split_sentences
 from client.profile import Profile
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
@@ -78,15 +78,24 @@ class TableEmbedder:
 
 
 def learn_persona(
-    user: SyntheticUser, sessions: Iterable[int], embedder: TableEmbedder, folder: Path
+    user: SyntheticUser,
+    sessions: Iterable[int],
+    embedder: TableEmbedder,
+    folder: Path,
+    *,
+    config: EngineConfig = LEARNING,
+    summariser: Summariser | None = None,
 ) -> tuple[PersonaRow, ...]:
-    """The persona ``user``'s device holds after hearing ``sessions`` through the engine."""
+    """The persona ``user``'s device holds after hearing ``sessions`` through the engine
+    (``config`` and ``summariser``: the simulation's light ones unless given)."""
     with Profile.create(
         folder / f"{user.user_id}.fpstore",
         "simulated device",
         kdf=KdfParams(memory_kib=MIN_MEMORY_KIB, iterations=MIN_ITERATIONS),
     ) as profile:
-        engine = MemoryEngine(profile, embedder, config=LEARNING, summariser=LeadSummariser())
+        engine = MemoryEngine(
+            profile, embedder, config=config, summariser=summariser or LeadSummariser()
+        )
         wanted = set(sessions)
         # One transaction for the whole history (the engine's own ones join it): a store
         # thrown away after learning needs no commit, and so no disk sync, per turn.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from client.memory_engine import EngineConfig, ExtractiveSummariser, WordPieceCounter
 from simulation.population import ChangeKind, device_learning, generate_population
 from simulation.population.device_learning import TableEmbedder, learn_persona, learned_personas
 from simulation.populations import synthetic_population
@@ -64,3 +65,22 @@ def test_a_synthetic_device_holds_its_learned_persona_and_evidence_keys_match_it
         gold = {(c, n) for c, n, _, _ in user.persona_rows(session=0)}
         assert learned != gold
         assert {d.key for d in client.records.disclosures} <= learned
+
+
+def test_the_light_learning_config_learns_what_the_default_engine_learns(embedder, tmp_path):
+    # The simulation skips turn items, links and the embedding-ranked summary: none of
+    # them may change the persona a device learns.
+    (user,) = generate_population(1, seed=2)
+
+    light = learn_persona(user, range(4), embedder, tmp_path / "light")
+    full = learn_persona(
+        user,
+        range(4),
+        embedder,
+        tmp_path / "full",
+        config=EngineConfig(),
+        summariser=ExtractiveSummariser(embedder, WordPieceCounter()),
+    )
+
+    assert light
+    assert light == full
