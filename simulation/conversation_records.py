@@ -9,7 +9,9 @@ code: a disclosure of the persona's current value becomes a stored memory and ev
 that attribute (client.persona.Persona.observe); a request becomes a prompt-use record of
 the persona fact it needed (client.prompt_use, as client.chat.session records a turn); a
 reply the person disliked marks that record corrected (as ``/bad`` does). The persona
-itself stays as seeded (its values at session 0), so training is unchanged.
+itself is the one the device learned through the memory engine
+(simulation.population.device_learning); ``simulation.populations`` keys these records
+by the learned attributes before seeding.
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ the simulator at the end; no client ever holds them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from client.embedding.factory import default_embedder
+from client.embedding.manifest import default_cache_dir
 from client.federated_round import EVALUATION_SESSION
 from client.persona import STATEMENTS, fact_text
 from client.records import JsonValue
@@ -20,11 +22,13 @@ from client.training_pairs import Signal, TrainingPair
 from models.data.locations import MSC_SUMMARY_SESSIONS, PERSONACHAT_VALID, data_dir, require
 from models.data.msc import MscSession, load_msc_session
 from models.data.personachat import load_personachat
+from models.embedding_cache import EmbeddingCache
 from models.ranking_task import GOLD, RankingExample, Utterance, build_examples
 from models.splits import HOLDOUT_FRACTION, split_users, split_utterances
 from server.run_settings import POPULATIONS
-from simulation.conversation_records import ConversationRecords, conversation_records
+from simulation.conversation_records import ConversationRecords, Key, conversation_records
 from simulation.population import generate_population, iter_rankings
+from simulation.population.device_learning import TableEmbedder, learned_key, learned_personas
 
 PersonaRow = tuple[str, str, JsonValue, str]
 
@@ -161,8 +165,12 @@ def synthetic_population(clients: int, *, seed: int, sessions: int = 6) -> Popul
     held_out = max(1, round(clients * HOLDOUT_FRACTION / (1 - HOLDOUT_FRACTION)))
     users = generate_population(clients + held_out, seed=seed, sessions_per_user=sessions)
     built, unseen = [], []
+    heard = range(sessions - 2)  # the training sessions: what each device has heard
+    learned = learned_personas(users[:clients], heard, _device_embedder, _learning_cache())
     for index, user in enumerate(users):
-        rows = tuple((c, n, v, k) for c, n, v, k in user.persona_rows(session=0))
+        # A device's persona is what its engine learned; a held-out user has no device.
+        gold = tuple((c, n, v, k) for c, n, v, k in user.persona_rows(session=0))
+        rows = learned[index] if index < clients else gold
         train, later = [], []
         for item in iter_rankings([user]):
             example = RankingExample(
@@ -179,10 +187,41 @@ def synthetic_population(clients: int, *, seed: int, sessions: int = 6) -> Popul
             else:
                 train.append(_pair(example, None))
         if index < clients:
-            values = {(c, n): str(v) for c, n, v, _ in rows}
-            records = conversation_records(user, values, range(sessions - 2))
+            said = {(c, n): str(v) for c, n, v, _ in gold}
+            records = _as_learned(conversation_records(user, said, heard), said, rows)
             built.append(ClientData(user.user_id, rows, tuple(train), tuple(later), records))
     return PopulationData("synthetic", tuple(built), tuple(unseen))
+
+
+def _as_learned(
+    records: ConversationRecords, said: dict[Key, str], rows: Sequence[PersonaRow]
+) -> ConversationRecords:
+    """``records`` keyed by the learned attributes that hold what was said (learned_key);
+    a disclosure the device did not learn leaves no evidence, a request stays unlinked."""
+
+    def key(old: Key) -> Key | None:
+        return learned_key(old, said[old], rows) if old in said else None
+
+    disclosures = []
+    for d in records.disclosures:
+        new = key(d.key)
+        if new is not None:
+            disclosures.append(replace(d, key=new))
+    prompts = [replace(p, key=key(p.key) or p.key) for p in records.prompts]
+    return ConversationRecords(tuple(disclosures), tuple(prompts))
+
+
+def _device_embedder() -> TableEmbedder:
+    """The encoder behind the shared cache of public texts (synthetic users are public)."""
+    encoder = default_embedder(export_if_missing=True)
+    path = default_cache_dir() / "embeddings" / f"{encoder.name}.npz"
+    return TableEmbedder(
+        EmbeddingCache(path, encoder.name, encoder.embed), encoder.name, encoder.dimension
+    )
+
+
+def _learning_cache() -> Path:
+    return default_cache_dir() / "learned_personas"
 
 
 def _gold_first(candidates: Sequence[str], gold: int) -> tuple[str, ...]:

@@ -268,12 +268,11 @@ class MemoryIndex:
         """BM25 score of every item for ``query`` (zeros when no query term is indexed)."""
         if self._size == 0:
             return np.zeros(0, dtype=np.float32)
-        if self._bm25 is None or self._bm25_stale:
-            self._bm25 = bm25s.BM25()
-            self._bm25.index(
-                [lexical_terms(e.search or e.text) for e in self._entries], show_progress=False
-            )
+        if self._bm25_stale:
+            self._bm25 = _bm25_over([lexical_terms(e.search or e.text) for e in self._entries])
             self._bm25_stale = False
+        if self._bm25 is None:  # no item has a word BM25 indexes: dense search alone
+            return np.zeros(self._size, dtype=np.float32)
         terms = [t for t in lexical_terms(query) if t in self._bm25.vocab_dict]
         if not terms:
             return np.zeros(self._size, dtype=np.float32)
@@ -288,6 +287,19 @@ class MemoryIndex:
             scores[self._position[exclude]] = -np.inf
         order = top_positions(scores, count)
         return [(self._entries[i].id, float(scores[i])) for i in order if np.isfinite(scores[i])]
+
+
+def _bm25_over(documents: list[list[str]]) -> bm25s.BM25 | None:
+    """A BM25 index over ``documents`` (term lists), or None when no document has a term.
+
+    bm25s cannot index an empty vocabulary (it takes the max of no ids), which is what
+    memories made only of emoji, one-letter words or stop words give.
+    """
+    if not any(documents):
+        return None
+    bm25 = bm25s.BM25()
+    bm25.index(documents, show_progress=False)
+    return bm25
 
 
 def tokenize(text: str) -> list[str]:

@@ -114,3 +114,18 @@ def test_feature_head_learns_from_usage_signals():
 
     ranked = head.rerank([candidate("words", 1.0, 0.0), candidate("person", 0.8, 1.0)])
     assert ranked[0].id == "person"
+
+
+def test_memories_without_words_are_written_and_retrieved(profile, onnx_embedder):
+    # Only emoji, one-letter words and stop words: BM25 has nothing to index (bm25s
+    # raised on it); the session is written and retrieval ranks by meaning alone.
+    lines = ["🎹🎶", "a b", "it is to be"]
+    engine = MemoryEngine(profile, onnx_embedder)
+    for line in lines:
+        engine.add_turn("s1", line)
+    engine.end_session("s1")
+
+    retrieval = engine.retrieve("🎹 a")
+
+    assert retrieval.memories
+    assert {m.text for m in retrieval.memories} <= set(lines)

@@ -208,3 +208,31 @@ def test_window_texts_embed_each_turn_with_the_turns_around_it():
         "Tim: Which team?\nJohn: The Wolves!\nTim: Nice.",
         "John: The Wolves!\nTim: Nice.",
     ]
+
+
+def test_an_index_with_no_word_bm25_keeps_is_searched_by_meaning_alone():
+    # Emoji, one-letter words and stop words give BM25 an empty vocabulary (bm25s
+    # raised on it); search still ranks by the dense score, and the lexical scores are 0.
+    index = _index(
+        [
+            (IndexEntry(id="smile", text="😀 😀", kind="turn"), _unit(1, 0, 0, 0)),
+            (IndexEntry(id="letters", text="a b c", kind="turn"), _unit(0, 1, 0, 0)),
+            (IndexEntry(id="stop", text="it is to be", kind="turn"), _unit(0, 0, 1, 0)),
+        ]
+    )
+
+    found = _order(index, "a 😀", _unit(0.2, 1, 0, 0), EngineConfig())
+
+    assert index.lexical_scores("a 😀").tolist() == [0.0, 0.0, 0.0]
+    assert found[:2] == ["letters", "smile"]
+
+
+def test_bm25_comes_back_once_an_item_with_words_joins_a_wordless_index():
+    index = _index([(IndexEntry(id="smile", text="😀", kind="turn"), _unit(1, 0, 0, 0))])
+    assert index.lexical_scores("piano").tolist() == [0.0]
+
+    index.add(IndexEntry(id="piano", text="I play the piano.", kind="turn"), _unit(0, 1, 0, 0))
+
+    scores = index.lexical_scores("piano lessons")
+    assert scores[1] > 0.0
+    assert scores[0] == 0.0
