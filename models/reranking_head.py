@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from models.persona_gate import PersonaGate
+from models.persona_null import centre_over_candidates
 from models.polarity import StanceFeatures
 
 EMBEDDING_DIM = 384
@@ -65,6 +66,12 @@ class HeadConfig:
     # Scale the persona terms by a learned gate on how much context and persona evidence
     # discriminate among this row's candidates (models.persona_gate).
     use_gate: bool = False
+    # (issue 13) Score persona evidence against the row's own null: each fact's cosine to a
+    # candidate minus that fact's mean cosine over the row's candidates (models.persona_null).
+    persona_null: bool = False
+    # Initial weight of mean_j cos(r, p_j) in the prior; with ``persona_null`` a negative
+    # weight discounts a candidate that resembles every fact a little (models.persona_null).
+    persona_mean_prior: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
@@ -81,7 +88,8 @@ class HeadConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
         # Checkpoints written before the stance features existed describe a head without them.
-        return cls(**{"use_polarity": False, "use_gate": False, **data})
+        old = {"use_polarity": False, "use_gate": False, "persona_null": False}
+        return cls(**{**old, "persona_mean_prior": 0.0, **data})
 
 
 class RerankingHead(nn.Module):
@@ -107,7 +115,8 @@ class RerankingHead(nn.Module):
         if config.use_handcrafted:
             self.prior = nn.Linear(extra, 1, bias=False)
             with torch.no_grad():
-                start = [1.0, config.persona_prior, 0.0] + [1.0] * (extra - HANDCRAFTED_FEATURES)
+                start = [1.0, config.persona_prior, config.persona_mean_prior]
+                start += [1.0] * (extra - HANDCRAFTED_FEATURES)
                 self.prior.weight.copy_(torch.tensor([start]))
                 nn.init.zeros_(last.weight)
                 nn.init.zeros_(last.bias)
@@ -130,7 +139,7 @@ class RerankingHead(nn.Module):
             plain: Tensor = self.score(torch.cat([c * r, persona_summary * r], dim=-1))
             return plain.squeeze(-1)
         context_cos, max_cos, mean_cos = _similarity_features(
-            context, candidates, persona, persona_mask
+            context, candidates, persona, persona_mask, null=self.config.persona_null
         )
         persona_parts = [max_cos, mean_cos]
         respecting: list[Tensor] = []
@@ -155,11 +164,14 @@ class RerankingHead(nn.Module):
 
 
 def _similarity_features(
-    context: Tensor, candidates: Tensor, persona: Tensor, mask: Tensor
+    context: Tensor, candidates: Tensor, persona: Tensor, mask: Tensor, *, null: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """cos(c, r), max_j cos(r, p_j), mean_j cos(r, p_j): each (B, K, 1). Inputs are unit vectors."""
+    """cos(c, r), max_j cos(r, p_j), mean_j cos(r, p_j): each (B, K, 1). Inputs are unit vectors.
+    With ``null`` each fact's cosines are first centred over the row's candidates."""
     context_cos = candidates @ context.unsqueeze(-1)  # (B, K, 1)
     persona_cos = candidates @ persona.transpose(1, 2)  # (B, K, P)
+    if null:
+        persona_cos = centre_over_candidates(persona_cos, candidates)
     weights = mask.unsqueeze(1)  # (B, 1, P)
     masked = persona_cos * weights + (weights - 1.0) * 1e4
     has_facts = (mask.sum(dim=-1) > 0).to(persona_cos.dtype).view(-1, 1, 1)
