@@ -17,6 +17,7 @@ from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
 from models.encoded import EncodedExamples, encode
 from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
+from models.robust_head import NULL_HEAD, train_robust_head
 from models.stance_training import STANCE_TRAINING, train_stance, training_only
 from models.training import TrainConfig, hold_out, new_head, score, train_head
 
@@ -135,10 +136,14 @@ def evaluate_seed(
     previous = new_head(PREVIOUS_HEAD, seed=seed)
     train_head(previous, sets.train, replace(PREVIOUS_TRAINING, seed=seed))
     conversations = conversation_head(sets, seed)
+    robust, robust_result = train_robust_head(sets.train, sets.train_users, TrainConfig(seed=seed))
+    null_prior = new_head(NULL_HEAD, seed=seed)
     scorers: dict[str, Scorer] = {
         **baselines,
         "head_previous": lambda d: score(previous, d),
         "head_conversations": lambda d: score(conversations[0], d),
+        "persona_null": lambda d: score(null_prior, d),  # the untrained NULL_HEAD
+        "head_null": lambda d: score(robust, d),
     }
     prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
     for method, scorer in scorers.items():
@@ -152,6 +157,9 @@ def evaluate_seed(
         "train": TrainConfig(seed=seed).__dict__,
         "stance_train": replace(STANCE_TRAINING, seed=seed).__dict__,
         "convai2_train_examples": len(sets.train),
+        "head_null": NULL_HEAD.to_json(),
+        "head_null_scale": robust_result.scale,
+        "head_null_best_epoch": robust_result.training.best_epoch,
     }
     return result
 
