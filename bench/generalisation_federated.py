@@ -145,11 +145,17 @@ def held_out_rows(
 
 
 def evaluate_seed(
-    root: Path | None, *, seed: int, pairs: int | None, plan: FederatedPlan, say: Say
+    root: Path | None,
+    *,
+    seed: int,
+    pairs: int | None,
+    plan: FederatedPlan,
+    say: Say,
+    users: int | None = None,
 ) -> dict[tuple[str, str], float]:
     """hits@1 by (method, split) for one seed: cosine, the untrained null head, the central
     ConvAI2 head, and the federated heads (from the untrained and from the central head)."""
-    data = load_bench_data(root, users=None, seed=seed, with_spc=False, say=say)
+    data = load_bench_data(root, users=users, seed=seed, with_spc=False, say=say)
     sessions = msc_sessions(root)
     chosen = sorted({s.pair_id for s in sessions})[:pairs]
     device_pairs, held = split_pairs(chosen, seed)
@@ -180,7 +186,8 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     seeds = [args.seed + i for i in range(args.seeds)]
     pairs = args.msc_pairs or (QUICK_PAIRS if args.quick else None)
     per_seed = [
-        evaluate_seed(args.data_dir, seed=s, pairs=pairs, plan=plan, say=say) for s in seeds
+        evaluate_seed(args.data_dir, seed=s, pairs=pairs, plan=plan, say=say, users=args.users)
+        for s in seeds
     ]
     rows = [
         {
@@ -209,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_PAIRS} MSC pairs, 8 rounds")
     parser.add_argument("--msc-pairs", type=positive_int, default=None)
     parser.add_argument("--rounds", type=positive_int, default=None)
+    parser.add_argument("--users", type=positive_int, default=None, help="first N ConvAI2 users")
     parser.add_argument("--seeds", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=None)
