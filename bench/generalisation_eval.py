@@ -23,8 +23,9 @@ from models.training import TrainConfig, hold_out, new_head, score, train_head
 
 Key = tuple[str, str, str]  # method, dataset, split
 Scorer = Callable[[EncodedExamples], npt.NDArray[np.float32]]
-PREVIOUS_HEAD = HeadConfig(use_gate=True)  # as measured: gate on, no stance
-STANCE_HEAD = HeadConfig(use_polarity=True, use_gate=True)  # the head of this benchmark
+# The heads as first measured: persona features without the row's null (models.persona_null).
+PREVIOUS_HEAD = HeadConfig(use_gate=True, persona_null=False, persona_mean_prior=0.0)
+STANCE_HEAD = replace(PREVIOUS_HEAD, use_polarity=True)
 PREVIOUS_TRAINING = TrainConfig(consider_untrained=False)
 
 
