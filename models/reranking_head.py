@@ -25,7 +25,12 @@ Architecture (hidden size H = 64, about 29.7k parameters by default):
   weight 1, and a gate (models.persona_gate) that scales every persona term by how well
   context and persona separate the row's candidates. Both start neutral (stance 0,
   gate 1), so an untrained head still ranks exactly like persona_maxsim; the inputs are
-  the same four tensors as before.
+  the same four tensors as before;
+- (issue 13, on by default) ``persona_null``: the persona cosines are first centred per
+  fact over the row's candidates (models.persona_null) and the prior starts at
+  cos + max_j s - 0.75 mean_j s, so the default untrained head ranks like that scorer
+  (``persona_null`` on bench/generalisation.py), not like persona_maxsim. Old checkpoints
+  load with it off.
 Why this size: the per-user data is tens of examples, so capacity goes into one
 projection shared by all inputs rather than separate towers, and the attention replaces
 a persona mean that would blur a 5-fact persona into one vector.
