@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,9 @@ Say = Callable[[str], None]
 class FederatedPlan:
     rounds: int
     clients_per_round: int
+    local_epochs: int = LOCAL_EPOCHS
+    learning_rate: float = LEARNING_RATE
+    server_learning_rate: float = SERVER_LEARNING_RATE
 
 
 QUICK_PLAN = FederatedPlan(rounds=8, clients_per_round=40)
@@ -123,9 +126,9 @@ def federated_msc_head(
         rounds=plan.rounds,
         clients_per_round=min(plan.clients_per_round, len(population.clients)),
         clipping_norm=CLIPPING_NORM,
-        local_epochs=LOCAL_EPOCHS,
-        learning_rate=LEARNING_RATE,
-        server_learning_rate=SERVER_LEARNING_RATE,
+        local_epochs=plan.local_epochs,
+        learning_rate=plan.learning_rate,
+        server_learning_rate=plan.server_learning_rate,
         epsilon=EPSILON,
         seed=seed,
         secure_noise=False,
@@ -181,8 +184,13 @@ def evaluate_seed(
 
 def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     plan = QUICK_PLAN if args.quick else FULL_PLAN
-    if args.rounds:
-        plan = FederatedPlan(rounds=args.rounds, clients_per_round=plan.clients_per_round)
+    plan = replace(
+        plan,
+        rounds=args.rounds or plan.rounds,
+        local_epochs=args.local_epochs or plan.local_epochs,
+        learning_rate=args.learning_rate or plan.learning_rate,
+        server_learning_rate=args.server_learning_rate or plan.server_learning_rate,
+    )
     seeds = [args.seed + i for i in range(args.seeds)]
     pairs = args.msc_pairs or (QUICK_PAIRS if args.quick else None)
     per_seed = [
@@ -216,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_PAIRS} MSC pairs, 8 rounds")
     parser.add_argument("--msc-pairs", type=positive_int, default=None)
     parser.add_argument("--rounds", type=positive_int, default=None)
+    parser.add_argument("--local-epochs", type=positive_int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--server-learning-rate", type=float, default=None)
     parser.add_argument("--users", type=positive_int, default=None, help="first N ConvAI2 users")
     parser.add_argument("--seeds", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=0)
