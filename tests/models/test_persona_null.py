@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bench.rerank_personachat import cosine
+from models.correction_shrinkage import scale_correction, shrink_correction
 from models.data.locations import data_dir
 from models.data.personachat import load_personachat
 from models.encoded import EncodedExamples, encode
@@ -173,3 +174,35 @@ def test_early_stopping_on_hits_keeps_the_untrained_head_when_training_only_hurt
 def test_stop_on_names_the_bad_value():
     with pytest.raises(ValueError, match="'accuracy'"):
         TrainConfig(stop_on="accuracy")
+
+
+def test_a_zero_correction_scale_leaves_the_prior(exchange):
+    model = new_head(NULL_HEAD, seed=0)
+    train_head(model, _synthetic(n=64, k=20, seed=8), TrainConfig(epochs=2, seed=0))
+    assert not np.allclose(score(model, exchange), _centred_reference(exchange), atol=1e-3)
+    with torch.no_grad():
+        model.prior.weight.copy_(torch.tensor([[1.0, 1.0, -0.75]]))
+
+    scale_correction(model, 0.0)
+
+    np.testing.assert_allclose(score(model, exchange), _centred_reference(exchange), atol=1e-5)
+
+
+def test_shrinking_picks_the_smallest_of_equally_good_scales_and_keeps_the_rest():
+    data = _synthetic(n=60, seed=9)
+    model = new_head(HeadConfig(), seed=0)
+    train_head(model, _synthetic(n=200, seed=10), TrainConfig(epochs=3, seed=0))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    scale = shrink_correction(model, data, scales=(1.0, 0.5))
+
+    hits = {}
+    for s in (0.5, 1.0):
+        trial = new_head(HeadConfig(), seed=0)
+        trial.load_state_dict({n: p.clone() for n, p in before.items()}, strict=False)
+        scale_correction(trial, s)
+        hits[s] = float((score(trial, data).argmax(1) == 0).mean())
+    assert scale == (0.5 if hits[0.5] >= hits[1.0] else 1.0)
+    for name, parameter in model.named_parameters():
+        factor = scale if name.startswith("score.2.") else 1.0
+        torch.testing.assert_close(parameter.detach(), before[name] * factor)
