@@ -43,17 +43,15 @@ from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances
 from bench.reporting import positive_int, run_and_report, table
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import cosine
-from client.persona import STATEMENTS
-from client.training_pairs import Signal, TrainingPair
 from models.data.msc import MscSession
 from models.encoded import encode
 from models.ranking_metrics import hits_at_1
-from models.ranking_task import GOLD, RankingExample
+from models.ranking_task import RankingExample
 from models.reranking_head import RerankingHead
 from models.robust_head import NULL_HEAD, train_robust_head
 from models.training import TrainConfig, new_head, score
 from server.run_settings import RunSettings
-from simulation.populations import ClientData, PopulationData
+from simulation.populations import ClientData, PopulationData, _pair, _statements
 
 EPSILON = 8.0
 HELD_OUT_PAIRS = 0.2
@@ -96,24 +94,12 @@ def device_population(sessions: Sequence[MscSession], pairs: set[str], seed: int
         clients.append(
             ClientData(
                 speaker,
-                tuple((STATEMENTS, f"statement_{i}", f, "core") for i, f in enumerate(facts)),
+                _statements(facts),
                 tuple(_pair(e, None) for e in own),
                 (),
             )
         )
     return PopulationData("msc", tuple(clients), ())
-
-
-def _pair(example: RankingExample, session: str | None) -> TrainingPair:
-    return TrainingPair(
-        context=example.context,
-        candidates=example.candidates,
-        chosen=GOLD,
-        signal=Signal.DATASET,
-        session_id=session,
-        created_at=0.0,
-        id=f"{example.user_id}-{example.position}",
-    )
 
 
 def federated_msc_head(
