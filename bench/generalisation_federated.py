@@ -64,6 +64,7 @@ Say = Callable[[str], None]
 class FederatedPlan:
     rounds: int
     clients_per_round: int
+    epsilon: float = EPSILON
     local_epochs: int = LOCAL_EPOCHS
     learning_rate: float = LEARNING_RATE
     server_learning_rate: float = SERVER_LEARNING_RATE
@@ -115,7 +116,7 @@ def federated_msc_head(
         local_epochs=plan.local_epochs,
         learning_rate=plan.learning_rate,
         server_learning_rate=plan.server_learning_rate,
-        epsilon=EPSILON,
+        epsilon=plan.epsilon,
         seed=seed,
         secure_noise=False,
     )
@@ -173,6 +174,7 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     plan = replace(
         plan,
         rounds=args.rounds or plan.rounds,
+        epsilon=args.epsilon,
         local_epochs=args.local_epochs or plan.local_epochs,
         learning_rate=args.learning_rate or plan.learning_rate,
         server_learning_rate=args.server_learning_rate or plan.server_learning_rate,
@@ -195,7 +197,7 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     ]
     return {
         "rows": rows,
-        "config": {"seeds": seeds, "msc_pairs": pairs, "epsilon": EPSILON, **plan.__dict__},
+        "config": {"seeds": seeds, "msc_pairs": pairs, **plan.__dict__},
     }
 
 
@@ -210,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_PAIRS} MSC pairs, 8 rounds")
     parser.add_argument("--msc-pairs", type=positive_int, default=None)
     parser.add_argument("--rounds", type=positive_int, default=None)
+    parser.add_argument("--epsilon", type=float, default=EPSILON, help="inf: no noise")
     parser.add_argument("--local-epochs", type=positive_int, default=None)
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--server-learning-rate", type=float, default=None)
