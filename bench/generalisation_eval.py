@@ -17,6 +17,7 @@ from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
 from models.encoded import EmbedFn, EncodedExamples, encode
 from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
+from models.robust_head import NULL_HEAD, train_robust_head
 from models.stance_persona import encode_with_stance
 from models.stance_scorer import StanceRow, fit_weights, stance_features, stance_scores
 from models.stance_training import STANCE_TRAINING, train_stance, training_only
@@ -24,8 +25,9 @@ from models.training import TrainConfig, hold_out, new_head, score, train_head
 
 Key = tuple[str, str, str]  # method, dataset, split
 Scorer = Callable[[EncodedExamples], npt.NDArray[np.float32]]
-PREVIOUS_HEAD = HeadConfig(use_gate=True)  # as measured: gate on, no stance
-STANCE_HEAD = HeadConfig(use_polarity=True, use_gate=True)  # the head of this benchmark
+# The heads as first measured: persona features without the row's null (models.persona_null).
+PREVIOUS_HEAD = HeadConfig(use_gate=True, persona_null=False, persona_mean_prior=0.0)
+STANCE_HEAD = replace(PREVIOUS_HEAD, use_polarity=True)
 PREVIOUS_TRAINING = TrainConfig(consider_untrained=False)
 
 
@@ -158,10 +160,14 @@ def evaluate_seed(
     previous = new_head(PREVIOUS_HEAD, seed=seed)
     train_head(previous, sets.train, replace(PREVIOUS_TRAINING, seed=seed))
     conversations = conversation_head(sets, seed)
+    robust, robust_result = train_robust_head(sets.train, sets.train_users, TrainConfig(seed=seed))
+    null_prior = new_head(NULL_HEAD, seed=seed)
     scorers: dict[str, Scorer] = {
         **baselines,
         "head_previous": lambda d: score(previous, d),
         "head_conversations": lambda d: score(conversations[0], d),
+        "persona_null": lambda d: score(null_prior, d),  # the untrained NULL_HEAD
+        "head_null": lambda d: score(robust, d),
     }
     prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
     for method, scorer in scorers.items():
@@ -176,6 +182,9 @@ def evaluate_seed(
         "train": TrainConfig(seed=seed).__dict__,
         "stance_train": replace(STANCE_TRAINING, seed=seed).__dict__,
         "convai2_train_examples": len(sets.train),
+        "head_null": NULL_HEAD.to_json(),
+        "head_null_scale": robust_result.scale,
+        "head_null_best_epoch": robust_result.training.best_epoch,
     }
     return result
 

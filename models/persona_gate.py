@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from models.persona_null import real_candidates
+
 SPREAD_SCALE = 10.0
 
 
@@ -31,7 +33,7 @@ class PersonaGate(nn.Module):
 
     def forward(self, candidates: Tensor, context_cos: Tensor, max_cos: Tensor) -> Tensor:
         """candidates (B, K, D), context_cos and max_cos (B, K, 1) -> gate (B, 1, 1)."""
-        real = (candidates.abs().sum(-1, keepdim=True) > 0).to(candidates.dtype)  # (B, K, 1)
+        real = real_candidates(candidates)  # (B, K, 1)
         spreads = torch.cat([_spread(context_cos, real), _spread(max_cos, real)], dim=-1)
         gate: Tensor = 2.0 * torch.sigmoid(self.weights(torch.log(SPREAD_SCALE * spreads)))
         return gate

@@ -25,7 +25,12 @@ Architecture (hidden size H = 64, about 29.7k parameters by default):
   weight 1, and a gate (models.persona_gate) that scales every persona term by how well
   context and persona separate the row's candidates. Both start neutral (stance 0,
   gate 1), so an untrained head still ranks exactly like persona_maxsim; the inputs are
-  the same four tensors as before.
+  the same four tensors as before;
+- (issue 13, on by default) ``persona_null``: the persona cosines are first centred per
+  fact over the row's candidates (models.persona_null) and the prior starts at
+  cos + max_j s - 0.75 mean_j s, so the default untrained head ranks like that scorer
+  (``persona_null`` on bench/generalisation.py), not like persona_maxsim. Old checkpoints
+  load with it off.
 Why this size: the per-user data is tens of examples, so capacity goes into one
 projection shared by all inputs rather than separate towers, and the attention replaces
 a persona mean that would blur a 5-fact persona into one vector.
@@ -42,6 +47,7 @@ import torch
 from torch import Tensor, nn
 
 from models.persona_gate import PersonaGate
+from models.persona_null import centre_over_candidates
 from models.polarity import StanceFeatures
 
 EMBEDDING_DIM = 384
@@ -71,6 +77,15 @@ class HeadConfig:
     # place that builds the head's persona input reads this flag. Off by default: it lifts
     # PrefEval and costs ConvAI2 a little (docs/benchmarks.md, "Generalisation").
     stance_input: bool = False
+    # (issue 13) Score persona evidence against the row's own null: each fact's cosine to a
+    # candidate minus that fact's mean cosine over the row's candidates (models.persona_null).
+    # On by default: on bench/generalisation.py the untrained head gains 2.7 / 4.8 / 4.0 on
+    # ConvAI2 unseen / later / MSC over persona_maxsim, and the central head trained with
+    # it (models.robust_head) is above the previous one on both populations.
+    persona_null: bool = True
+    # Initial weight of mean_j cos(r, p_j) in the prior; with ``persona_null`` a negative
+    # weight discounts a candidate that resembles every fact a little (models.persona_null).
+    persona_mean_prior: float = -0.75
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
@@ -87,7 +102,8 @@ class HeadConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
         # Checkpoints written before the stance features existed describe a head without them.
-        return cls(**{"use_polarity": False, "use_gate": False, "stance_input": False, **data})
+        old = {"use_polarity": False, "use_gate": False, "stance_input": False}
+        return cls(**{**old, "persona_null": False, "persona_mean_prior": 0.0, **data})
 
 
 class RerankingHead(nn.Module):
@@ -113,7 +129,8 @@ class RerankingHead(nn.Module):
         if config.use_handcrafted:
             self.prior = nn.Linear(extra, 1, bias=False)
             with torch.no_grad():
-                start = [1.0, config.persona_prior, 0.0] + [1.0] * (extra - HANDCRAFTED_FEATURES)
+                start = [1.0, config.persona_prior, config.persona_mean_prior]
+                start += [1.0] * (extra - HANDCRAFTED_FEATURES)
                 self.prior.weight.copy_(torch.tensor([start]))
                 nn.init.zeros_(last.weight)
                 nn.init.zeros_(last.bias)
@@ -140,7 +157,7 @@ class RerankingHead(nn.Module):
             plain: Tensor = self.score(torch.cat([c * r, persona_summary * r], dim=-1))
             return plain.squeeze(-1)
         context_cos, max_cos, mean_cos = _similarity_features(
-            context, candidates, persona, persona_mask
+            context, candidates, persona, persona_mask, null=self.config.persona_null
         )
         persona_parts = [max_cos, mean_cos]
         respecting: list[Tensor] = []
@@ -167,11 +184,14 @@ class RerankingHead(nn.Module):
 
 
 def _similarity_features(
-    context: Tensor, candidates: Tensor, persona: Tensor, mask: Tensor
+    context: Tensor, candidates: Tensor, persona: Tensor, mask: Tensor, *, null: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """cos(c, r), max_j cos(r, p_j), mean_j cos(r, p_j): each (B, K, 1). Inputs are unit vectors."""
+    """cos(c, r), max_j cos(r, p_j), mean_j cos(r, p_j): each (B, K, 1). Inputs are unit vectors.
+    With ``null`` each fact's cosines are first centred over the row's candidates."""
     context_cos = candidates @ context.unsqueeze(-1)  # (B, K, 1)
     persona_cos = candidates @ persona.transpose(1, 2)  # (B, K, P)
+    if null:
+        persona_cos = centre_over_candidates(persona_cos, candidates)
     weights = mask.unsqueeze(1)  # (B, 1, P)
     masked = persona_cos * weights + (weights - 1.0) * 1e4
     has_facts = (mask.sum(dim=-1) > 0).to(persona_cos.dtype).view(-1, 1, 1)

@@ -19,6 +19,8 @@ from torch import Tensor
 from models.encoded import EncodedExamples
 from models.reranking_head import HeadConfig, RerankingHead
 
+STOP_ON = ("loss", "hits")
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
@@ -33,6 +35,10 @@ class TrainConfig:
     # Early stopping may keep the untrained head (epoch 0) when no epoch beats it on the
     # validation examples: training then never ends below its own starting point.
     consider_untrained: bool = True
+    # What early stopping watches on the validation rows: "loss" (the listwise loss) or
+    # "hits" (hits@1, what the benchmarks report). The loss can keep falling while hits@1
+    # on other users does not (issue 13: the quick benchmark's heads ended below their start).
+    stop_on: str = "loss"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -43,6 +49,8 @@ class TrainConfig:
             raise ValueError(
                 f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
             )
+        if self.stop_on not in STOP_ON:
+            raise ValueError(f"stop_on must be one of {STOP_ON}, got {self.stop_on!r}")
 
 
 @dataclass
@@ -105,6 +113,16 @@ def evaluate_loss(model: RerankingHead, data: EncodedExamples) -> float:
         return float(Batch.of(data).loss(model))
 
 
+def validation_error(model: RerankingHead, data: EncodedExamples, stop_on: str) -> float:
+    """Lower is better: the listwise loss, or 1 - hits@1 (rows whose label is the candidate
+    to push down count as hits when it is not ranked first)."""
+    if stop_on == "loss":
+        return evaluate_loss(model, data)
+    top = score(model, data).argmax(axis=1)
+    correct = (top == data.labels) == (data.signs > 0)
+    return 1.0 - float(np.average(correct, weights=data.weights))
+
+
 def score(model: RerankingHead, data: EncodedExamples, batch_size: int = 512) -> np.ndarray:
     """Scores (N, K) for every example, padded candidates at -inf (torch path)."""
     model.eval()
@@ -141,7 +159,7 @@ def train_head(
     result = TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
     if validation is not None and config.consider_untrained:
-        best_loss = evaluate_loss(model, validation)
+        best_loss = validation_error(model, validation, config.stop_on)
     batch = Batch.of(data)
     for epoch in range(1, config.epochs + 1):
         result.train_loss.append(_epoch(model, batch, optimiser, config, generator))
@@ -149,7 +167,7 @@ def train_head(
         if validation is None:
             result.best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
             continue
-        loss = evaluate_loss(model, validation)
+        loss = validation_error(model, validation, config.stop_on)
         result.validation_loss.append(loss)
         if loss < best_loss:
             best_loss, result.best_epoch = loss, epoch

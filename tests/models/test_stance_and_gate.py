@@ -19,7 +19,10 @@ from models.training import TrainConfig, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
 
 PREFEVAL_SAMPLE = "prefeval/prefeval-sample.json"
-STANCE_HEAD = HeadConfig(use_polarity=True, use_gate=True)
+# Persona features without the row's null (models.persona_null): untrained = persona_maxsim.
+STANCE_HEAD = HeadConfig(
+    use_polarity=True, use_gate=True, persona_null=False, persona_mean_prior=0.0
+)
 CONVAI2_SAMPLE = "convai2_personachat/valid_both_original_no_cands-sample.txt"
 
 
