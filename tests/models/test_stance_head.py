@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from models.encoded import encode
 from models.onnx_export import head_onnx_bytes
@@ -29,13 +30,24 @@ def test_signed_texts_negate_only_avoided_things() -> None:
     assert ("spicy food", -1.0) in signed_texts("I avoid spicy food")
 
 
-def test_an_avoided_thing_ranks_below_what_the_person_can_have(onnx_embedder) -> None:
-    model = new_head(HeadConfig(stance_input=True), seed=0)  # untrained: the prior decides
+@pytest.mark.parametrize(
+    "config",
+    [
+        HeadConfig(stance_input=True),  # the default features (persona_null)
+        HeadConfig(stance_input=True, persona_null=False, persona_mean_prior=0.0),
+    ],
+    ids=["null-features", "previous-features"],
+)
+def test_an_avoided_thing_ranks_below_what_the_person_can_have(onnx_embedder, config) -> None:
+    model = new_head(config, seed=0)  # untrained: the prior decides
     plain = score(model, encode([example()], onnx_embedder.embed, dimension=384))[0]
     signed = score(model, encode_with_stance([example()], onnx_embedder.embed, dimension=384))[0]
-    # Without stance, similarity to "I avoid spicy food" favours the curry; with it, not.
-    assert plain[0] > plain[1]
     assert signed[1] > signed[0]
+    # The stance input is what moves it: the mild soup gains on the curry.
+    assert signed[1] - signed[0] > plain[1] - plain[0]
+    if not config.persona_null:
+        # Plain similarity to "I avoid spicy food" favours the curry.
+        assert plain[0] > plain[1]
 
 
 def test_the_onnx_head_ranks_the_same_with_the_signed_persona(onnx_embedder) -> None:
