@@ -16,6 +16,7 @@ seed fixes the device sampling, the noise and the head's start (not the populati
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import tempfile
@@ -170,6 +171,24 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], seconds: float)
     write_report(result, args.out)
 
 
+def merge(parts: Sequence[Path], out: Path) -> None:
+    """One report from reports of the same configuration run as separate processes (one
+    seed each, side by side): their rows together, the means over all of them."""
+    reports = [json.loads(part.read_text(encoding="utf-8")) for part in parts]
+    configurations = {r["config"]["configuration"] for r in reports}
+    if len(configurations) != 1:
+        raise ValueError(f"reports of different configurations: {sorted(configurations)}")
+    rows = [row for report in reports for row in report["rows"]]
+    config = {
+        **reports[0]["config"],
+        "seeds": sorted({r["seed"] for r in rows}),
+        "epsilons": sorted({r["epsilon"] for r in rows}, reverse=True),
+        "seconds": sum(r["config"]["seconds"] for r in reports),
+        "merged_from": [str(part) for part in parts],
+    }
+    write_report({"rows": rows, "means": means(rows), "config": config}, out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -181,7 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients-per-round", type=int, default=None)
     parser.add_argument("--epsilons", type=float, nargs="+", default=[8.0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="large_step")
+    parser.add_argument("--merge", type=Path, nargs="+", help="merge these reports into --out")
     args = parser.parse_args(argv)
+    if args.merge:
+        merge(args.merge, args.out)
+        return 0
     logging.getLogger("absl").setLevel(logging.ERROR)
     args.clients = args.clients or (200 if args.quick else 800)
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
