@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def test_the_bench_writes_a_row_per_seed_method_and_split(tmp_path, encoder_cach
     assert {m["seeds"][-1] for m in report["means"]} == {1}
 
 
-def _report(path, configuration, seed, hits):
+def _report(path: Path, configuration: str, seed: int, hits: float) -> Path:
     rows = [
         {"method": "last", "seed": seed, "split": "later_turns", "hits@1": hits, "epsilon": 3.0}
     ]
