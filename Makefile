@@ -34,8 +34,9 @@ flwr-run: $(STAMP)
 tour: $(STAMP)
 	$(BIN)/fedpersona demo --out runs/store-tour
 
-# Two test workers (pytest-xdist); the tests that start Flower (Ray, or a local deployment
-# of separate processes) share one xdist group, so at most one such run at a time.
+# Two test workers (pytest-xdist); the tests that start a Ray simulation share one xdist
+# group and those that start a local deployment another (tests/conftest.py): at most one
+# of each at a time, and the two kinds may run side by side.
 test: $(STAMP) lint browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 

@@ -18,6 +18,15 @@ from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 PASSPHRASE = "test passphrase, not a real one"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# xdist groups (`make test` runs `pytest -n 2 --dist loadgroup`): a group's tests run one at
+# a time in one worker. A Ray simulation starts a whole local Ray cluster, so two at once
+# would double its memory and fight over the cores; a local deployment (flower-superlink,
+# supernodes, `flwr run`) picks free ports (`free_port`) and its own FLWR_HOME under
+# tmp_path and never starts Ray, so one may run beside a Ray simulation. Only the tests
+# that start either carry the mark: the others in the same modules spread over the workers.
+RAY = pytest.mark.xdist_group("ray")
+DEPLOYMENT = pytest.mark.xdist_group("deployment")
+
 
 def fast_kdf() -> KdfParams:
     """The cheapest parameters the store accepts: tests unlock often."""

@@ -8,9 +8,10 @@ import json
 import pytest
 
 from bench import flower_throughput
+from tests.conftest import RAY
 
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
+# Starts Ray: one Ray simulation at a time (tests/conftest.py).
+pytestmark = RAY
 
 
 def test_flower_throughput_bench_measures_each_transport_on_the_same_devices(

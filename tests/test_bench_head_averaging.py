@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench import head_averaging
 
@@ -36,3 +38,34 @@ def test_the_bench_writes_a_row_per_seed_method_and_split(tmp_path, encoder_cach
             assert (method, seed, "later_turns") in keys
     assert all(0.0 <= r["hits@1"] <= 100.0 and r["rounds"] == 2 for r in report["rows"])
     assert {m["seeds"][-1] for m in report["means"]} == {1}
+
+
+def _report(path: Path, configuration: str, seed: int, hits: float) -> Path:
+    rows = [
+        {"method": "last", "seed": seed, "split": "later_turns", "hits@1": hits, "epsilon": 3.0}
+    ]
+    config = {"configuration": configuration, "seconds": 10.0, "seeds": [seed]}
+    path.write_text(json.dumps({"rows": rows, "means": [], "config": config}))
+    return path
+
+
+def test_reports_of_one_configuration_merge_into_one_mean_over_their_seeds(tmp_path):
+    parts = [_report(tmp_path / f"{s}.json", "conservative", s, h) for s, h in ((0, 50), (2, 53))]
+    out = tmp_path / "merged.json"
+
+    assert head_averaging.main(["--merge", *map(str, parts), "--out", str(out)]) == 0
+
+    merged = json.loads(out.read_text())
+    assert merged["means"] == [
+        {"epsilon": 3.0, "method": "last", "split": "later_turns", "hits@1": 51.5, "seeds": [0, 2]}
+    ]
+    assert merged["config"]["seeds"] == [0, 2]
+    assert merged["config"]["seconds"] == 20.0
+
+
+def test_reports_of_different_configurations_are_not_merged(tmp_path):
+    parts = [_report(tmp_path / "a.json", "conservative", 0, 50.0)]
+    parts.append(_report(tmp_path / "b.json", "large_step", 1, 52.0))
+
+    with pytest.raises(ValueError, match="different configurations"):
+        head_averaging.merge(parts, tmp_path / "merged.json")

@@ -29,13 +29,11 @@ from server.run_folder import RunFolder
 from simulation.deployment import LocalDeployment
 from tests.cli.chat_driver import new_store
 from tests.cli.join_driver import PLAINTEXT, chat_session, join
-from tests.conftest import PASSPHRASE, REPO_ROOT, cli_env, run_cli
+from tests.conftest import DEPLOYMENT, PASSPHRASE, REPO_ROOT, cli_env, run_cli
 from tests.simulation.tcp_proxy import RecordingProxy
 
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
 
-
+@DEPLOYMENT
 @pytest.mark.slow
 def test_a_device_from_a_chat_session_joins_a_real_federation_and_sends_only_its_release(
     tmp_path, encoder_cache, monkeypatch

@@ -22,10 +22,10 @@ from simulation.deployment import LinkCertificates, LocalDeployment
 from tests.cli.chat_driver import new_store
 from tests.cli.join_driver import chat_session, join
 from tests.cli.tls_certificates import make_certificates, make_node_key
-from tests.conftest import REPO_ROOT
+from tests.conftest import DEPLOYMENT, REPO_ROOT
 
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
+# Starts a local deployment: one at a time (tests/conftest.py).
+pytestmark = DEPLOYMENT
 
 
 @pytest.mark.slow

@@ -18,10 +18,10 @@ from simulation.populations import synthetic_population
 from simulation.run_workspace import prepare_workspace
 from simulation.simulated_devices import WORKSPACE_FILE
 from tests.cli.cli_harness import as_unprivileged, one_line, run_cli_process, run_main
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import RAY, REPO_ROOT, run_cli
 
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
+# Starts Ray: one Ray simulation at a time (tests/conftest.py).
+pytestmark = RAY
 
 
 def test_simulate_prints_each_round_and_a_summary_with_the_metrics_store(tmp_path, encoder_cache):

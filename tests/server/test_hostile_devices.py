@@ -30,12 +30,12 @@ from simulation.populations import synthetic_population
 from simulation.run_workspace import RUN_DIR_ENV, Workspace, prepare_workspace
 from simulation.server_app import app as server_app
 from simulation.simulate import BACKEND_CONFIG
-from tests.conftest import REPO_ROOT
+from tests.conftest import RAY, REPO_ROOT
 from tests.server.device_updates import summed_updates
 from tests.server.hostile_devices import KEEP_ENV, PLAN_ENV, hostile_app
 
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
+# Starts Ray: one Ray simulation at a time (tests/conftest.py).
+pytestmark = RAY
 
 
 def _settings(clients: int, rounds: int, secure: bool) -> RunSettings:

@@ -31,9 +31,6 @@ from simulation.in_process_transport import InProcessTransport
 from simulation.populations import synthetic_population
 from simulation.run_workspace import prepare_workspace
 
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
-
 
 def test_the_attack_recovers_per_device_values_exactly_from_unnoised_sums(
     tmp_path, encoder_cache, monkeypatch

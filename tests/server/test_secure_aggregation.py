@@ -33,12 +33,9 @@ from simulation.populations import synthetic_population
 from simulation.run_workspace import RUN_DIR_ENV, Workspace, prepare_workspace
 from simulation.server_app import app as server_app
 from simulation.simulate import BACKEND_CONFIG
-from tests.conftest import REPO_ROOT
+from tests.conftest import RAY, REPO_ROOT
 from tests.server.device_updates import summed_updates
 from tests.server.message_capture import record_replies
-
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
 
 CLIENTS = 5
 # What Flower's legacy FitRes adds around the masked vector: a status, no metrics, weight 1.
@@ -102,6 +99,7 @@ def _device_updates(workspace: Workspace, settings: RunSettings, devices: list[i
     return summed_updates(workspace, settings, devices, initial)
 
 
+@RAY
 def test_the_server_applies_the_unmasked_sum_of_the_surviving_devices_updates(
     tmp_path, encoder_cache, monkeypatch
 ):
@@ -127,6 +125,7 @@ def test_the_server_applies_the_unmasked_sum_of_the_surviving_devices_updates(
     assert row["statistic_noise_std"] is not None
 
 
+@RAY
 def test_nothing_a_device_sends_under_secure_aggregation_is_readable_alone(
     tmp_path, encoder_cache, monkeypatch
 ):
@@ -158,6 +157,7 @@ def test_nothing_a_device_sends_under_secure_aggregation_is_readable_alone(
     assert row["epsilon_rdp"] > 0
 
 
+@RAY
 def test_a_round_with_fewer_contributors_than_the_noise_was_sized_for_is_never_unmasked(
     tmp_path, encoder_cache, monkeypatch
 ):

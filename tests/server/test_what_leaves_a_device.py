@@ -7,7 +7,6 @@ import logging
 import os
 
 import numpy as np
-import pytest
 from flwr.clientapp import ClientApp
 from flwr.simulation import run_simulation
 
@@ -21,11 +20,11 @@ from simulation.populations import synthetic_population
 from simulation.run_workspace import RUN_DIR_ENV, prepare_workspace
 from simulation.server_app import app as server_app
 from simulation.simulate import BACKEND_CONFIG
-from tests.conftest import REPO_ROOT
+from tests.conftest import RAY, REPO_ROOT
 from tests.server.message_capture import record_replies
 
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
+# Starts Ray: one Ray simulation at a time (tests/conftest.py).
+pytestmark = RAY
 
 
 def test_devices_send_only_one_release_vector_clipped_to_c(tmp_path, encoder_cache, monkeypatch):

@@ -9,12 +9,10 @@ import pytest
 from client.process_tree import alive
 from server.metrics_store import MetricsStore
 from simulation.deployment import LocalDeployment, PortInUseError, free_port
-from tests.conftest import REPO_ROOT
-
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
+from tests.conftest import DEPLOYMENT, REPO_ROOT
 
 
+@DEPLOYMENT
 @pytest.mark.parametrize("secure_aggregation", [False, True], ids=["plain", "secagg"])
 def test_superlink_and_supernodes_run_two_rounds_and_leave_no_process_behind(
     tmp_path, encoder_cache, monkeypatch, secure_aggregation

@@ -41,11 +41,11 @@ from server.run_settings import RunSettings
 from simulation.deployment import LocalDeployment, free_port
 from simulation.populations import PopulationData, synthetic_population
 from simulation.run_workspace import Workspace, prepare_workspace
-from tests.conftest import REPO_ROOT
+from tests.conftest import DEPLOYMENT, REPO_ROOT
 from tests.simulation.tcp_proxy import RecordingProxy
 
-# Flower runs (Ray or a local deployment) go to one test worker, one at a time (Makefile).
-pytestmark = pytest.mark.xdist_group("flower")
+# Starts a local deployment: one at a time (tests/conftest.py).
+pytestmark = DEPLOYMENT
 
 DEVICES = 3
 PER_DEVICE_METRICS = (*STATISTICS, "eval_hits_at_1", "fraction_clipped", "update_norm")
