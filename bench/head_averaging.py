@@ -184,7 +184,7 @@ def merge(parts: Sequence[Path], out: Path) -> None:
         "seeds": sorted({r["seed"] for r in rows}),
         "epsilons": sorted({r["epsilon"] for r in rows}, reverse=True),
         "seconds": sum(r["config"]["seconds"] for r in reports),
-        "merged_from": [str(part) for part in parts],
+        "merged_from": [part.name for part in parts],  # file names: folders are local
     }
     write_report({"rows": rows, "means": means(rows), "config": config}, out)
 
