@@ -1,0 +1,151 @@
+"""The stance stage: the head's scores plus a small term for what the person avoids.
+
+The device ranks with the reranking head; this stage then adds, for each candidate,
+
+    w . (avoided, avoided_named, avoided_negated)
+
+from the parsed-stance features (models.stance_scorer): cosine to the most similar
+avoided / ruled-out object (negated words removed), the share of an avoided item's
+words the candidate names plainly, and whether it names one only under a negation.
+All three are exactly zero for a person whose facts state no avoid / cannot clause, so
+for that person the stage returns the head's scores unchanged (the same order).
+
+The weights are three scalars fitted as a conditional logit with the head's score as a
+fixed offset (McFadden 1974; an offset as in a GLM, McCullagh & Nelder 1989 s. 6.2.3):
+only the stance term learns, the head's scale stays what it is. ``STAGE_WEIGHTS`` were
+chosen leaving one PrefEval topic out (docs/benchmarks.md, "A stance stage after the
+head").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from models.encoded import EmbedFn
+from models.stance import parse_stance
+from models.stance_scorer import FEATURES, StanceRow, stance_features
+
+Array = npt.NDArray[np.float32]
+STAGE_FEATURES = ("avoided", "avoided_named", "avoided_negated")
+_COLUMNS = [FEATURES.index(name) for name in STAGE_FEATURES]
+# Signs set by hand (closer to an avoided thing, or naming it, is worse; naming it only
+# under a negation is better); magnitudes from the leave-one-topic-out fit (docs).
+STAGE_WEIGHTS = np.asarray([-12.8, -2.8, 0.35], np.float32)
+
+
+def stage_features(features: Array) -> Array:
+    """(..., F) parsed-stance features (models.stance_scorer order) -> (..., 3) stage ones."""
+    if features.shape[-1] != len(FEATURES):
+        raise ValueError(f"expected {len(FEATURES)} stance features, got {features.shape[-1]}")
+    return np.asarray(features[..., _COLUMNS], np.float32)
+
+
+def standardised(head: Array) -> Array:
+    """Each row of head scores (N, K) minus its mean, over its standard deviation: the same
+    order, on a scale that does not depend on which head produced it."""
+    spread = head.std(axis=-1, keepdims=True)
+    return np.asarray((head - head.mean(axis=-1, keepdims=True)) / (spread + 1e-6), np.float32)
+
+
+def staged_scores(head: Array, features: Array, weights: Array = STAGE_WEIGHTS) -> Array:
+    """Standardised head scores (N, K) plus the stance term over (N, K, F) features."""
+    if head.shape != features.shape[:-1]:
+        raise ValueError(f"head scores {head.shape} do not match features {features.shape}")
+    return np.asarray(standardised(head) + stage_features(features) @ weights, np.float32)
+
+
+def fit_stage(
+    head: Array,
+    features: Array,
+    labels: npt.NDArray[np.int64],
+    *,
+    l2: float = 1e-4,
+    steps: int = 3000,
+    learning_rate: float = 0.5,
+) -> Array:
+    """Stage weights (3,) by gradient descent on the mean cross-entropy of
+    softmax_k(z(head)_k + x_k . w) (z: ``standardised``) against the gold candidate,
+    plus ``l2`` * |w|^2; starts from ``STAGE_WEIGHTS``. Deterministic: no sampling."""
+    if not len(head):
+        raise ValueError("no rows to fit the stance stage on")
+    x = stage_features(features).astype(np.float64)
+    offset = standardised(head).astype(np.float64)
+    gold = x[np.arange(len(x)), labels]
+    weights = STAGE_WEIGHTS.astype(np.float64).copy()
+    for _ in range(steps):
+        logits = offset + x @ weights
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        gradient = (np.einsum("nk,nkf->nf", p, x) - gold).mean(0) + 2 * l2 * weights
+        weights -= learning_rate * gradient
+    return weights.astype(np.float32)
+
+
+def has_avoidance(facts: Sequence[str]) -> bool:
+    """Whether any fact states an avoid / cannot clause (models.stance)."""
+    return any(c.stance.negative for fact in facts for c in parse_stance(fact))
+
+
+def stance_term(
+    facts: Sequence[str],
+    candidates: Sequence[str],
+    embed: EmbedFn,
+    weights: Array = STAGE_WEIGHTS,
+) -> Array:
+    """(K,) the stage's term for each candidate: all zeros, without calling the encoder,
+    when no fact states an avoid / cannot clause."""
+    if not candidates or not has_avoidance(facts):
+        return np.zeros(len(candidates), np.float32)
+    features = stance_features([StanceRow("", tuple(facts), tuple(candidates))], embed)
+    return np.asarray(stage_features(features[0]) @ weights, np.float32)
+
+
+def stage_order(
+    head: Sequence[float],
+    context: str,
+    facts: Sequence[str],
+    candidates: Sequence[str],
+    embed: EmbedFn,
+    weights: Array = STAGE_WEIGHTS,
+) -> list[int]:
+    """Candidate indices, best first: the head's order unless ``context`` asks for a
+    recommendation or a choice (``is_request``) and a fact states an avoidance; then by
+    standardised head score plus the stance term. Ties keep the head's order."""
+    if len(head) != len(candidates):
+        raise ValueError(f"{len(head)} head scores for {len(candidates)} candidates")
+    scores = np.asarray(head, np.float32)
+    if is_request(context) and has_avoidance(facts):
+        term = stance_term(facts, candidates, embed, weights)
+        scores = standardised(scores[None])[0] + term
+    return [int(i) for i in np.argsort(-scores, kind="stable")]
+
+
+_REQUEST_CUES = (
+    "recommend",
+    "suggest",
+    "should i",
+    "what should",
+    "which",
+    "any ideas",
+    "ideas for",
+    "help me",
+    "looking for",
+    "can you",
+    "could you",
+    "advice",
+    "what are some",
+    "what's a good",
+    "what is a good",
+    "options",
+)
+
+
+def is_request(context: str) -> bool:
+    """Whether a message asks for a recommendation or a choice (a few written cues), as
+    opposed to chit-chat: the one place a ranking acts for the person."""
+    lowered = context.lower()
+    return any(cue in lowered for cue in _REQUEST_CUES)
