@@ -19,6 +19,7 @@ head").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -124,28 +125,20 @@ def stage_order(
     return [int(i) for i in np.argsort(-scores, kind="stable")]
 
 
-_REQUEST_CUES = (
-    "recommend",
-    "suggest",
-    "should i",
-    "what should",
-    "which",
-    "any ideas",
-    "ideas for",
-    "help me",
-    "looking for",
-    "can you",
-    "could you",
-    "advice",
-    "what are some",
-    "what's a good",
-    "what is a good",
-    "options",
+# Written request forms (English): asking for a recommendation, a choice or a way to do
+# something. Extended after reading the PrefEval development questions the first list
+# missed ("what's the best way to...", "where can I find..."); chit-chat questions such as
+# "can you swim?" or "which is why" must not match.
+_REQUEST = re.compile(
+    r"\b(recommend\w*|suggest\w*|advice|any ideas|ideas for|looking for|help me"
+    r"|should i|what should|i should (?:try|consider)|(?:can|could) i try"
+    r"|what(?:'s| is| are| would be) (?:some|a good|the best|good)"
+    r"|would be (?:a good|the best)|the best (?:way|ways|option|place|places|resources)"
+    r"|(?:good|effective\w*|innovative) ways? to|how (?:can|should|do) i|where can i)\b"
 )
 
 
 def is_request(context: str) -> bool:
-    """Whether a message asks for a recommendation or a choice (a few written cues), as
-    opposed to chit-chat: the one place a ranking acts for the person."""
-    lowered = context.lower()
-    return any(cue in lowered for cue in _REQUEST_CUES)
+    """Whether a message asks for a recommendation, a choice or a way to do something
+    (written cues), as opposed to chit-chat: where a ranking acts for the person."""
+    return _REQUEST.search(context.lower()) is not None
