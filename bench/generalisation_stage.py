@@ -11,6 +11,8 @@ only rows the stage can change):
   out), elsewhere with weights fitted on all eight topics (those sets never take part);
 - ``head_stance_stage_always``: the same stage on every context, requests or not;
 - ``head_stance_stage_fixed``: as ``head_stance_stage`` with the pinned ``STAGE_WEIGHTS``;
+- ``head_stance_stage_liked``: as ``head_stance_stage`` with the liked / liked_named
+  features too (five weights; requests only, since it is not zero for likes);
 - ``head_stance_stage_rank``: the head's order with candidates naming an avoided item
   plainly ranked last, as the memory validator does (no weights);
 - ``head_for_stage``: the head alone, on the ``*_avoiding`` rows too.
@@ -29,6 +31,7 @@ from models.ranking_metrics import hits_at_1
 from models.stance import parse_stance
 from models.stance_scorer import FEATURES, StanceRow, stance_features
 from models.stance_stage import (
+    LIKED_FEATURES,
     STAGE_WEIGHTS,
     fit_stage,
     is_request,
@@ -49,10 +52,14 @@ def avoiding_rows(rows: list[StanceRow]) -> npt.NDArray[np.bool_]:
 
 
 def sparse_features(rows: list[StanceRow], width: int, embed: EmbedFn) -> Array:
-    """(N, width, F) parsed-stance features, computed only for the avoiding rows (the
-    stage features of the others are zero by construction; liked/context stay unused)."""
+    """(N, width, F) parsed-stance features, computed only where a stage can read them:
+    rows that avoid something, and requests with any stance (the liked variant); the
+    avoidance features of the others are zero by construction."""
     out = np.zeros((len(rows), width, len(FEATURES)), np.float32)
-    chosen = np.flatnonzero(avoiding_rows(rows))
+    request = np.asarray(
+        [is_request(r.context) and any(parse_stance(f) for f in r.facts) for r in rows], bool
+    )
+    chosen = np.flatnonzero(avoiding_rows(rows) | request)
     if len(chosen):
         part = stance_features([rows[i] for i in chosen], embed)
         out[chosen, : part.shape[1]] = part
@@ -92,6 +99,20 @@ def stage_rows(
         held[rows] = staged_scores(scores[PREFEVAL][rows], features[PREFEVAL][rows], weights)
         fitted[topic] = weights.tolist()
     all_topics = fit_stage(scores[PREFEVAL], features[PREFEVAL], labels)
+    liked_held = np.zeros_like(held)
+    for topic in sorted(set(topics.tolist())):
+        rows = topics == topic
+        pair = (scores[PREFEVAL][~rows], features[PREFEVAL][~rows], labels[~rows])
+        weights = fit_stage(*pair, names=LIKED_FEATURES)
+        liked_held[rows] = staged_scores(
+            scores[PREFEVAL][rows], features[PREFEVAL][rows], weights, LIKED_FEATURES
+        )
+    liked_all = fit_stage(scores[PREFEVAL], features[PREFEVAL], labels, names=LIKED_FEATURES)
+
+    def liked_stage(k: tuple[str, str]) -> Array:
+        if k == PREFEVAL:
+            return liked_held
+        return staged_scores(scores[k], features[k], liked_all, LIKED_FEATURES)
 
     def fitted_stage(k: tuple[str, str]) -> Array:
         return held if k == PREFEVAL else staged_scores(scores[k], features[k], all_topics)
@@ -104,8 +125,11 @@ def stage_rows(
             scores[k], staged_scores(scores[k], features[k], STAGE_WEIGHTS), words[k]
         ),
         "head_stance_stage_rank": lambda k: rank_last(scores[k], features[k]),
+        "head_stance_stage_liked": lambda k: _only_requests(scores[k], liked_stage(k), words[k]),
     }
-    return _collect(methods, tests, words, topics, fitted, all_topics)
+    result = _collect(methods, tests, words, topics, fitted, all_topics)
+    result["config"]["liked_weights_all_topics"] = liked_all.tolist()
+    return result
 
 
 def _only_requests(head: Array, staged: Array, words: list[StanceRow]) -> Array:

@@ -31,17 +31,19 @@ from models.stance_scorer import FEATURES, StanceRow, stance_features
 
 Array = npt.NDArray[np.float32]
 STAGE_FEATURES = ("avoided", "avoided_named", "avoided_negated")
-_COLUMNS = [FEATURES.index(name) for name in STAGE_FEATURES]
+# A variant measured beside it (bench.generalisation_stage): likes too. Not zero for a
+# person who only states likes, so only ever applied to requests.
+LIKED_FEATURES = (*STAGE_FEATURES, "liked", "liked_named")
 # Signs set by hand (closer to an avoided thing, or naming it, is worse; naming it only
 # under a negation is better); magnitudes from the leave-one-topic-out fit (docs).
 STAGE_WEIGHTS = np.asarray([-12.8, -2.8, 0.35], np.float32)
 
 
-def stage_features(features: Array) -> Array:
-    """(..., F) parsed-stance features (models.stance_scorer order) -> (..., 3) stage ones."""
+def stage_features(features: Array, names: Sequence[str] = STAGE_FEATURES) -> Array:
+    """(..., F) parsed-stance features (models.stance_scorer order) -> (..., len(names))."""
     if features.shape[-1] != len(FEATURES):
         raise ValueError(f"expected {len(FEATURES)} stance features, got {features.shape[-1]}")
-    return np.asarray(features[..., _COLUMNS], np.float32)
+    return np.asarray(features[..., [FEATURES.index(n) for n in names]], np.float32)
 
 
 def standardised(head: Array) -> Array:
@@ -51,11 +53,17 @@ def standardised(head: Array) -> Array:
     return np.asarray((head - head.mean(axis=-1, keepdims=True)) / (spread + 1e-6), np.float32)
 
 
-def staged_scores(head: Array, features: Array, weights: Array = STAGE_WEIGHTS) -> Array:
+def staged_scores(
+    head: Array,
+    features: Array,
+    weights: Array = STAGE_WEIGHTS,
+    names: Sequence[str] = STAGE_FEATURES,
+) -> Array:
     """Standardised head scores (N, K) plus the stance term over (N, K, F) features."""
     if head.shape != features.shape[:-1]:
         raise ValueError(f"head scores {head.shape} do not match features {features.shape}")
-    return np.asarray(standardised(head) + stage_features(features) @ weights, np.float32)
+    term = stage_features(features, names) @ weights
+    return np.asarray(standardised(head) + term, np.float32)
 
 
 def fit_stage(
@@ -66,16 +74,19 @@ def fit_stage(
     l2: float = 1e-4,
     steps: int = 3000,
     learning_rate: float = 0.5,
+    names: Sequence[str] = STAGE_FEATURES,
 ) -> Array:
-    """Stage weights (3,) by gradient descent on the mean cross-entropy of
+    """Stage weights (len(names),) by gradient descent on the mean cross-entropy of
     softmax_k(z(head)_k + x_k . w) (z: ``standardised``) against the gold candidate,
-    plus ``l2`` * |w|^2; starts from ``STAGE_WEIGHTS``. Deterministic: no sampling."""
+    plus ``l2`` * |w|^2; starts from ``STAGE_WEIGHTS`` (zeros past them).
+    Deterministic: no sampling."""
     if not len(head):
         raise ValueError("no rows to fit the stance stage on")
-    x = stage_features(features).astype(np.float64)
+    x = stage_features(features, names).astype(np.float64)
     offset = standardised(head).astype(np.float64)
     gold = x[np.arange(len(x)), labels]
-    weights = STAGE_WEIGHTS.astype(np.float64).copy()
+    weights = np.zeros(len(names), np.float64)
+    weights[: len(STAGE_WEIGHTS)] = STAGE_WEIGHTS[: len(names)]
     for _ in range(steps):
         logits = offset + x @ weights
         logits -= logits.max(axis=1, keepdims=True)
