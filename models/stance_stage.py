@@ -1,6 +1,6 @@
 """The stance stage: the head's scores plus a small term for what the person avoids.
 
-The device ranks with the reranking head; this stage then adds, for each candidate,
+The reranking head ranks; this stage then adds, for each candidate,
 
     w . (avoided, avoided_named, avoided_negated)
 
@@ -8,13 +8,14 @@ from the parsed-stance features (models.stance_scorer): cosine to the most simil
 avoided / ruled-out object (negated words removed), the share of an avoided item's
 words the candidate names plainly, and whether it names one only under a negation.
 All three are exactly zero for a person whose facts state no avoid / cannot clause, so
-for that person the stage returns the head's scores unchanged (the same order).
+for that person the stage keeps the head's order exactly.
 
-The weights are three scalars fitted as a conditional logit with the head's score as a
-fixed offset (McFadden 1974; an offset as in a GLM, McCullagh & Nelder 1989 s. 6.2.3):
-only the stance term learns, the head's scale stays what it is. ``STAGE_WEIGHTS`` were
-chosen leaving one PrefEval topic out (docs/benchmarks.md, "A stance stage after the
-head").
+The head's scores are standardised per row (same order, a scale that does not depend on
+the head), and the weights are fitted as a conditional logit with them as a fixed offset
+(McFadden 1974; an offset as in a GLM, McCullagh & Nelder 1989 s. 6.2.3). The stage acts only on a
+message that asks for a recommendation or a choice (``is_request``): in conversation a
+reply about what the speaker hates is often the right one (docs/benchmarks.md, "A stance
+stage after the head").
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ STAGE_FEATURES = ("avoided", "avoided_named", "avoided_negated")
 # A variant measured beside it (bench.generalisation_stage): likes too. Not zero for a
 # person who only states likes, so only ever applied to requests.
 LIKED_FEATURES = (*STAGE_FEATURES, "liked", "liked_named")
-# Signs set by hand (closer to an avoided thing, or naming it, is worse; naming it only
-# under a negation is better); magnitudes from the leave-one-topic-out fit (docs).
+# The fit on all eight PrefEval development topics with a quick-run head (seed 0), rounded:
+# they saw every dev topic, so a PrefEval figure with them is not topic-held-out.
 STAGE_WEIGHTS = np.asarray([-12.8, -2.8, 0.35], np.float32)
 
 

@@ -18,7 +18,8 @@ def test_generalisation_bench_writes_every_method_on_every_set(
     assert code == 0
     report = json.loads(out.read_text())
     cells = {(r["method"], r["dataset"], r["split"]) for r in report["rows"]}
-    for method in ("cosine", "persona_maxsim", "head_previous", "head_central"):
+    methods = ("cosine", "persona_maxsim", "head_previous", "head_central", "head_stance_stage")
+    for method in methods:
         assert (method, "convai2", "unseen_users") in cells
         assert (method, "convai2", "later_turns") in cells
         assert (method, "msc", "valid_sessions_2_4") in cells
