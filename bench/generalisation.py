@@ -29,8 +29,11 @@ on the PrefEval fold it is not scored on). Parsed stance (models.stance):
 models.stance_persona), ``head_stance_trained`` (trained with it, HeadConfig.stance_input),
 ``head_stance_untrained`` (its prior alone), and on PrefEval ``stance_parsed`` (seven
 features, hand-set weights, models.stance_scorer) and ``stance_parsed_loto`` (weights
-fitted on seven topics, scored on the eighth). Every row is the mean over 3 seeds (the data
-draw, the candidates and the heads all change with the seed); the JSON has each seed.
+fitted on seven topics, scored on the eighth). The stance stage after the head
+(models.stance_stage, bench.generalisation_stage): ``head_stance_stage`` and its variants,
+with ``*_avoiding`` splits (only the rows whose persona states an avoidance). Every row
+is the mean over 3 seeds (the data draw, the candidates and the heads all change with
+the seed); the JSON has each seed.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ def mean_rows(results: Sequence[SeedResult]) -> list[dict[str, Any]]:
     """One row per (method, dataset, split): mean hits@1 over seeds, with each seed's."""
     rows = []
     for key in results[0].hits:
+        if any(key not in r.hits for r in results):  # a subset empty in some seed's draw
+            continue
         per_seed = [r.hits[key] for r in results]
         method, dataset, split = key
         row: dict[str, Any] = {

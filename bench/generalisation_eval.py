@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances, prefeval_set
+from bench.generalisation_stage import stage_rows
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
 from models.encoded import EmbedFn, EncodedExamples, encode
@@ -53,6 +54,8 @@ class Sets:
     signed_train: EncodedExamples | None = None
     prefeval_rows: list[StanceRow] = field(default_factory=list)
     embed: EmbedFn | None = None
+    # Every test set in words, for the stance stage (bench.generalisation_stage).
+    words: dict[tuple[str, str], list[StanceRow]] = field(default_factory=dict)
 
 
 def load_sets(
@@ -96,6 +99,10 @@ def load_sets(
         encode_with_stance(data.train_examples, data.embed, dimension=384),
         [StanceRow(i.question, (i.preference,), i.options) for i in prefeval.items],
         data.embed,
+        {
+            key: [StanceRow(e.context, e.persona, e.candidates) for e in rows]
+            for key, (rows, _) in examples.items()
+        },
     )
 
 
@@ -176,6 +183,7 @@ def evaluate_seed(
         result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
     _central(result, sets, seed, conversations)
     _parsed_stance(result, sets, conversations[0], seed)
+    _stance_stage(result, sets, lambda d: score(conversations[0], d))
     result.config = {
         "persona_maxsim_lambda": lam,
         "head": STANCE_HEAD.to_json(),
@@ -185,6 +193,7 @@ def evaluate_seed(
         "head_null": NULL_HEAD.to_json(),
         "head_null_scale": robust_result.scale,
         "head_null_best_epoch": robust_result.training.best_epoch,
+        **result.config,
     }
     return result
 
@@ -258,3 +267,14 @@ def _parsed_stance(result: SeedResult, sets: Sets, conversations: RerankingHead,
     ):
         result.hits[(method, "prefeval", "mcq_dev_topics")] = hits_at_1(scores, prefeval.labels)
         result.per_topic[method] = per_topic(scores, prefeval, sets.topics)
+
+
+def _stance_stage(result: SeedResult, sets: Sets, head: Scorer) -> None:
+    """The stance stage after ``head`` (bench.generalisation_stage): rows on every set."""
+    if sets.embed is None:
+        raise ValueError("the stance stage needs the sets' encoder (Sets.embed is None)")
+    stage = stage_rows(sets.tests, sets.words, sets.topics, head, sets.embed)
+    result.hits.update(stage["hits"])
+    result.sizes.update(stage["sizes"])
+    result.per_topic.update(stage["per_topic"])
+    result.config["stance_stage"] = stage["config"]

@@ -25,6 +25,7 @@ def test_generalisation_bench_writes_every_method_on_every_set(
         "head_central",
         "persona_null",
         "head_null",
+        "head_stance_stage",
     )
     for method in methods:
         assert (method, "convai2", "unseen_users") in cells
