@@ -18,7 +18,7 @@ ACCOUNTING = ("amplified", "unamplified")
 # server cannot guarantee random sampling (docs/privacy.md). `fedpersona simulate` samples
 # for real and keeps the field's default, amplified.
 DEPLOYED_DEFAULTS: dict[str, Any] = {"accounting": "unamplified"}
-POPULATIONS = ("personachat", "msc", "synthetic")
+POPULATIONS = ("personachat", "msc", "synthetic", "synthetic-learned")
 # The default delta is 1 / (DEFAULT_DELTA_FACTOR * N): the chance that the epsilon
 # guarantee fails for a person is then at most a tenth of one person's share.
 DEFAULT_DELTA_FACTOR = 10

@@ -33,7 +33,7 @@ def test_signed_texts_negate_only_avoided_things() -> None:
 @pytest.mark.parametrize(
     "config",
     [
-        HeadConfig(stance_input=True),  # the default features (persona_null)
+        HeadConfig(stance_input=True, persona_null=True, persona_mean_prior=-0.75),
         HeadConfig(stance_input=True, persona_null=False, persona_mean_prior=0.0),
     ],
     ids=["null-features", "previous-features"],

@@ -58,7 +58,7 @@ def test_a_synthetic_device_holds_its_learned_persona_and_evidence_keys_match_it
     monkeypatch, encoder_cache: Path
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
-    population = synthetic_population(3, seed=0)
+    population = synthetic_population(3, seed=0, learn_personas=True)
 
     for client, user in zip(population.clients, generate_population(3, seed=0), strict=True):
         learned = {(c, n) for c, n, _, _ in client.persona}
