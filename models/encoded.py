@@ -12,6 +12,8 @@ from models.ranking_task import GOLD, RankingExample
 
 Array = npt.NDArray[np.float32]
 EmbedFn = Callable[[list[str]], Array]
+# One persona fact -> the (text, sign) pairs that stand for it in the head's input.
+FactVectors = Callable[[str], list[tuple[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,19 @@ def encode(
     labels: Sequence[int] | None = None,
     signs: Sequence[float] | None = None,
     weights: Sequence[float] | None = None,
+    persona_vectors: FactVectors | None = None,
 ) -> EncodedExamples:
-    """Encode examples; by default the label is the gold (index 0), sign +1, weight 1."""
-    table = embed_unique(_texts(examples), embed)
+    """Encode examples; by default the label is the gold (index 0), sign +1, weight 1.
+
+    ``persona_vectors`` says which (text, sign) pairs stand for one persona fact in the
+    head's input (models.stance_persona); by default the fact itself, sign +1."""
+    expand = persona_vectors or _as_is
+    personas = {tuple(e.persona): [v for f in e.persona for v in expand(f)] for e in examples}
+    texts = _texts(examples) + [t for pairs in personas.values() for t, _ in pairs]
+    table = embed_unique(texts, embed)
     count = len(examples)
     k = max((len(e.candidates) for e in examples), default=1)
-    p = max((len(e.persona) for e in examples), default=1) or 1
+    p = max((len(pairs) for pairs in personas.values()), default=1) or 1
     context = np.zeros((count, dimension), np.float32)
     candidates = np.zeros((count, k, dimension), np.float32)
     candidate_mask = np.zeros((count, k), np.float32)
@@ -69,8 +78,8 @@ def encode(
         for slot, text in enumerate(example.candidates):
             candidates[row, slot] = table[text]
             candidate_mask[row, slot] = 1.0
-        for slot, fact in enumerate(example.persona):
-            persona[row, slot] = table[fact]
+        for slot, (text, sign) in enumerate(personas[tuple(example.persona)]):
+            persona[row, slot] = sign * table[text]
             persona_mask[row, slot] = 1.0
     return EncodedExamples(
         context,
@@ -89,8 +98,11 @@ def _texts(examples: Sequence[RankingExample]) -> list[str]:
     for example in examples:
         texts.append(example.context)
         texts.extend(example.candidates)
-        texts.extend(example.persona)
     return texts
+
+
+def _as_is(fact: str) -> list[tuple[str, float]]:
+    return [(fact, 1.0)]
 
 
 def concatenate(parts: Sequence[EncodedExamples]) -> EncodedExamples:

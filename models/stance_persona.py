@@ -14,12 +14,11 @@ avoids something).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
-from models.encoded import EmbedFn, EncodedExamples, embed_unique, encode
+from models.encoded import EmbedFn, EncodedExamples, encode
 from models.ranking_task import RankingExample
 from models.stance import object_items, parse_stance
 
@@ -59,21 +58,13 @@ def encode_with_stance(
     signs: Sequence[float] | None = None,
     weights: Sequence[float] | None = None,
 ) -> EncodedExamples:
-    """models.encoded.encode, with each row's persona replaced by its signed vectors."""
-    encoded = encode(
-        examples, embed, dimension=dimension, labels=labels, signs=signs, weights=weights
+    """models.encoded.encode, with each row's persona given as its signed vectors."""
+    return encode(
+        examples,
+        embed,
+        dimension=dimension,
+        labels=labels,
+        signs=signs,
+        weights=weights,
+        persona_vectors=signed_texts,
     )
-    signed = {facts: [p for f in facts for p in signed_texts(f)] for facts in _personas(examples)}
-    table = embed_unique([text for pairs in signed.values() for text, _ in pairs], embed)
-    width = max([len(pairs) for pairs in signed.values()] + [1])
-    persona = np.zeros((len(examples), width, dimension), np.float32)
-    mask = np.zeros((len(examples), width), np.float32)
-    for n, example in enumerate(examples):
-        for slot, (text, sign) in enumerate(signed[example.persona]):
-            persona[n, slot] = sign * table[text]
-            mask[n, slot] = 1.0
-    return replace(encoded, persona=persona, persona_mask=mask)
-
-
-def _personas(examples: Sequence[RankingExample]) -> list[tuple[str, ...]]:
-    return list(dict.fromkeys(tuple(e.persona) for e in examples))
