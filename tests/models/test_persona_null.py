@@ -11,35 +11,14 @@ import torch
 
 from bench.rerank_personachat import cosine
 from models.correction_shrinkage import scale_correction, shrink_correction
-from models.data.locations import data_dir
-from models.data.personachat import load_personachat
-from models.encoded import EncodedExamples, encode
+from models.encoded import EncodedExamples
 from models.onnx_export import export_head_onnx
 from models.onnx_scorer import OnnxHeadScorer
 from models.persona_dilution import dilute_personas
-from models.ranking_task import RankingExample
 from models.reranking_head import HeadConfig
+from models.robust_head import NULL_HEAD
 from models.training import TrainConfig, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
-
-CONVAI2_SAMPLE = "convai2_personachat/valid_both_original_no_cands-sample.txt"
-NULL_HEAD = HeadConfig(persona_null=True, persona_mean_prior=-0.75)
-
-
-@pytest.fixture(scope="module")
-def exchange(onnx_embedder) -> EncodedExamples:
-    """The first ConvAI2 exchange with 19 replies from later dialogues as candidates."""
-    dialogues = load_personachat(data_dir() / CONVAI2_SAMPLE)
-    first = dialogues[0]
-    others = [e.response for d in dialogues[1:] for e in d.exchanges][:19]
-    example = RankingExample(
-        first.user_id,
-        0,
-        first.exchanges[0].context,
-        first.persona,
-        (first.exchanges[0].response, *others),
-    )
-    return encode([example], onnx_embedder.embed, dimension=384)
 
 
 def _centred_reference(data: EncodedExamples) -> np.ndarray:

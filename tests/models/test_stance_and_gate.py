@@ -10,7 +10,6 @@ import torch
 
 from bench.rerank_personachat import cosine, persona_maxsim
 from models.data.locations import data_dir
-from models.data.personachat import load_personachat
 from models.encoded import EncodedExamples, encode
 from models.ranking_task import RankingExample
 from models.reranking_head import HeadConfig, RerankingHead
@@ -23,7 +22,6 @@ PREFEVAL_SAMPLE = "prefeval/prefeval-sample.json"
 STANCE_HEAD = HeadConfig(
     use_polarity=True, use_gate=True, persona_null=False, persona_mean_prior=0.0
 )
-CONVAI2_SAMPLE = "convai2_personachat/valid_both_original_no_cands-sample.txt"
 
 
 @pytest.fixture(scope="module")
@@ -70,22 +68,6 @@ def test_an_avoided_thing_pushes_down_the_options_that_mention_it(hotel):
     assert nearest != 0  # similarity alone points at a violating option
     assert int(np.argmin(shift)) == nearest  # the stance costs the nearest option most
     assert avoid[0] - avoid[1:].max() > like[0] - like[1:].max()  # the gold pulls ahead
-
-
-@pytest.fixture(scope="module")
-def exchange(onnx_embedder) -> EncodedExamples:
-    """The first ConvAI2 exchange with 19 replies from later dialogues as candidates."""
-    dialogues = load_personachat(data_dir() / CONVAI2_SAMPLE)
-    first = dialogues[0]
-    others = [e.response for d in dialogues[1:] for e in d.exchanges][:19]
-    example = RankingExample(
-        first.user_id,
-        0,
-        first.exchanges[0].context,
-        first.persona,
-        (first.exchanges[0].response, *others),
-    )
-    return encode([example], onnx_embedder.embed, dimension=384)
 
 
 def test_the_gate_starts_open_and_closing_it_falls_back_to_the_context(exchange):
