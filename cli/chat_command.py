@@ -32,6 +32,7 @@ from client.embedding.manifest import EncoderNotExportedError
 from client.embedding.protocol import Embedder
 from client.llm import ServerConfig, choose_backend
 from client.memory_engine import MemoryEngine, SessionReport
+from client.memory_engine.llm_parts import LlmMemoryParts, llm_memory_parts
 from client.profile import Profile
 from client.store.errors import StoreBusyError
 
@@ -55,6 +56,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     where.add_argument("--backend", metavar="URL", help="OpenAI-compatible API root (…/v1)")
     where.add_argument("--offline", action="store_true", help="no language model (the default)")
     chat.add_argument("--model", metavar="NAME", help="model name on the --backend server")
+    chat.add_argument(
+        "--no-llm-memory",
+        dest="llm_memory",
+        action="store_false",
+        help="with --backend: summarise sessions and read facts about you offline (rules), "
+        "not with the model (by default the model does both, sent only your own lines)",
+    )
     chat.add_argument(
         "--train-after",
         type=at_least(0),
@@ -132,9 +140,12 @@ def _chat(args: argparse.Namespace) -> int:
     server = _server(args)
     with _unlock_or_create(args) as profile:
         backend = choose_backend(server)
+        parts: LlmMemoryParts | None = None
         try:
             embedder = device_embedder()
-            session = ChatSession(MemoryEngine(profile, embedder), backend, app)
+            if server is not None and args.llm_memory:
+                parts = llm_memory_parts(server, embedder)
+            session = ChatSession(memory_engine(profile, embedder, parts), backend, app)
             training = LocalTraining(profile, embedder.embed, train_after=args.train_after)
             interactive = sys.stdin.isatty()
             if interactive:
@@ -144,7 +155,24 @@ def _chat(args: argparse.Namespace) -> int:
             _train_if_due(session, training)
         finally:
             backend.close()
+            if parts is not None:
+                parts.close()
     return 0
+
+
+def memory_engine(
+    profile: Profile, embedder: Embedder, parts: LlmMemoryParts | None
+) -> MemoryEngine:
+    """The engine with the model's summariser and extractor, or the offline ones."""
+    if parts is None:
+        return MemoryEngine(profile, embedder)
+    return MemoryEngine(
+        profile,
+        embedder,
+        extractor=parts.extractor,
+        summariser=parts.summariser,
+        counter=parts.counter,
+    )
 
 
 def _read(interactive: bool) -> str | None:
