@@ -4,8 +4,9 @@ The model is asked for ``{"facts": [...]}``; each item becomes a
 :class:`~client.memory_engine.disclosure.Disclosure` only when it is well formed (known
 fields of the right types, a persona schema category) and grounded: every content word
 of its value (and of the value it ``replaces``) occurs in the user's own text, a
-negation in the value is matched by one in the text, and the sentence it came from is a
-first-person statement. Anything else is dropped with a reason. The attribute label is
+negation in the value is matched by one just before its words in the user's sentence
+and the other way round (so "I don't eat meat" cannot become "meat"), and that sentence is
+a first-person statement. Anything else is dropped with a reason. The attribute label is
 the one part not grounded: it names a slot of the schema ("location" for "I moved to
 Lisbon"); it is checked for shape only.
 """
@@ -35,11 +36,15 @@ _FENCE = re.compile(r"^```[a-z]*\s*|\s*```$")
 _FUNCTION_WORDS = frozenset(
     _WORD.findall("a an the of to and or in on at for with from by as is are was be my i i'm")
 )
-_NEGATIONS = frozenset(_WORD.findall("no not never none without dislikes dislike avoids avoid"))
-_TEXT_NEGATION = re.compile(
-    r"\b(no|not|never|none|without|nothing|dislike[sd]?|avoid\w*|hate[sd]?|can't|cannot|"
-    r"stopped|quit|gave up|allergic|\w+n't)\b"
+_NEGATIONS = frozenset(
+    _WORD.findall(
+        "no not never none nothing without cannot stopped quit dislike dislikes disliked "
+        "avoid avoids avoided hate hates hated"
+    )
 )
+# How many words before a fact's word a negation still governs it: "I don't eat meat",
+# "I no longer like jazz", "I can't stand jazz" (a heuristic, not a parser).
+NEGATION_REACH = 3
 
 
 class MalformedFactsError(ValueError):
@@ -95,6 +100,9 @@ def disclosure_of(item: Any, text: str) -> Disclosure:
     sentence = source_sentence(value, text)
     if sentence.rstrip().endswith("?") or not is_first_person(sentence):
         raise ValueError(f"{sentence!r} is not a first-person statement")
+    polarity = polarity_error(value, sentence)
+    if polarity is not None:
+        raise ValueError(polarity)
     return Disclosure(
         category=category,
         name=_name(item, category, value),
@@ -108,14 +116,39 @@ def disclosure_of(item: Any, text: str) -> Disclosure:
 
 
 def ungrounded_words(value: str, text: str) -> list[str]:
-    """Content words of ``value`` absent from ``text`` (a plural matches its singular),
-    plus ``"(negation)"`` when ``value`` negates and ``text`` does not."""
+    """Content words of ``value`` absent from ``text`` (a plural matches its singular)."""
     said = {_stem(w) for w in _WORD.findall(text.lower())}
+    return [w for w in _content_words(value) if _stem(w) not in said]
+
+
+def polarity_error(value: str, sentence: str) -> str | None:
+    """Why ``value`` and ``sentence`` disagree on negation, or None when they agree.
+
+    The sentence negates the fact when a negation stands at most :data:`NEGATION_REACH`
+    words before one of the value's content words.
+    """
+    tokens = _WORD.findall(sentence.lower())
+    wanted = {_stem(w) for w in _content_words(value)}
+    negated = any(
+        any(_is_negation(t) for t in tokens[max(0, n - NEGATION_REACH) : n])
+        for n, token in enumerate(tokens)
+        if _stem(token) in wanted
+    )
+    negates = any(_is_negation(w) for w in _WORD.findall(value.lower()))
+    if negates and not negated:
+        return "the value negates what the user's sentence does not"
+    if negated and not negates:
+        return "the user's sentence negates what the value does not"
+    return None
+
+
+def _content_words(value: str) -> list[str]:
     words = _WORD.findall(value.lower())
-    missing = [w for w in words if w not in _FUNCTION_WORDS | _NEGATIONS and _stem(w) not in said]
-    if any(w in _NEGATIONS for w in words) and not _TEXT_NEGATION.search(text.lower()):
-        missing.append("(negation)")
-    return missing
+    return [w for w in words if w not in _FUNCTION_WORDS and not _is_negation(w)]
+
+
+def _is_negation(word: str) -> bool:
+    return word in _NEGATIONS or word.endswith("n't")
 
 
 def source_sentence(value: str, text: str) -> str:
