@@ -3,9 +3,11 @@ grounding in the user's words, and the rules whenever the answer cannot be used.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from client.memory_engine import RuleExtractor
+from client.memory_engine import Disclosure, RuleExtractor
 from client.memory_engine.llm_extraction import INSTRUCTION, LlmExtractor
 from client.memory_engine.llm_facts import polarity_error, ungrounded_words
 from protocol.persona_schema import AttributeKind
@@ -16,7 +18,7 @@ TEXT = "Hi there! I moved to Lisbon last spring. I have two dogs and I don't eat
 LISBON = {"category": "demographics", "attribute": "location", "value": "Lisbon", "change": True}
 
 
-def _extract(answer: str, text: str = TEXT) -> tuple[LlmExtractor, list[object], list[object]]:
+def _extract(answer: str, text: str = TEXT) -> tuple[LlmExtractor, list[Disclosure], list[Any]]:
     with fake_server({CHAT: answer_route(answer)}) as server:
         extractor = LlmExtractor(one_shot(server.url), RuleExtractor())
         found = extractor.extract(text)
