@@ -83,6 +83,20 @@ def test_only_the_users_own_lines_of_the_session_reach_the_server(profile, onnx_
     assert {(b["temperature"], b["max_tokens"]) for b in bodies} == {(0.0, 512)}
 
 
+def test_remember_sends_only_what_is_to_be_remembered(profile, onnx_embedder):
+    _earlier_session(profile, onnx_embedder)
+    text = "Please remember that I moved to Lisbon."
+    with fake_server({CHAT: ROUTE}) as server:
+        parts = llm_memory_parts(_config(server.url), onnx_embedder)
+        memory_engine(profile, onnx_embedder, parts).remember(text)
+        parts.close()
+    (messages,) = memory_requests(server.seen)
+    assert messages[1] == {"role": "user", "content": text}
+    location = profile.persona.get("demographics", "location")
+    assert location is not None
+    assert location.value == "Lisbon"
+
+
 def _error(handler: Handler) -> None:
     send_json(handler, 500, {"error": "out of memory"})
 
