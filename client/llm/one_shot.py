@@ -16,6 +16,8 @@ from client.llm.prompt_types import ChatMessage, ChatPrompt
 from client.llm.protocol import ChatBackend, complete
 from client.llm.server_config import ServerConfig
 
+NOT_ASKED = "not asked: "
+
 
 class ModelUnavailableError(ChatBackendError):
     """No language model wrote an answer (the server is down, or answered offline)."""
@@ -36,7 +38,7 @@ class OneShot:
     def ask(self, instruction: str, text: str) -> tuple[str, str | None]:
         """The answer's text and finish reason; any failure as a :class:`ChatBackendError`."""
         if self.down is not None:
-            raise ModelUnavailableError(f"not asked: {self.down}")
+            raise ModelUnavailableError(NOT_ASKED + self.down)
         messages = (ChatMessage("system", instruction), ChatMessage("user", text))
         try:
             reply = complete(self.backend, ChatPrompt(messages=messages, user_message=text))

@@ -11,7 +11,7 @@ from client.memory_engine import Disclosure, RuleExtractor
 from client.memory_engine.llm_extraction import INSTRUCTION, LlmExtractor
 from client.memory_engine.llm_facts import polarity_error, ungrounded_words
 from protocol.persona_schema import AttributeKind
-from tests.client.llm_fake_server import Handler, fake_server, send_json
+from tests.client.llm_fake_server import Handler, fake_server, free_port, send_json
 from tests.client.llm_memory_routes import CHAT, answer_route, facts_json, one_shot
 
 TEXT = "Hi there! I moved to Lisbon last spring. I have two dogs and I don't eat meat."
@@ -151,3 +151,13 @@ def test_grounding_matches_plurals_and_ignores_function_words_only():
 )
 def test_a_value_keeps_the_negation_of_the_users_sentence(value, sentence, agree):
     assert (polarity_error(value, sentence) is None) is agree
+
+
+def test_an_absent_server_is_warned_about_once_and_not_asked_again(caplog):
+    extractor = LlmExtractor(one_shot(f"http://127.0.0.1:{free_port()}/v1"), RuleExtractor())
+    for _ in range(3):
+        assert extractor.extract(TEXT) == RuleExtractor().extract(TEXT)
+    assert extractor.last is not None
+    assert extractor.last.reason.startswith("not asked: Cannot reach")
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
