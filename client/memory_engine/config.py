@@ -30,6 +30,11 @@ class EngineConfig:
             year of (0.25) a calendar date the message names (client.memory_engine.dates).
         session_weight: share of the best fused score among the items of an item's session
             that the item gains (what a question asks about is often said in one session).
+        signal_pool: how many rows (the best by fused score plus the named speaker and
+            date bonuses, with the turns around them) get the context, answer and session
+            signals; the rest cannot become candidates. Keeps a query's cost beyond dense
+            and lexical scoring proportional to the pool, not to the index; an index no
+            larger than the pool is scored whole (retrieval.signal_pool).
         turn_window: embed each turn with the turn before and after it (one vector for
             the exchange), so an answer like "The Minnesota Wolves!" carries the question
             it answers; BM25 still indexes the turn's own words.
@@ -55,13 +60,15 @@ class EngineConfig:
     answer_weight: float = 0.3
     date_weight: float = 0.8
     session_weight: float = 0.4  # chosen after the five above, with them fixed
+    signal_pool: int = 1000
     turn_window: bool = True
     memory_budget: int = 2000
     summary_budget: int = 120
     store_turns_as_memories: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("persona_every_k_sessions", "candidates", "top_k", "rrf_k"):
+        names = ("persona_every_k_sessions", "candidates", "top_k", "rrf_k", "signal_pool")
+        for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("link_count", "memory_budget", "summary_budget"):
