@@ -15,7 +15,13 @@ from client.memory import MemoryItem
 from client.memory_engine.config import EngineConfig
 from client.memory_engine.dates import NamedDate, date_match, named_dates
 from client.memory_engine.index import IndexEntry, MemoryIndex, lexical_terms
-from client.memory_engine.retrieval import Stages, search, signal_pool
+from client.memory_engine.retrieval import (
+    Stages,
+    nameless_message,
+    query_vectors,
+    search,
+    signal_pool,
+)
 from client.memory_engine.writer import window_texts
 
 # Only the signal under test: no BM25, no neighbour share, no speaker or date bonus.
@@ -296,3 +302,52 @@ def test_a_named_date_lifts_a_row_from_outside_the_best_fused_rows_into_the_pool
     config = EngineConfig(**{**vars(QUIET), "date_weight": 0.8, "candidates": 1, "signal_pool": 1})
     assert _order(index, "What happened on 8 May 2023?", query, config) == ["dated"]
     assert _order(index, "What happened?", query, config) == ["near1"]
+
+
+def test_nameless_message_drops_the_indexed_speakers_names_and_their_possessives():
+    index = _index(
+        [(IndexEntry(id="j", text="hi", kind="turn", speaker="John"), _unit(1, 0, 0, 0))]
+    )
+    assert nameless_message(index, "What books has John read?") == "What books has read?"
+    assert nameless_message(index, "Where is John's dog?") == "Where is dog?"
+    assert nameless_message(index, "What books has Maria read?") is None  # not a speaker
+    assert nameless_message(index, "John?") is None  # nothing left but the name
+
+
+def test_the_name_free_query_finds_what_was_said_about_the_topic_not_by_the_name():
+    # The message's own vector sits near everything John said; without the name, near books.
+    said_by_john = _unit(1, 0, 0, 0)
+    about_books = _unit(0, 1, 0, 0)
+    index = _index(
+        [
+            (IndexEntry(id="other", text="hi", kind="turn", speaker="John"), _unit(1, 0.3, 0, 0)),
+            (
+                IndexEntry(id="books", text="a saga", kind="turn", speaker="John"),
+                _unit(0.4, 1, 0, 0),
+            ),
+        ]
+    )
+    message = "What books has John read?"
+    plain = EngineConfig(**{**vars(QUIET), "nameless_weight": 0.0})
+    mixed = EngineConfig(**{**vars(QUIET), "nameless_weight": 0.5})
+    assert _order(index, message, said_by_john, plain) == ["other", "books"]
+    found = search(index, message, said_by_john, mixed, NO_LINKS, nameless=about_books)
+    assert [c.id for c in found] == ["books", "other"]
+    assert (
+        search(index, message, said_by_john, plain, NO_LINKS, nameless=about_books)[0].id == "other"
+    )
+
+
+def test_query_vectors_embeds_the_name_free_message_only_when_a_speaker_is_named(onnx_embedder):
+    index = _index(
+        [(IndexEntry(id="j", text="hi", kind="turn", speaker="John"), _unit(1, 0, 0, 0))]
+    )
+    config = EngineConfig()
+    query, nameless = query_vectors(onnx_embedder, index, "What books has John read?", config)
+    assert nameless is not None
+    assert float(query @ nameless) < 0.99
+    expected = onnx_embedder.embed(["What books has read?"])[0]
+    assert np.allclose(nameless, expected, atol=1e-5)
+    assert query_vectors(onnx_embedder, index, "What books are good?", config)[1] is None
+    off = EngineConfig(nameless_weight=0.0)
+    assert query_vectors(onnx_embedder, index, "What books has John read?", off)[1] is None
