@@ -9,6 +9,7 @@ The session's date (``session_N_date_time``) is the time of its turns.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,13 +66,27 @@ def _conversation(raw: dict[str, Any]) -> Conversation:
     )
     sessions = tuple(_session(conv, n) for n in numbers)
     questions = tuple(
-        LocomoQuestion(str(q["question"]), tuple(q.get("evidence", [])), int(q["category"]))
+        LocomoQuestion(str(q["question"]), evidence_ids(q.get("evidence", [])), int(q["category"]))
         for q in raw["qa"]
-        if int(q["category"]) in CATEGORIES and q.get("evidence")
+        if int(q["category"]) in CATEGORIES and evidence_ids(q.get("evidence", []))
     )
     return Conversation(
         raw["sample_id"], (conv["speaker_a"], conv["speaker_b"]), sessions, questions
     )
+
+
+_DIA_ID = re.compile(r"D:?(\d+):(\d+)")
+
+
+def evidence_ids(evidence: list[str]) -> tuple[str, ...]:
+    """The dialogue ids of a question's evidence, as the turns spell them.
+
+    Three of the dev set's evidence entries are malformed: "D8:6; D9:17" (two ids in one
+    string), "D:11:26" (a stray colon) and "D" (no turn); read as written they name no
+    turn and count as misses for every method. (A fourth, conv-42's "D10:19", is well
+    formed but names a turn the conversation does not have; it stays, a miss for all.)
+    """
+    return tuple(f"D{m.group(1)}:{m.group(2)}" for e in evidence for m in _DIA_ID.finditer(e))
 
 
 def _session(conv: dict[str, Any], number: int) -> tuple[LocomoTurn, ...]:

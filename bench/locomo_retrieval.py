@@ -41,7 +41,13 @@ from bench.locomo_data import Conversation, dia_ids_of, ingest, load_conversatio
 from bench.reporting import data_benchmark_main, table
 from client.embedding import default_embedder, encoder_dir
 from client.memory_engine import EngineConfig, FeatureHead, MemoryEngine, Stages
-from client.memory_engine.retrieval import ALL_STAGES, FEATURES, Candidate, search
+from client.memory_engine.retrieval import (
+    ALL_STAGES,
+    FEATURES,
+    Candidate,
+    query_vectors,
+    search,
+)
 from client.profile import Profile, ProfileSettings
 from models.data.locations import data_dir
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
@@ -57,18 +63,20 @@ ANCHORS = (
     ("MiniLM dense over turns (issue 15)", (40.0, 49.0, 63.0)),
     ("MiniLM dense, speaker name in text (issue 15)", (44.5, 53.8, 68.0)),
 )
-Ranker = Callable[["Ingested", str, np.ndarray], list[str]]
+Query = tuple[np.ndarray, np.ndarray | None]  # the message's vector, its name-free one
+Ranker = Callable[["Ingested", str, Query], list[str]]
 
 
 def _searcher(stages: Stages, rerank: bool) -> Ranker:
-    def rank(done: Ingested, message: str, query: np.ndarray) -> list[str]:
-        found = search(done.engine.index, message, query, done.engine.config, stages)
+    def rank(done: Ingested, message: str, query: Query) -> list[str]:
+        config = done.engine.config
+        found = search(done.engine.index, message, query[0], config, stages, nameless=query[1])
         return [c.id for c in (done.plain_head.rerank(found) if rerank else found)]
 
     return rank
 
 
-def _engine(done: Ingested, message: str, query: np.ndarray) -> list[str]:
+def _engine(done: Ingested, message: str, query: Query) -> list[str]:
     return [c.id for c in done.engine.retrieve(message).memories]
 
 
@@ -107,7 +115,7 @@ def evaluate_conversation(done: Ingested, tallies: dict[str, Tally]) -> None:
     engine = done.engine
     for question in done.conversation.questions:
         started = time.perf_counter()
-        query = engine.embedder.embed([question.question])[0]
+        query = query_vectors(engine.embedder, engine.index, question.question, engine.config)
         embed_ms = 1000 * (time.perf_counter() - started)
         for method, ranker in ROWS:
             started = time.perf_counter()
@@ -136,8 +144,12 @@ def usage_signals(done: Ingested, stages: Stages) -> list[tuple[list[Candidate],
     engine = done.engine
     lists = []
     for question in done.conversation.questions:
-        query = engine.embedder.embed([question.question])[0]
-        found = search(engine.index, question.question, query, engine.config, stages)
+        query, nameless = query_vectors(
+            engine.embedder, engine.index, question.question, engine.config
+        )
+        found = search(
+            engine.index, question.question, query, engine.config, stages, nameless=nameless
+        )
         found = found[:SIGNAL_DEPTH]
         gold = set(question.evidence)
         positives = {

@@ -25,6 +25,9 @@ def test_combine_agrees_with_search_and_the_shares_change_recall(onnx_embedder):
     built = Built(conversation, index, dias, signals_of(index, conversation, onnx_embedder))
 
     check_against_search(built, SHARES, onnx_embedder)  # raises if the orders differ
+    nameless = {**SHARES, "nameless_weight": 0.5}
+    check_against_search(built, nameless, onnx_embedder)
+    assert not np.allclose(recalls(built, nameless), recalls(built, SHARES))
 
     with_signals = recalls(built, SHARES).mean(axis=0)
     dense_only = recalls(built, dict.fromkeys(SHARES, 0.0)).mean(axis=0)

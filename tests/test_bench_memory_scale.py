@@ -26,5 +26,6 @@ def test_measure_gives_an_exact_and_an_approximate_row(tmp_path, onnx_embedder):
         assert row["items"] == 120
         assert row["queries"] == 3
         assert row["latency_ms_p95"] >= row["latency_ms_p50"] > 0
+        assert row["cpu_ms_p95"] >= row["cpu_ms_p50"] >= 0
         assert row["load_s"] > 0
         assert row["first_answer_s"] > row["unlock_s"] > 0

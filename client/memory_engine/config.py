@@ -30,6 +30,16 @@ class EngineConfig:
             year of (0.25) a calendar date the message names (client.memory_engine.dates).
         session_weight: share of the best fused score among the items of an item's session
             that the item gains (what a question asks about is often said in one session).
+        nameless_weight: share of the dense score that is the cosine with the message
+            without the names of the people whose words are indexed (the rest: with the
+            message as written); "What books has John read?" then finds turns about books,
+            not every turn John said, and the speaker bonus says who
+            (retrieval.nameless_message). One more query embedding when a name is named.
+        signal_pool: how many rows (the best by fused score plus the named speaker and
+            date bonuses, with the turns around them) get the context, answer and session
+            signals; the rest cannot become candidates. Keeps a query's cost beyond dense
+            and lexical scoring proportional to the pool, not to the index; an index no
+            larger than the pool is scored whole (retrieval.signal_pool).
         turn_window: embed each turn with the turn before and after it (one vector for
             the exchange), so an answer like "The Minnesota Wolves!" carries the question
             it answers; BM25 still indexes the turn's own words.
@@ -51,17 +61,20 @@ class EngineConfig:
     rrf_k: int = 60
     link_weight: float = 0.5
     context_weight: float = 0.4
-    speaker_weight: float = 0.15
+    speaker_weight: float = 0.25  # re-chosen with nameless_weight (bench.locomo_tuning)
     answer_weight: float = 0.3
     date_weight: float = 0.8
     session_weight: float = 0.4  # chosen after the five above, with them fixed
+    nameless_weight: float = 0.5  # chosen third, leave-one-conversation-out
+    signal_pool: int = 1000
     turn_window: bool = True
     memory_budget: int = 2000
     summary_budget: int = 120
     store_turns_as_memories: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("persona_every_k_sessions", "candidates", "top_k", "rrf_k"):
+        names = ("persona_every_k_sessions", "candidates", "top_k", "rrf_k", "signal_pool")
+        for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("link_count", "memory_budget", "summary_budget"):
@@ -69,6 +82,8 @@ class EngineConfig:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         if not 0.0 <= self.relevance_floor <= 1.0:
             raise ValueError(f"relevance_floor must be within [0, 1], got {self.relevance_floor}")
+        if not 0.0 <= self.nameless_weight <= 1.0:
+            raise ValueError(f"nameless_weight must be within [0, 1], got {self.nameless_weight}")
         if self.fusion not in ("convex", "rrf"):
             raise ValueError(f"fusion must be 'convex' or 'rrf', got {self.fusion!r}")
         weights = ("link_weight", "context_weight", "speaker_weight", "lexical_weight")

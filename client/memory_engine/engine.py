@@ -25,7 +25,7 @@ from client.memory_engine.loading import load_index
 from client.memory_engine.persona_learning import apply_facts, pending_facts
 from client.memory_engine.prompt import AppProfile, Prompt, assemble
 from client.memory_engine.rerank import CandidateOrder, FeatureHead
-from client.memory_engine.retrieval import ALL_STAGES, Candidate, Stages, search
+from client.memory_engine.retrieval import ALL_STAGES, Candidate, Stages, query_vectors, search
 from client.memory_engine.summary import ExtractiveSummariser, Summariser
 from client.memory_engine.tokens import TokenCounter, WordPieceCounter
 from client.memory_engine.validator import TraceEntry, validate
@@ -152,10 +152,12 @@ class MemoryEngine:
         self, message: str, *, stages: Stages = ALL_STAGES, rerank: bool = True
     ) -> Retrieval:
         """Memories for ``message``: search, rerank, validate; the trace says why."""
-        query = self.embedder.embed([message])[0]
+        query, nameless = query_vectors(self.embedder, self.index, message, self.config)
         # The persona feature costs a matrix product per query: only when the head uses it.
         persona_vectors = self._persona()[1] if self.head.uses("persona") else None
-        candidates = search(self.index, message, query, self.config, stages, persona_vectors)
+        candidates = search(
+            self.index, message, query, self.config, stages, persona_vectors, nameless
+        )
         if rerank:
             candidates = self.head.rerank(candidates)
             if self.order is not None:

@@ -77,7 +77,8 @@ class MemoryIndex:
         self._bm25_stale = True
         self._speakers: dict[str, int] = {}
         self._neighbours: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
-        self._speaker_rows: npt.NDArray[np.object_] | None = None
+        self._speaker_rows: npt.NDArray[np.int64] | None = None
+        self._speaker_codes: dict[str, int] = {}
         self._asks: npt.NDArray[np.bool_] | None = None
         self._times: npt.NDArray[np.float64] | None = None
         self._sessions: npt.NDArray[np.int64] | None = None
@@ -219,9 +220,15 @@ class MemoryIndex:
 
     def said_by(self, names: set[str]) -> Scores:
         """1.0 for each row said by one of ``names`` (lower-cased), else 0.0."""
-        if self._speaker_rows is None:
-            self._speaker_rows = np.array([e.speaker.lower() for e in self._entries], dtype=object)
-        return np.isin(self._speaker_rows, sorted(names)).astype(np.float32)
+        if self._speaker_rows is None:  # one small integer per speaker: compared, not hashed
+            codes: dict[str, int] = {}
+            self._speaker_rows = np.array(
+                [codes.setdefault(e.speaker.lower(), len(codes)) for e in self._entries],
+                dtype=np.int64,
+            )
+            self._speaker_codes = codes
+        wanted = [self._speaker_codes[n] for n in names if n in self._speaker_codes]
+        return np.isin(self._speaker_rows, wanted).astype(np.float32)
 
     def speakers(self) -> set[str]:
         """Lower-cased names of everyone whose words are indexed."""

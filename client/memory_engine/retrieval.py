@@ -9,7 +9,9 @@ Stages, each switchable so the benchmark can measure what each adds:
 3. context: an item gains a share of the score of the turn said just before or after it,
    a further share of the score of a question asked just before it (answers follow
    questions), a bonus when the message names its speaker, and a bonus when it was said
-   on a date the message names (``client.memory_engine.dates``);
+   on a date the message names (``client.memory_engine.dates``); the context signals are
+   computed on a pool of rows (``EngineConfig.signal_pool``: the best, with the turns
+   around them), so their cost does not grow with the index;
 4. link expansion: the items linked to the best candidates join with a share of their
    parent's score, so a fact found by its words brings the facts written beside it.
 Scores point up: higher means more relevant.
@@ -17,12 +19,13 @@ Scores point up: higher means more relevant.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from client.embedding.protocol import Vectors
+from client.embedding.protocol import Embedder, Vectors
 from client.memory_engine.config import EngineConfig
 from client.memory_engine.dates import date_match
 from client.memory_engine.index import MemoryIndex, Scores, tokenize, top_positions
@@ -73,21 +76,26 @@ def search(
     config: EngineConfig,
     stages: Stages | None = None,
     persona: Vectors | None = None,
+    nameless: Vectors | None = None,
 ) -> list[Candidate]:
-    """Candidates for ``message`` (unit vector ``query``), best first."""
+    """Candidates for ``message`` (unit vector ``query``), best first. ``nameless``: the
+    message's vector without the speakers' names (:func:`query_vectors`), if it names any."""
     stages = stages or ALL_STAGES
     if len(index) == 0:
         return []
     size = len(index)
-    dense = index.dense_scores(query) if stages.dense else np.zeros(size, np.float32)
+    dense = _dense(index, query, nameless, config) if stages.dense else np.zeros(size, np.float32)
     lexical = index.lexical_scores(message) if stages.lexical else np.zeros(size, np.float32)
     top_lexical = float(lexical.max()) if lexical.size else 0.0
     lexical_share = lexical / top_lexical if top_lexical > 0 else lexical
     base = _fuse(dense, lexical, config, stages)
-    signals = _context(index, message, base, config, stages)
-    total = base + signals.bonus
+    named = _named(index, message, config, stages)
+    pool = signal_pool(index, base + named.bonus, config.signal_pool)
+    signals = _context(index, pool, base, named, config, stages)
+    total = base[pool] + signals.bonus
     candidates: dict[str, Candidate] = {}
-    for position in top_positions(total, config.candidates):
+    for at in top_positions(total, config.candidates):
+        position = int(pool[at])
         if base[position] <= 0.0 and not stages.dense:
             continue  # lexical only: an item sharing no word with the message is no candidate
         entry = index.at(position)
@@ -95,21 +103,61 @@ def search(
             "dense": float(dense[position]),
             "lexical": float(lexical_share[position]),
             "fused": float(base[position]),
-            "context": float(signals.bonus[position]),
-            "speaker": float(signals.speaker[position]),
+            "context": float(signals.bonus[at]),
+            "speaker": float(named.speaker[position]),
             "linked": 0.0,
-            "date": float(signals.date[position]),
-            "answer": float(signals.answer[position]),
-            "session": float(signals.session[position]),
+            "date": float(named.date[position]),
+            "answer": float(signals.answer[at]),
+            "session": float(signals.session[at]),
         }
         candidates[entry.id] = Candidate(
-            id=entry.id, text=entry.text, score=float(total[position]), features=features
+            id=entry.id, text=entry.text, score=float(total[at]), features=features
         )
     if stages.links and config.link_weight > 0:
-        _expand_links(index, candidates, config, dense, lexical_share, signals.date)
+        _expand_links(index, candidates, config, dense, lexical_share, named.date)
     ranked = sorted(candidates.values(), key=lambda c: -c.score)
     _add_persona_feature(index, ranked, persona)
     return ranked
+
+
+def query_vectors(
+    embedder: Embedder, index: MemoryIndex, message: str, config: EngineConfig
+) -> tuple[Vectors, Vectors | None]:
+    """The message's unit vector, and (one batch) that of the message without the indexed
+    speakers' names when it names one and ``nameless_weight`` > 0, else None."""
+    nameless = nameless_message(index, message) if config.nameless_weight > 0 else None
+    vectors = embedder.embed([message] if nameless is None else [message, nameless])
+    return vectors[0], (vectors[1] if nameless is not None else None)
+
+
+_NAME = re.compile(r"\b(\w+)(?:['\u2019]s)?\b")
+
+
+def nameless_message(index: MemoryIndex, message: str) -> str | None:
+    """``message`` without the names (and their "'s") of the people whose words are indexed;
+    None when it names nobody or is nothing but names.
+
+    Why: "What books has John read?" embeds close to every turn John said (the turns are
+    embedded with their speakers' names), which crowds out the turns about books; the
+    speaker bonus already says who. On LoCoMo dev, mixing this vector's cosine in lifted
+    evidence recall@25 by about a point (docs/benchmarks.md).
+    """
+    names = index.speakers()
+    stripped = _NAME.sub(lambda m: "" if m.group(1).lower() in names else m.group(0), message)
+    if stripped == message or not re.search(r"\w", stripped):
+        return None
+    return " ".join(stripped.split())
+
+
+def _dense(
+    index: MemoryIndex, query: Vectors, nameless: Vectors | None, config: EngineConfig
+) -> Scores:
+    """Cosine with the message, mixed with the cosine with its name-free version."""
+    dense = index.dense_scores(query)
+    share = config.nameless_weight
+    if nameless is None or share == 0:
+        return dense
+    return np.asarray((1 - share) * dense + share * index.dense_scores(nameless), np.float32)
 
 
 def _fuse(dense: Scores, lexical: Scores, config: EngineConfig, stages: Stages) -> Scores:
@@ -133,46 +181,89 @@ def _fuse(dense: Scores, lexical: Scores, config: EngineConfig, stages: Stages) 
 
 
 @dataclass(frozen=True)
-class Signals:
-    """Per row: the context bonus in all, and the parts the rerank head sees apart."""
+class Named:
+    """Per row (all rows): the bonuses for a speaker or a date the message names."""
 
-    bonus: Scores
+    bonus: Scores  # speaker_weight x speaker + date_weight x date
     speaker: Scores  # 1 when said by a person the message names
     date: Scores  # match with a date the message names (dates.date_match)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Per row of the signal pool: the context bonus in all, and the parts the head sees."""
+
+    bonus: Scores  # every bonus, the named speaker's and date's included
     answer: Scores  # fused score of the question asked just before (0 if none)
     session: Scores  # best fused score in the item's session
 
 
+def _named(index: MemoryIndex, message: str, config: EngineConfig, stages: Stages) -> Named:
+    """The speaker and date bonuses: over every row, but only when the message names one
+    (a row they lift may lie far below the best fused scores, so they choose the pool)."""
+    zeros = np.zeros(len(index), dtype=np.float32)
+    if not stages.context:
+        return Named(zeros, zeros, zeros)
+    named = _named_speakers(index, message)
+    speaker = index.said_by(named) if named else zeros
+    date = date_match(index.times(), message) if config.date_weight > 0 else zeros
+    bonus = config.speaker_weight * speaker + config.date_weight * date
+    return Named(np.asarray(bonus, dtype=np.float32), speaker, date)
+
+
+def signal_pool(index: MemoryIndex, scores: Scores, size: int) -> npt.NDArray[np.int64]:
+    """Rows (ascending) whose context signals are computed: the ``size`` best ``scores``
+    and the turns said just before and after them; every row when the index is no larger.
+
+    A row gains context from its neighbours and its session's best row, which a pool of
+    the best rows holds; outside it, a row would need a bonus larger than the gap to the
+    pool's last score to reach the candidates. This keeps a query's cost in the context
+    stage proportional to ``size``, not to the index (docs/benchmarks.md, Scale).
+    """
+    if len(index) <= size:
+        return np.arange(len(index), dtype=np.int64)
+    top = np.argpartition(-scores, size - 1)[:size]
+    before, after = index.neighbours()
+    rows = np.concatenate([top, before[top], after[top]])
+    return np.unique(rows[rows >= 0])
+
+
 def _context(
-    index: MemoryIndex, message: str, base: Scores, config: EngineConfig, stages: Stages
+    index: MemoryIndex,
+    pool: npt.NDArray[np.int64],
+    base: Scores,
+    named: Named,
+    config: EngineConfig,
+    stages: Stages,
 ) -> Signals:
-    """What was said around an item, by whom and when.
+    """What was said around each row of ``pool``, by whom and when.
 
     The answer to "what did X research?" is often the turn after X was asked about it:
     each item gains ``context_weight`` x the best fused score of the turn said just
     before or after it (a fact: of the turn it came from), and ``answer_weight`` x the
     fused score of the turn before it when that turn asked a question.
     """
-    zeros = np.zeros(base.shape[0], dtype=np.float32)
+    zeros = np.zeros(pool.shape[0], dtype=np.float32)
     if not stages.context:
-        return Signals(zeros, zeros, zeros, zeros, zeros)
-    named = _named_speakers(index, message)
-    speaker = index.said_by(named) if named else zeros
-    before, after = index.neighbours()
-    padded = np.append(np.maximum(base, 0.0), np.float32(0.0))  # row -1 reads this 0
-    around = np.maximum(padded[before], padded[after])
-    asked = np.append(index.asks(), False)[before]  # the row before asked a question
-    answer = np.where(asked, padded[before], 0.0).astype(np.float32)
-    date = date_match(index.times(), message) if config.date_weight > 0 else zeros
-    session = session_best(index.sessions(), padded[:-1])
+        return Signals(zeros, zeros, zeros)
+    all_before, all_after = index.neighbours()
+    before, after = all_before[pool], all_after[pool]
+    around = np.maximum(_score_at(base, before), _score_at(base, after))
+    asked = (before >= 0) & index.asks()[before]  # the row before asked a question
+    answer = np.where(asked, _score_at(base, before), 0.0).astype(np.float32)
+    session = session_best(index.sessions()[pool], np.maximum(base[pool], 0.0))
     bonus = (
-        config.context_weight * around
+        named.bonus[pool]
+        + config.context_weight * around
         + config.answer_weight * answer
-        + config.speaker_weight * speaker
-        + config.date_weight * date
         + config.session_weight * session
     )
-    return Signals(np.asarray(bonus, dtype=np.float32), speaker, date, answer, session)
+    return Signals(np.asarray(bonus, dtype=np.float32), answer, session)
+
+
+def _score_at(base: Scores, rows: npt.NDArray[np.int64]) -> Scores:
+    """``max(base, 0)`` at ``rows``; 0 where a row is -1 (no such neighbour)."""
+    return np.where(rows >= 0, np.maximum(base[rows], 0.0), 0.0).astype(np.float32)
 
 
 def session_best(sessions: npt.NDArray[np.int64], scores: Scores) -> Scores:

@@ -15,7 +15,13 @@ from client.memory import MemoryItem
 from client.memory_engine.config import EngineConfig
 from client.memory_engine.dates import NamedDate, date_match, named_dates
 from client.memory_engine.index import IndexEntry, MemoryIndex, lexical_terms
-from client.memory_engine.retrieval import Stages, search
+from client.memory_engine.retrieval import (
+    Stages,
+    nameless_message,
+    query_vectors,
+    search,
+    signal_pool,
+)
 from client.memory_engine.writer import window_texts
 
 # Only the signal under test: no BM25, no neighbour share, no speaker or date bonus.
@@ -236,3 +242,112 @@ def test_bm25_comes_back_once_an_item_with_words_joins_a_wordless_index():
     scores = index.lexical_scores("piano lessons")
     assert scores[1] > 0.0
     assert scores[0] == 0.0
+
+
+def _chain(vectors: np.ndarray, per_session: int) -> MemoryIndex:
+    """Turns said one after another (``previous``), ``per_session`` to a session."""
+    index = MemoryIndex(vectors.shape[1])
+    previous = ""
+    for row, vector in enumerate(vectors):
+        session = f"s{row // per_session}"
+        entry = IndexEntry(
+            id=f"t{row}",
+            text=f"turn {row}?" if row % 3 == 0 else f"turn {row}",
+            kind="turn",
+            session=session,
+            previous=previous if row % per_session else "",
+        )
+        index.add(entry, vector / np.linalg.norm(vector))
+        previous = entry.id
+    return index
+
+
+def pool_rows(index: MemoryIndex, scores: np.ndarray, size: int) -> list[int]:
+    return [int(r) for r in signal_pool(index, scores, size)]
+
+
+def test_signal_pool_holds_the_best_rows_and_the_turns_around_them():
+    vectors = np.eye(8, dtype=np.float32)
+    index = _chain(vectors, per_session=8)
+    scores = np.zeros(8, dtype=np.float32)
+    scores[[2, 6]] = [1.0, 0.9]
+    assert pool_rows(index, scores, 2) == [1, 2, 3, 5, 6, 7]
+    assert pool_rows(index, scores, 8) == list(range(8))  # no larger than the pool: whole
+
+
+def test_a_small_signal_pool_ranks_the_candidates_as_the_whole_index_does():
+    rng = np.random.default_rng(3)
+    index = _chain(rng.normal(size=(120, 8)).astype(np.float32), per_session=10)
+    query = _unit(*rng.normal(size=8))
+    whole = EngineConfig(candidates=5, signal_pool=1000)
+    pooled = EngineConfig(candidates=5, signal_pool=30)
+    found = search(index, "turn", query, whole, NO_LINKS)
+    assert [c.id for c in search(index, "turn", query, pooled, NO_LINKS)] == [c.id for c in found]
+    assert any(c.features["session"] > 0 and c.features["answer"] > 0 for c in found)
+
+
+def test_a_named_date_lifts_a_row_from_outside_the_best_fused_rows_into_the_pool():
+    query = _unit(1, 0, 0, 0)
+    rows = [
+        (
+            IndexEntry(id=f"near{i}", text="x", kind="turn", at=_at(2023, 1, 2)),
+            _unit(1, 1 + 0.1 * i, 0, 0),
+        )
+        for i in range(1, 5)
+    ]
+    rows.append(
+        (IndexEntry(id="dated", text="x", kind="turn", at=_at(2023, 5, 8)), _unit(0, 1, 0, 0))
+    )
+    index = _index(rows)
+    config = EngineConfig(**{**vars(QUIET), "date_weight": 0.8, "candidates": 1, "signal_pool": 1})
+    assert _order(index, "What happened on 8 May 2023?", query, config) == ["dated"]
+    assert _order(index, "What happened?", query, config) == ["near1"]
+
+
+def test_nameless_message_drops_the_indexed_speakers_names_and_their_possessives():
+    index = _index(
+        [(IndexEntry(id="j", text="hi", kind="turn", speaker="John"), _unit(1, 0, 0, 0))]
+    )
+    assert nameless_message(index, "What books has John read?") == "What books has read?"
+    assert nameless_message(index, "Where is John's dog?") == "Where is dog?"
+    assert nameless_message(index, "What books has Maria read?") is None  # not a speaker
+    assert nameless_message(index, "John?") is None  # nothing left but the name
+
+
+def test_the_name_free_query_finds_what_was_said_about_the_topic_not_by_the_name():
+    # The message's own vector sits near everything John said; without the name, near books.
+    said_by_john = _unit(1, 0, 0, 0)
+    about_books = _unit(0, 1, 0, 0)
+    index = _index(
+        [
+            (IndexEntry(id="other", text="hi", kind="turn", speaker="John"), _unit(1, 0.3, 0, 0)),
+            (
+                IndexEntry(id="books", text="a saga", kind="turn", speaker="John"),
+                _unit(0.4, 1, 0, 0),
+            ),
+        ]
+    )
+    message = "What books has John read?"
+    plain = EngineConfig(**{**vars(QUIET), "nameless_weight": 0.0})
+    mixed = EngineConfig(**{**vars(QUIET), "nameless_weight": 0.5})
+    assert _order(index, message, said_by_john, plain) == ["other", "books"]
+    found = search(index, message, said_by_john, mixed, NO_LINKS, nameless=about_books)
+    assert [c.id for c in found] == ["books", "other"]
+    assert (
+        search(index, message, said_by_john, plain, NO_LINKS, nameless=about_books)[0].id == "other"
+    )
+
+
+def test_query_vectors_embeds_the_name_free_message_only_when_a_speaker_is_named(onnx_embedder):
+    index = _index(
+        [(IndexEntry(id="j", text="hi", kind="turn", speaker="John"), _unit(1, 0, 0, 0))]
+    )
+    config = EngineConfig()
+    query, nameless = query_vectors(onnx_embedder, index, "What books has John read?", config)
+    assert nameless is not None
+    assert float(query @ nameless) < 0.99
+    expected = onnx_embedder.embed(["What books has read?"])[0]
+    assert np.allclose(nameless, expected, atol=1e-5)
+    assert query_vectors(onnx_embedder, index, "What books are good?", config)[1] is None
+    off = EngineConfig(nameless_weight=0.0)
+    assert query_vectors(onnx_embedder, index, "What books has John read?", off)[1] is None
