@@ -45,7 +45,13 @@ from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
 from models.data.locations import data_dir
 from models.ranking_metrics import hits_at_1
-from models.stance_scorer import StanceRow, fit_weights, stance_features, stance_scores
+from models.stance_scorer import (
+    DEFAULT_WEIGHTS,
+    StanceRow,
+    fit_weights,
+    stance_features,
+    stance_scores,
+)
 
 DEFAULT_OUT = Path("bench/results/prefeval_implicit.json")
 QUICK_PER_TOPIC = 10
@@ -100,11 +106,13 @@ def form_scores(
 def leave_one_topic_out(
     features: Array, labels: npt.NDArray[np.int64], topics: npt.NDArray[np.str_]
 ) -> Array:
-    """Each topic scored with weights fitted on the others (models.stance_scorer)."""
+    """Each topic scored with weights fitted on the others (models.stance_scorer); the
+    hand-set weights when there is no other topic."""
     out = np.zeros(features.shape[:2], np.float32)
     for topic in sorted(set(topics.tolist())):
         rows = topics == topic
-        out[rows] = stance_scores(features[rows], fit_weights(features[~rows], labels[~rows]))
+        weights = fit_weights(features[~rows], labels[~rows]) if (~rows).any() else None
+        out[rows] = stance_scores(features[rows], DEFAULT_WEIGHTS if weights is None else weights)
     return out
 
 

@@ -54,6 +54,7 @@ _ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|last) (?:one|opti
 # "the other options", "the others", "the rest": the options passed over.
 _OTHERS = re.compile(r"^(?:the )?(?:other|others|rest|remaining)(?: \w+)?(?: options?| ones?)?$")
 _OPTION_WORD = re.compile(r"\s+(?:options?|ones?|choices?)$")
+_SPEAKER_WORDS = content_stems("i ll i'd i'm me we us think will would option one it")
 # A chosen option must name at least this share of its content words in the reply.
 MIN_SHARE = 0.3
 
@@ -113,7 +114,7 @@ def chosen_option(reply: str, options: Sequence[str]) -> int | None:
     if ordinal:
         word = ordinal.group(1)
         return len(options) - 1 if word == "last" else min(_ORDINALS[word], len(options) - 1)
-    said = content_stems(_SENTENCE.split(reply)[0])
+    said = _named_words(_SENTENCE.split(reply)[0])
     named = [len(content_stems(o) & said) for o in options]
     best = max(range(len(options)), key=lambda i: named[i])
     if named[best] == 0 or named.count(named[best]) > 1 or lowered.rstrip().endswith("?"):
@@ -123,6 +124,12 @@ def chosen_option(reply: str, options: Sequence[str]) -> int | None:
     share = max(named[best] / len(said), named[best] / len(content_stems(options[best])))
     floor = MIN_SHARE if _SELECTING.search(lowered) else 2 * MIN_SHARE
     return best if share >= floor else None
+
+
+def _named_words(sentence: str) -> frozenset[str]:
+    """Content stems of a selecting sentence without the choosing verb and the speaker
+    ("I think I'll go with the Westin" -> {westin})."""
+    return content_stems(_SELECTING.sub(" ", sentence.lower())) - _SPEAKER_WORDS
 
 
 def choice_in(offer: str, reply: str, query: str = "") -> Choice | None:
