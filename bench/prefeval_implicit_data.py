@@ -13,7 +13,10 @@ question; checked on load). Forms:
 Each item's conversation is played into a fresh device (``MemoryEngine`` over its own
 encrypted profile) as one session; after the session ends and the persona update runs,
 what the persona holds (its facts and their stance) is all the answer may use: the
-``preference`` field is never read at answer time (it only checks the join).
+``preference`` field is never read at answer time. The device runs with
+``store_turns_as_memories=False`` (``ENGINE``): persona learning and the choice memory
+are as on a phone, only the episodic copies of each turn, which the persona never reads,
+are skipped to save encoder time.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from client.embedding.protocol import Embedder
-from client.memory_engine import MemoryEngine
+from client.memory_engine import EngineConfig, MemoryEngine
 from client.persona import persona_fact
 from client.profile import Profile, ProfileSettings
 from models.data.locations import DataFormatError
@@ -33,6 +36,7 @@ from models.stance import StanceClause
 from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 
 FORMS = ("persona-driven", "choice-based")
+ENGINE = EngineConfig(store_turns_as_memories=False)
 IMPLICIT = "implicit_preference"
 MCQ = "mcq_options"
 
@@ -107,7 +111,9 @@ def stored_persona(turns: tuple[tuple[str, str], ...], embedder: Embedder, folde
         settings=ProfileSettings(turn_capacity=200),
     )
     try:
-        engine = MemoryEngine(profile, embedder)
+        # Only the persona answers here, so the episodic turn items (each turn embedded
+        # with its neighbours: most of the encoder time) are not written; facts are.
+        engine = MemoryEngine(profile, embedder, config=ENGINE)
         for number, (role, text) in enumerate(turns):
             engine.add_turn("s0", text, role=role, at=1.0 + number)
         engine.end_session("s0")
