@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.generalisation_eval import SeedResult, evaluate_seed
+from bench.generalisation_eval import ROW_SETS, SeedResult, evaluate_seed
 from bench.reporting import positive_int, run_and_report, table
 from bench.rerank_data import QUICK_USERS
 
@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
                 convai2_users=args.users or (QUICK_USERS if args.quick else None),
                 msc_pairs=args.msc_pairs or (QUICK_MSC_PAIRS if args.quick else None),
                 say=say,
+                rows=args.rows,
             )
         )
     return {
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
         "config": {
             "seeds": seeds,
             "quick": bool(args.quick),
+            "rows": args.rows,
             **results[0].config,
             "metric": "hits@1 (%): 1 of 20 (ConvAI2, MSC; reconstructed candidates), 1 of 4 "
             "(PrefEval)",
@@ -136,6 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--msc-pairs", type=positive_int, default=None, help="first N MSC pairs")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--rows",
+        choices=ROW_SETS,
+        default="all",
+        help="all rows, or only cosine, persona_maxsim, head_null and the stage on head_null",
+    )
     args = parser.parse_args(argv)
     np.seterr(all="ignore")
     return run_and_report(lambda say: run(args, say=say), print_table, args.out)

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances, prefeval_set
-from bench.generalisation_stage import stage_rows
+from bench.generalisation_stage import renamed, stage_rows
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
 from models.encoded import EmbedFn, EncodedExamples, encode
@@ -30,6 +30,7 @@ Scorer = Callable[[EncodedExamples], npt.NDArray[np.float32]]
 PREVIOUS_HEAD = HeadConfig(use_gate=True, persona_null=False, persona_mean_prior=0.0)
 STANCE_HEAD = replace(PREVIOUS_HEAD, use_polarity=True)
 PREVIOUS_TRAINING = TrainConfig(consider_untrained=False)
+ROW_SETS = ("all", "null_stage")
 
 
 @dataclass
@@ -153,7 +154,12 @@ def evaluate_seed(
     convai2_users: int | None,
     msc_pairs: int | None,
     say: Callable[[str], None],
+    rows: str = "all",
 ) -> SeedResult:
+    """Every row (``rows="all"``), or only the baselines, ``head_null`` and the stance
+    stage on top of it (``rows="null_stage"``: the combined row without the other heads)."""
+    if rows not in ROW_SETS:
+        raise ValueError(f"rows must be one of {ROW_SETS}, got {rows!r}")
     sets = load_sets(root, seed=seed, convai2_users=convai2_users, msc_pairs=msc_pairs, say=say)
     result = SeedResult()
     lam = choose_lambda(sets.train)
@@ -161,41 +167,70 @@ def evaluate_seed(
         "cosine": cosine,
         "persona_maxsim": lambda d: cosine(d) + lam * persona_maxsim(d),
     }
+    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
     for method, scorer in baselines.items():
         record(result, method, sets, scorer)
-    say("training heads ...")
-    previous = new_head(PREVIOUS_HEAD, seed=seed)
-    train_head(previous, sets.train, replace(PREVIOUS_TRAINING, seed=seed))
-    conversations = conversation_head(sets, seed)
-    robust, robust_result = train_robust_head(sets.train, sets.train_users, TrainConfig(seed=seed))
-    null_prior = new_head(NULL_HEAD, seed=seed)
-    scorers: dict[str, Scorer] = {
-        **baselines,
-        "head_previous": lambda d: score(previous, d),
-        "head_conversations": lambda d: score(conversations[0], d),
-        "persona_null": lambda d: score(null_prior, d),  # the untrained NULL_HEAD
-        "head_null": lambda d: score(robust, d),
-    }
-    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
-    for method, scorer in scorers.items():
-        if method not in baselines:
-            record(result, method, sets, scorer)
         result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
-    _central(result, sets, seed, conversations)
-    _parsed_stance(result, sets, conversations[0], seed)
-    _stance_stage(result, sets, lambda d: score(conversations[0], d))
+    say("training heads ...")
+    robust, robust_result = train_robust_head(sets.train, sets.train_users, TrainConfig(seed=seed))
+    _null_stage(result, sets, robust)
     result.config = {
         "persona_maxsim_lambda": lam,
-        "head": STANCE_HEAD.to_json(),
-        "train": TrainConfig(seed=seed).__dict__,
-        "stance_train": replace(STANCE_TRAINING, seed=seed).__dict__,
-        "convai2_train_examples": len(sets.train),
         "head_null": NULL_HEAD.to_json(),
         "head_null_scale": robust_result.scale,
         "head_null_best_epoch": robust_result.training.best_epoch,
         **result.config,
     }
+    if rows == "all":
+        _other_heads(result, sets, seed)
     return result
+
+
+def _null_stage(result: SeedResult, sets: Sets, robust: RerankingHead) -> None:
+    """``head_null`` on every set, and the stance stage on top of it (``head_null_*``)."""
+    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
+    record(result, "head_null", sets, lambda d: score(robust, d))
+    result.per_topic["head_null"] = per_topic(score(robust, prefeval), prefeval, sets.topics)
+    if sets.embed is None:
+        raise ValueError("the stance stage needs the sets' encoder (Sets.embed is None)")
+    stage = stage_rows(sets.tests, sets.words, sets.topics, lambda d: score(robust, d), sets.embed)
+    stage = renamed(stage, "head_null")
+    result.hits.update(stage["hits"])
+    result.sizes.update(stage["sizes"])
+    result.per_topic.update(stage["per_topic"])
+    result.config["null_stance_stage"] = stage["config"]
+
+
+def _other_heads(
+    result: SeedResult,
+    sets: Sets,
+    seed: int,
+) -> None:
+    """The rows of every head but the null one's: previous, stage 1, central, stance."""
+    previous = new_head(PREVIOUS_HEAD, seed=seed)
+    train_head(previous, sets.train, replace(PREVIOUS_TRAINING, seed=seed))
+    conversations = conversation_head(sets, seed)
+    null_prior = new_head(NULL_HEAD, seed=seed)
+    scorers: dict[str, Scorer] = {
+        "head_previous": lambda d: score(previous, d),
+        "head_conversations": lambda d: score(conversations[0], d),
+        "persona_null": lambda d: score(null_prior, d),  # the untrained NULL_HEAD
+    }
+    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
+    for method, scorer in scorers.items():
+        record(result, method, sets, scorer)
+        result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
+    _central(result, sets, seed, conversations)
+    _parsed_stance(result, sets, conversations[0], seed)
+    _stance_stage(result, sets, lambda d: score(conversations[0], d))
+    result.config.update(
+        {
+            "head": STANCE_HEAD.to_json(),
+            "train": TrainConfig(seed=seed).__dict__,
+            "stance_train": replace(STANCE_TRAINING, seed=seed).__dict__,
+            "convai2_train_examples": len(sets.train),
+        }
+    )
 
 
 def _central(

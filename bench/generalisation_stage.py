@@ -132,6 +132,22 @@ def stage_rows(
     return result
 
 
+def renamed(stage: dict[str, Any], head_name: str) -> dict[str, Any]:
+    """``stage_rows``' result with its methods named after the head under the stage
+    (``head_for_stage`` -> ``<head_name>_for_stage``, ``head_stance_stage*`` ->
+    ``<head_name>_stance_stage*``), so stages over two heads sit in one table."""
+
+    def name(method: str) -> str:
+        return head_name + method.removeprefix("head")
+
+    return {
+        "hits": {(name(m), d, s): v for (m, d, s), v in stage["hits"].items()},
+        "sizes": stage["sizes"],
+        "per_topic": {name(m): v for m, v in stage["per_topic"].items()},
+        "config": stage["config"],
+    }
+
+
 def _only_requests(head: Array, staged: Array, words: list[StanceRow]) -> Array:
     """The staged scores on request rows, the head's (standardised: same order) elsewhere."""
     request = np.asarray([is_request(r.context) for r in words], bool)

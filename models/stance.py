@@ -125,7 +125,14 @@ _PREFER_CUES = (
 )
 _AFTER_CUES = (
     r"(?:is|are) not for me|(?:isn't|aren't) for me|(?:bores?|annoys?|frustrates?|"
-    r"overwhelms?) me|(?:don't|doesn't|do not|does not) (?:interest|appeal to|suit|work for) me"
+    r"overwhelms?) me|(?:don't|doesn't|do not|does not) (?:really |quite |exactly )?"
+    r"(?:interest|appeal to|suit|work for) me"
+)
+# "<the thing> seems a bit too X for my taste": X is what the person avoids (a complaint
+# of excess, general English; written for the choice memory, client.memory_engine.choices).
+_TOO_MUCH = re.compile(
+    r"\b(?:seems?|is|are|looks?|sounds?|feels?)\s+(?:a (?:bit|little)\s+|rather\s+|way\s+|"
+    r"far\s+|much\s+|just\s+)?too\s+(.+?)(?:\s+for (?:my|our)\b.*)?$"
 )
 _FIND_NEGATIVE = (
     r"find\s+(.+?)\s+(?:to be\s+)?(?:too\s+|very\s+|really\s+|quite\s+)?(?:ineffective|boring|"
@@ -222,6 +229,9 @@ def _clause_stances(part: str) -> list[StanceClause]:
     if match:
         thing = next(g for g in match.groups() if g)
         return [*found, StanceClause(Stance.AVOIDS, _object(thing))]
+    match = _TOO_MUCH.search(part)
+    if match:
+        return [*found, StanceClause(Stance.AVOIDS, _object(match.group(1)))]
     match = re.search(rf"\b(?:{_PREFER_CUES})\b\s*(.*)$", part)
     if match:
         return found + _preference(match.group(1), Stance.PREFERS)

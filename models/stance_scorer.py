@@ -51,6 +51,17 @@ class StanceRow:
     context: str
     facts: tuple[str, ...]
     candidates: tuple[str, ...]
+    # Each fact's stance when it is already known (a device's stored persona attribute,
+    # client.persona); None: parsed from the fact's words.
+    parsed: tuple[tuple[StanceClause, ...], ...] | None = None
+
+    def stances(self) -> list[tuple[StanceClause, ...]]:
+        """Each fact's stance clauses: the stored ones, or parsed from its words."""
+        if self.parsed is None:
+            return [parse_stance(f) for f in self.facts]
+        if len(self.parsed) != len(self.facts):
+            raise ValueError(f"{len(self.parsed)} stances for {len(self.facts)} facts")
+        return list(self.parsed)
 
 
 def items(clause: StanceClause) -> list[str]:
@@ -60,7 +71,7 @@ def items(clause: StanceClause) -> list[str]:
 
 def stance_features(rows: Sequence[StanceRow], embed: EmbedFn) -> Array:
     """(N, K, F) features in ``FEATURES`` order; rows with fewer candidates are zero-padded."""
-    parsed = [[parse_stance(f) for f in row.facts] for row in rows]
+    parsed = [row.stances() for row in rows]
     texts = {t for row in rows for t in (row.context, *row.facts, *row.candidates)}
     texts |= {without_negated(c) for row in rows for c in row.candidates}
     texts |= {i for facts in parsed for clauses in facts for c in clauses for i in items(c)}

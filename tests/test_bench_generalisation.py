@@ -26,6 +26,7 @@ def test_generalisation_bench_writes_every_method_on_every_set(
         "persona_null",
         "head_null",
         "head_stance_stage",
+        "head_null_stance_stage",
     )
     for method in methods:
         assert (method, "convai2", "unseen_users") in cells

@@ -18,6 +18,7 @@ import numpy as np
 
 from client.embedding.protocol import Embedder, Vectors
 from client.memory import Turn
+from client.memory_engine.choices import choices_in, remember_choices
 from client.memory_engine.config import EngineConfig
 from client.memory_engine.disclosure import DisclosureExtractor, RuleExtractor, statement_of
 from client.memory_engine.index import MemoryIndex
@@ -104,6 +105,10 @@ class MemoryEngine:
             extractor=self.extractor,
             summariser=self.summariser,
             config=self.config,
+        )
+        # A pick among offered options is a preference (client.memory_engine.choices).
+        remember_choices(
+            self.profile, choices_in(turns), at=max((t.at for t in turns), default=0.0)
         )
         sessions_done = len(self.profile.memory.summaries())
         due = sessions_done > 0 and sessions_done % self.config.persona_every_k_sessions == 0

@@ -24,6 +24,9 @@ def stances(text: str) -> list[tuple[str, str]]:
         ("Loud bars are not for me.", [("avoids", "loud bars")]),
         ("I find podcasts boring", [("avoids", "podcasts")]),
         ("Sequels don't interest me", [("avoids", "sequels")]),
+        ("Board games don't really appeal to me", [("avoids", "board games")]),
+        ("That venue seems a bit too noisy for my taste.", [("avoids", "noisy")]),
+        ("These shoes are too formal", [("avoids", "formal")]),
     ],
 )
 def test_likes_and_avoids(text: str, expected: list[tuple[str, str]]) -> None:

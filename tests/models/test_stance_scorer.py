@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from models.stance import Stance, StanceClause
 from models.stance_scorer import (
     DEFAULT_WEIGHTS,
     FEATURES,
@@ -53,3 +54,14 @@ def test_fit_weights_keeps_the_signs_that_separate_and_rejects_no_rows(onnx_embe
     assert weights.shape == DEFAULT_WEIGHTS.shape
     with pytest.raises(ValueError, match="no rows"):
         fit_weights(features[:0], labels[:0])
+
+
+def test_a_row_uses_the_stances_it_was_given_instead_of_parsing() -> None:
+    stored = ((StanceClause(Stance.AVOIDS, "nightlife"),),)
+    given = StanceRow("Which hotel?", ("chose: a quiet spa",), ("a", "b"), stored)
+    parsed = StanceRow("Which hotel?", ("I avoid loud bars",), ("a", "b"))
+
+    assert given.stances() == list(stored)
+    assert parsed.stances() == [(StanceClause(Stance.AVOIDS, "loud bars"),)]
+    with pytest.raises(ValueError, match="2 stances for 1 facts"):
+        StanceRow("q", ("f",), ("a",), stored * 2).stances()
