@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.reporting import positive_int, run_and_report, table
+from bench.reporting import positive_int, run_and_report, table, write_report
 from server.run_settings import RunSettings
 
 DEFAULT_OUT = Path("bench/results/flower_throughput.json")
@@ -228,32 +228,42 @@ def row_in_subprocess(transport: str, base: Path, folder: Path, settings: RunSet
 
 
 def produce(
-    configurations: Sequence[tuple[int, int]], rounds: int, transports: Sequence[str]
+    configurations: Sequence[tuple[int, int]],
+    rounds: int,
+    transports: Sequence[str],
+    out: Path,
 ) -> Callable[[Callable[[str], None]], dict[str, Any]]:
+    """Every transport on every configuration; the report is rewritten after each row, so a
+    long run that is stopped keeps the rows it finished (``"complete": false``)."""
+
     def run(say: Callable[[str], None]) -> dict[str, Any]:
-        rows: list[dict[str, Any]] = []
-        setups: list[dict[str, Any]] = []
+        result: dict[str, Any] = {
+            "rows": [],
+            "set_up": [],
+            "config": {"rounds": rounds, "timed_rounds": "2..R, median", "sampling": "fixed_size"},
+        }
         with tempfile.TemporaryDirectory() as scratch:
             for devices, per_round in configurations:
-                base = Path(scratch) / f"{devices}-{per_round}"
-                say(f"setting up {devices} devices ...")
-                seconds = set_up(devices, per_round, rounds, base)
-                setups.append({"devices": devices, "set_up_seconds": round(seconds, 1)})
+                # One set-up per population size: the stores and embeddings do not depend on
+                # the cohort (each row saves its own settings into its copy).
+                base = Path(scratch) / str(devices)
+                if not base.exists():
+                    say(f"setting up {devices} devices ...")
+                    seconds = set_up(devices, per_round, rounds, base)
+                    result["set_up"].append(
+                        {"devices": devices, "set_up_seconds": round(seconds, 1)}
+                    )
                 for transport in transports:
                     say(f"{devices} devices, {per_round} a round, {transport} ...")
                     settings = row_settings(devices, per_round, rounds, transport)
-                    row = row_in_subprocess(
-                        transport, base, base.with_name(f"{base.name}-{transport}"), settings
-                    )
-                    rows.append(row)
+                    folder = base.with_name(f"{devices}-{per_round}-{transport}")
+                    row = row_in_subprocess(transport, base, folder, settings)
+                    shutil.rmtree(folder)
+                    result["rows"].append(row)
+                    write_report({**result, "complete": False}, out)
                     rate = row["updates_per_s"]
                     say(f"  {row['median_round_seconds']:.2f} s/round, {rate:.1f} updates/s")
-                shutil.rmtree(base)
-        return {
-            "rows": rows,
-            "set_up": setups,
-            "config": {"rounds": rounds, "timed_rounds": "2..R, median", "sampling": "fixed_size"},
-        }
+        return {**result, "complete": True}
 
     return run
 
@@ -335,7 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         [(100, 20)] if args.quick else [(100, 20), (1000, 100)]
     )
     rounds = args.rounds or (4 if args.quick else 5)
-    return run_and_report(produce(configurations, rounds, args.transports), show, args.out)
+    return run_and_report(
+        produce(configurations, rounds, args.transports, args.out), show, args.out
+    )
 
 
 if __name__ == "__main__":
