@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.reporting import positive_int, run_and_report, table, write_report
+from bench.round_phases import phase_medians, timed_phases
 from server.run_settings import RunSettings
 
 DEFAULT_OUT = Path("bench/results/flower_throughput.json")
@@ -146,7 +147,8 @@ def measure_row(transport: str, folder: Path) -> dict[str, Any]:
     sampler.start()
     started = time.perf_counter()
     try:
-        walls = _run(transport, settings, folder)
+        with timed_phases(flower=transport != "in-process") as phases:
+            walls = _run(transport, settings, folder)
     finally:
         done.set()
         sampler.join()
@@ -164,6 +166,7 @@ def measure_row(transport: str, folder: Path) -> dict[str, Any]:
         "first_round_seconds": walls[0],
         "run_seconds": time.perf_counter() - started,
         "peak_mb": {k: round(v) for k, v in memory.by_role().items()},
+        "phase_seconds": phase_medians(phases, walls),
         "processes": len(memory.peaks),
     }
 
