@@ -59,8 +59,9 @@ def test_the_command_line_applies_a_preset_under_the_flags_given():
     assert _parse("--preset", "eps3") == RunSettings(**PRESETS["eps3"])
     assert _parse("--preset", "eps3", "--rounds", "30").rounds == 30
     # A flag given explicitly wins even where it repeats RunSettings' default, on either side.
-    assert _parse("--head-averaging", "0", "--preset", "eps8").head_averaging == 0.0
-    assert _parse("--preset", "eps8", "--local-epochs", "5").local_epochs == 5
+    assert _parse("--local-epochs", "5", "--preset", "eps8").local_epochs == 5
+    assert _parse("--preset", "eps8", "--server-learning-rate", "1.5").server_learning_rate == 1.5
+    assert _parse("--head-averaging", "0.8", "--preset", "eps8").head_averaging == 0.8
     assert _parse("--preset", "eps1", "--no-secure-aggregation").secure_aggregation is False
     assert _parse() == RunSettings()  # no preset: `make run`'s defaults, unchanged
 
