@@ -4,8 +4,8 @@ Run from the repository root::
 
     .venv/bin/python -m bench.flower_throughput --out bench/results/flower_throughput.json [--quick]
 
-For each configuration (N devices, k a round) the synthetic population's run folder is set
-up once and copied for every row, so all rows run the same devices, cohort and settings
+For each population size N the synthetic population's run folder is set up once and copied
+for every row (every cohort k and transport), so all rows run the same devices and settings
 (`RunSettings`' defaults: 3 local epochs, epsilon 8, the held-out evaluation every round;
 fixed-size sampling so every round has exactly k devices):
 
@@ -20,7 +20,8 @@ times (the metrics store's ``wall_seconds``: sending, the devices' work, aggrega
 checkpoint, held-out evaluation, accounting), median of rounds 2..R (round 1 includes
 Ray's worker start-up and first imports). Peak memory is VmHWM of each process of the
 row's process tree (the benchmark process itself, which is the server and Ray's driver;
-Ray's workers; Ray's own daemons), sampled every 0.5 s.
+Ray's workers; Ray's own daemons), sampled every 0.5 s. ``phase_seconds``: where the round
+went (bench.round_phases: the transport's round, the server's rest, SecAgg+'s stages).
 """
 
 from __future__ import annotations
