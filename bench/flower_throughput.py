@@ -4,8 +4,8 @@ Run from the repository root::
 
     .venv/bin/python -m bench.flower_throughput --out bench/results/flower_throughput.json [--quick]
 
-For each configuration (N devices, k a round) the synthetic population's run folder is set
-up once and copied for every row, so all rows run the same devices, cohort and settings
+For each population size N the synthetic population's run folder is set up once and copied
+for every row (every cohort k and transport), so all rows run the same devices and settings
 (`RunSettings`' defaults: 3 local epochs, epsilon 8, the held-out evaluation every round;
 fixed-size sampling so every round has exactly k devices):
 
@@ -20,7 +20,8 @@ times (the metrics store's ``wall_seconds``: sending, the devices' work, aggrega
 checkpoint, held-out evaluation, accounting), median of rounds 2..R (round 1 includes
 Ray's worker start-up and first imports). Peak memory is VmHWM of each process of the
 row's process tree (the benchmark process itself, which is the server and Ray's driver;
-Ray's workers; Ray's own daemons), sampled every 0.5 s.
+Ray's workers; Ray's own daemons), sampled every 0.5 s. ``phase_seconds``: where the round
+went (bench.round_phases: the transport's round, the server's rest, SecAgg+'s stages).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.reporting import positive_int, run_and_report, table
+from bench.reporting import positive_int, run_and_report, table, write_report
+from bench.round_phases import phase_medians, timed_phases
 from server.run_settings import RunSettings
 
 DEFAULT_OUT = Path("bench/results/flower_throughput.json")
@@ -146,7 +148,8 @@ def measure_row(transport: str, folder: Path) -> dict[str, Any]:
     sampler.start()
     started = time.perf_counter()
     try:
-        walls = _run(transport, settings, folder)
+        with timed_phases(flower=transport != "in-process") as phases:
+            walls = _run(transport, settings, folder)
     finally:
         done.set()
         sampler.join()
@@ -164,6 +167,7 @@ def measure_row(transport: str, folder: Path) -> dict[str, Any]:
         "first_round_seconds": walls[0],
         "run_seconds": time.perf_counter() - started,
         "peak_mb": {k: round(v) for k, v in memory.by_role().items()},
+        "phase_seconds": phase_medians(phases, walls),
         "processes": len(memory.peaks),
     }
 
@@ -228,32 +232,42 @@ def row_in_subprocess(transport: str, base: Path, folder: Path, settings: RunSet
 
 
 def produce(
-    configurations: Sequence[tuple[int, int]], rounds: int, transports: Sequence[str]
+    configurations: Sequence[tuple[int, int]],
+    rounds: int,
+    transports: Sequence[str],
+    out: Path,
 ) -> Callable[[Callable[[str], None]], dict[str, Any]]:
+    """Every transport on every configuration; the report is rewritten after each row, so a
+    long run that is stopped keeps the rows it finished (``"complete": false``)."""
+
     def run(say: Callable[[str], None]) -> dict[str, Any]:
-        rows: list[dict[str, Any]] = []
-        setups: list[dict[str, Any]] = []
+        result: dict[str, Any] = {
+            "rows": [],
+            "set_up": [],
+            "config": {"rounds": rounds, "timed_rounds": "2..R, median", "sampling": "fixed_size"},
+        }
         with tempfile.TemporaryDirectory() as scratch:
             for devices, per_round in configurations:
-                base = Path(scratch) / f"{devices}-{per_round}"
-                say(f"setting up {devices} devices ...")
-                seconds = set_up(devices, per_round, rounds, base)
-                setups.append({"devices": devices, "set_up_seconds": round(seconds, 1)})
+                # One set-up per population size: the stores and embeddings do not depend on
+                # the cohort (each row saves its own settings into its copy).
+                base = Path(scratch) / str(devices)
+                if not base.exists():
+                    say(f"setting up {devices} devices ...")
+                    seconds = set_up(devices, per_round, rounds, base)
+                    result["set_up"].append(
+                        {"devices": devices, "set_up_seconds": round(seconds, 1)}
+                    )
                 for transport in transports:
                     say(f"{devices} devices, {per_round} a round, {transport} ...")
                     settings = row_settings(devices, per_round, rounds, transport)
-                    row = row_in_subprocess(
-                        transport, base, base.with_name(f"{base.name}-{transport}"), settings
-                    )
-                    rows.append(row)
+                    folder = base.with_name(f"{devices}-{per_round}-{transport}")
+                    row = row_in_subprocess(transport, base, folder, settings)
+                    shutil.rmtree(folder)
+                    result["rows"].append(row)
+                    write_report({**result, "complete": False}, out)
                     rate = row["updates_per_s"]
                     say(f"  {row['median_round_seconds']:.2f} s/round, {rate:.1f} updates/s")
-                shutil.rmtree(base)
-        return {
-            "rows": rows,
-            "set_up": setups,
-            "config": {"rounds": rounds, "timed_rounds": "2..R, median", "sampling": "fixed_size"},
-        }
+        return {**result, "complete": True}
 
     return run
 
@@ -335,7 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         [(100, 20)] if args.quick else [(100, 20), (1000, 100)]
     )
     rounds = args.rounds or (4 if args.quick else 5)
-    return run_and_report(produce(configurations, rounds, args.transports), show, args.out)
+    return run_and_report(
+        produce(configurations, rounds, args.transports, args.out), show, args.out
+    )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,21 @@ def test_flower_throughput_bench_measures_each_transport_on_the_same_devices(
         assert row["peak_mb"]["server"] > 0
     assert rows[0]["peak_mb"]["ray_workers"] == 0  # in-process: no Ray at all
     assert rows[1]["peak_mb"]["ray_workers"] > 0  # the devices ran in Ray's workers
+    # Where the round went: the transport's share of it, and under SecAgg+ its four stages.
+    in_process, secagg = (row["phase_seconds"] for row in rows)
+    assert set(in_process) == {"transport", "server_rest"}
+    assert set(secagg) == {
+        "transport",
+        "server_rest",
+        "secagg_setup",
+        "secagg_share_keys",
+        "secagg_collect_masked_vectors",
+        "secagg_unmask",
+    }
+    for phases, row in ((in_process, rows[0]), (secagg, rows[1])):
+        assert 0 < phases["transport"] <= max(row["round_seconds"])
+    stages = sum(v for k, v in secagg.items() if k.startswith("secagg_"))
+    assert stages <= secagg["transport"] * 1.0001  # the stages run inside the transport
 
 
 @pytest.mark.parametrize("text", ["5", "5:6", "0:0", "a:b"])

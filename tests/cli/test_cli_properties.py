@@ -287,7 +287,7 @@ COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("simulate",): ["--clients", "--rounds", "--clients-per-round", "--sampling", "--epsilon",
                     "--delta", "--noise-multiplier", "--clipping-norm", "--local-epochs",
                     "--learning-rate", "--seed", "--dropout-tolerance", "--target-quantile",
-                    "--out", "--population"],
+                    "--out", "--population", "--preset"],
     ("dashboard",): ["--store", "--port", "--min-cohort", "--refresh-seconds"],
     ("demo",): ["--out"],
     ("audit",): ["--break", "--plain", "--quick", "--trials", "--rounds", "--epsilon", "--seed",
