@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -92,11 +93,42 @@ def store_files(path: Path) -> list[Path]:
     return sorted(p for p in path.parent.iterdir() if p.name.startswith(path.name))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Benchmark tests and those marked slow first, the rest in their order.
+
+    `--dist loadgroup` hands tests out in collection order (after the xdist groups, which
+    it puts first as its largest units), and tests/test_bench_*.py sort last by name: a
+    minute-long benchmark handed out last is a tail that one worker runs while the other
+    idles. Longest first is the classic cure (Graham's LPT rule, SIAM J. Appl. Math.
+    17(2), 1969). Every worker sorts the same collection the same way, as xdist requires.
+    """
+    items.sort(key=lambda item: not _long(item))  # stable: each part keeps its order
+
+
+def _long(item: pytest.Item) -> bool:
+    return item.path.name.startswith("test_bench") or item.get_closest_marker("slow") is not None
+
+
 @pytest.fixture(scope="session")
-def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cache folder with the encoder exported into it, once per test session."""
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A cache folder with the encoder exported into it, once per test run.
+
+    Under xdist each worker has its own cache (embedding caches are written), and the
+    export (read-only once written) is made by the first worker and linked into the others'
+    (pytest-xdist's documented once-per-run pattern, with fcntl's lock: a file in the run's shared
+    temporary folder).
+    """
     cache = tmp_path_factory.mktemp("cache")
-    export_encoder(encoder_dir(cache))
+    if worker_id == "master":
+        export_encoder(encoder_dir(cache))
+        return cache
+    shared = tmp_path_factory.getbasetemp().parent / "encoder-export"
+    with open(f"{shared}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "manifest.json").exists():
+            export_encoder(shared)
+    encoder_dir(cache).parent.mkdir(parents=True, exist_ok=True)
+    encoder_dir(cache).symlink_to(shared, target_is_directory=True)
     return cache
 
 
