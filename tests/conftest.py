@@ -25,6 +25,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # supernodes, `flwr run`) picks free ports (`free_port`) and its own FLWR_HOME under
 # tmp_path and never starts Ray, so one may run beside a Ray simulation. Only the tests
 # that start either carry the mark: the others in the same modules spread over the workers.
+# Not enforced today: pytest-xdist 3.8.0 groups by appending "@group" to `item._nodeid`,
+# which pytest 9.2 no longer reads (Node.nodeid is str(item._id)), so grouped tests are
+# scheduled like any other (docs/benchmarks.md, "Install with uv ...").
 RAY = pytest.mark.xdist_group("ray")
 DEPLOYMENT = pytest.mark.xdist_group("deployment")
 
@@ -91,22 +94,6 @@ def init_store_cli(path: Path) -> None:
 
 def store_files(path: Path) -> list[Path]:
     return sorted(p for p in path.parent.iterdir() if p.name.startswith(path.name))
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Benchmark tests and those marked slow first, the rest in their order.
-
-    `--dist loadgroup` hands tests out in collection order (after the xdist groups, which
-    it puts first as its largest units), and tests/test_bench_*.py sort last by name: a
-    minute-long benchmark handed out last is a tail that one worker runs while the other
-    idles. Longest first is the classic cure (Graham's LPT rule, SIAM J. Appl. Math.
-    17(2), 1969). Every worker sorts the same collection the same way, as xdist requires.
-    """
-    items.sort(key=lambda item: not _long(item))  # stable: each part keeps its order
-
-
-def _long(item: pytest.Item) -> bool:
-    return item.path.name.startswith("test_bench") or item.get_closest_marker("slow") is not None
 
 
 @pytest.fixture(scope="session")
