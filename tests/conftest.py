@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -97,25 +96,10 @@ def store_files(path: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def encoder_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
-    """A cache folder with the encoder exported into it, once per test run.
-
-    Under xdist each worker has its own cache (embedding caches are written), and the
-    export (read-only once written) is made by the first worker and linked into the others'
-    (pytest-xdist's documented once-per-run pattern, with fcntl's lock: a file in the run's shared
-    temporary folder).
-    """
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder with the encoder exported into it, once per test session."""
     cache = tmp_path_factory.mktemp("cache")
-    if worker_id == "master":
-        export_encoder(encoder_dir(cache))
-        return cache
-    shared = tmp_path_factory.getbasetemp().parent / "encoder-export"
-    with open(f"{shared}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (shared / "manifest.json").exists():
-            export_encoder(shared)
-    encoder_dir(cache).parent.mkdir(parents=True, exist_ok=True)
-    encoder_dir(cache).symlink_to(shared, target_is_directory=True)
+    export_encoder(encoder_dir(cache))
     return cache
 
 
