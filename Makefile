@@ -37,8 +37,15 @@ tour: $(STAMP)
 # Two test workers (pytest-xdist); the tests that start a Ray simulation share one xdist
 # group and those that start a local deployment another (tests/conftest.py): at most one
 # of each at a time, and the two kinds may run side by side.
-test: $(STAMP) lint browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+# The lint runs beside the suite (mypy without its cache is about a minute of one core, and
+# the suite's workers often wait on subprocesses); its output follows the suite's, and
+# either failing fails the target.
+test: $(STAMP) browser
+	@$(MAKE) --no-print-directory lint > $(VENV)/lint.log 2>&1 & linting=$$!; \
+	$(BIN)/python -m pytest -n 2 --dist loadgroup; tested=$$?; \
+	wait $$linting; linted=$$?; cat $(VENV)/lint.log; \
+	if [ $$linted -ne 0 ]; then echo "make lint failed (above)"; fi; \
+	[ $$tested -eq 0 ] && [ $$linted -eq 0 ]
 
 # The dashboard's browser test drives Debian's Chromium (Playwright never downloads one):
 # installed here when missing, so that a new user's first `make test` passes.
@@ -56,12 +63,16 @@ lint: $(STAMP)
 
 install: $(STAMP)
 
-# torch first, so the CPU build is the one installed; constraints.txt keeps it.
+# uv (pinned in constraints.txt) installs several times faster than pip; it reads none of
+# pip's configuration, so .ci/pip_sources.py passes pip's indexes, find-links and constraint
+# files on. constraints.txt pins torch==2.13.0, which here resolves to the CPU build on disk
+# (../shared/ENVIRONMENT.md). No bytecode at install (pip compiles every module, the main
+# part of its time): Python compiles and caches only what is imported, on first import.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python \
+	  $$($(BIN)/python .ci/pip_sources.py) -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 clean:
