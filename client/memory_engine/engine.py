@@ -34,6 +34,7 @@ from client.memory_engine.writer import Written, write_facts, write_session
 from client.persona import PersonaAttribute
 from client.profile import Forgotten, Profile
 from client.records import now
+from models.stance_stage import is_request
 from protocol.persona_schema import STATEMENTS
 
 
@@ -167,12 +168,19 @@ class MemoryEngine:
             candidates = self.head.rerank(candidates)
             if self.order is not None:
                 candidates = self.order(query, candidates)
-        avoided = [
-            clause
-            for attribute in self.profile.persona.attributes()
-            for clause in attribute.clauses
-            if clause.stance.negative
-        ]
+        # The stance acts where a ranking acts for the person (a request for a suggestion):
+        # a question about what was said ("what did I say about giving up?") needs those
+        # memories, and the persona section already carries the avoidance.
+        avoided = (
+            [
+                clause
+                for attribute in self.profile.persona.attributes()
+                for clause in attribute.clauses
+                if clause.stance.negative
+            ]
+            if is_request(message)
+            else []
+        )
         kept, trace = validate(
             candidates,
             self.index,

@@ -7,7 +7,8 @@ repeat of an item already kept, and (issue 13) an item that names something the 
 cannot have (their persona's stance, models.stance: an allergy, a diet rule) unless the
 item itself states it ("I'm allergic to peanuts" stays; "the peanut satay at Joe's is
 great" goes); an item naming something they merely avoid is ranked after all the others
-instead. Everything it keeps or drops is written to the trace,
+instead (the engine passes the stance only for a request, models.stance_stage.is_request:
+recalling what was said needs those memories). Everything it keeps or drops is written to the trace,
 which the chat client shows on ``/why``.
 """
 

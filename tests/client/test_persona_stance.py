@@ -89,3 +89,19 @@ def test_persona_learning_fills_the_stance_from_what_was_said(profile, onnx_embe
 
     assert StanceClause(Stance.AVOIDS, "olives") in clauses
     assert StanceClause(Stance.CANNOT, "sesame") in clauses
+
+
+def test_a_question_about_what_was_said_keeps_the_avoided_memory(profile, onnx_embedder) -> None:
+    # The stance gate acts on requests only: recalling what was said needs those memories.
+    profile.persona.observe(STATEMENTS, "diet", "I have a severe shellfish allergy")
+    engine = MemoryEngine(profile, onnx_embedder, config=EngineConfig(relevance_floor=0.0))
+    engine.add_turn("s1", "The lobster rolls at Harbour Grill are the best in town.")
+    engine.add_turn("s1", "Harbour Grill also does a great mushroom risotto.")
+    engine.end_session("s1")
+
+    recalled = engine.retrieve("What did I say about the lobster rolls at Harbour Grill?")
+    requested = engine.retrieve("What should I order at Harbour Grill?")
+
+    assert recalled.memories
+    assert "lobster" in recalled.memories[0].text
+    assert all("lobster" not in m.text for m in requested.memories)
