@@ -41,6 +41,7 @@ from models.encoded import EmbedFn
 from models.reranking_head import RerankingHead
 from models.weights import flatten, get_weights, set_weights, unflatten
 from server.held_out import Evaluate, HeldOutScore
+from server.run_presets import CONSERVATIVE_STEP
 from server.run_settings import RunSettings
 from server.server_steps import averaged
 from simulation.populations import load_population
@@ -131,7 +132,7 @@ CONFIGS: dict[str, dict[str, float]] = {
         "learning_rate": LEARNING_RATE,
         "server_learning_rate": SERVER_LEARNING_RATE,
     },
-    "conservative": {"local_epochs": 3, "learning_rate": 3e-3, "server_learning_rate": 1.0},
+    "conservative": CONSERVATIVE_STEP,  # what the per-epsilon presets use
 }
 
 
