@@ -9,6 +9,7 @@ not wait out one timeout per turn.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from client.llm.errors import BackendTimeoutError, BackendUnreachableError, ChatBackendError
@@ -48,6 +49,11 @@ class OneShot:
         if reply.offline:  # a fallback backend's list of memories is not an answer
             raise ModelUnavailableError(f"no language model answered ({reply.notice})")
         return reply.text, reply.finish_reason
+
+    def fallback_log_level(self, reason: str) -> int:
+        """INFO for a fallback that only repeats the failure that stopped the asking (it
+        was warned about once), WARNING for any other: one warning, not one per message."""
+        return logging.INFO if self.down and reason.startswith(NOT_ASKED) else logging.WARNING
 
     def close(self) -> None:
         self.backend.close()

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from client.llm.errors import ChatBackendError
-from client.llm.one_shot import NOT_ASKED, OneShot
+from client.llm.one_shot import OneShot
 from client.memory_engine.disclosure import Disclosure, DisclosureExtractor
 from client.memory_engine.llm_facts import MalformedFactsError, Rejected, checked, fact_items
 from protocol.persona_schema import CATEGORIES, STATEMENTS
@@ -84,10 +84,10 @@ class LlmExtractor:
     def _fall_back(
         self, text: str, reason: str, dropped: tuple[Rejected, ...] = ()
     ) -> list[Disclosure]:
-        # Once the server is down every message says the same: warn once, not per message.
-        level = (
-            logging.INFO if self.model.down and reason.startswith(NOT_ASKED) else logging.WARNING
+        log.log(
+            self.model.fallback_log_level(reason),
+            "self-disclosures read by the offline rules: %s",
+            reason,
         )
-        log.log(level, "self-disclosures read by the offline rules: %s", reason)
         self.last = ExtractionOutcome(source="rules", reason=reason, dropped=dropped)
         return self.fallback.extract(text)

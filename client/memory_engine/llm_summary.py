@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from client.llm.errors import ChatBackendError
-from client.llm.one_shot import NOT_ASKED, OneShot
+from client.llm.one_shot import OneShot
 from client.memory_engine.disclosure import split_sentences
 from client.memory_engine.summary import Summariser
 from client.memory_engine.tokens import TokenCounter
@@ -76,10 +76,9 @@ class LlmSummariser:
         return text
 
     def _fall_back(self, lines: Sequence[str], budget: int, reason: str) -> str:
-        level = (
-            logging.INFO if self.model.down and reason.startswith(NOT_ASKED) else logging.WARNING
+        log.log(
+            self.model.fallback_log_level(reason), "session summary written offline: %s", reason
         )
-        log.log(level, "session summary written offline: %s", reason)
         self.last = SummaryOutcome(source="extractive", reason=reason)
         return self.fallback.summarise(lines, budget)
 
