@@ -20,7 +20,12 @@ from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
 from models.robust_head import NULL_HEAD, train_robust_head
 from models.stance_persona import encode_with_stance
-from models.stance_scorer import StanceRow, fit_weights, stance_features, stance_scores
+from models.stance_scorer import (
+    StanceRow,
+    leave_one_topic_out,
+    stance_features,
+    stance_scores,
+)
 from models.stance_training import STANCE_TRAINING, train_stance, training_only
 from models.training import TrainConfig, hold_out, new_head, score, train_head
 
@@ -291,11 +296,7 @@ def _parsed_stance(result: SeedResult, sets: Sets, conversations: RerankingHead,
     if sets.embed is None:
         raise ValueError("the stance scorer needs the sets' encoder (Sets.embed is None)")
     features = stance_features(sets.prefeval_rows, sets.embed)
-    held_out = np.zeros(prefeval.candidates.shape[:2], np.float32)
-    for topic in sorted(set(sets.topics.tolist())):
-        rows = sets.topics == topic
-        weights = fit_weights(features[~rows], prefeval.labels[~rows])
-        held_out[rows] = stance_scores(features[rows], weights)
+    held_out = leave_one_topic_out(features, prefeval.labels, sets.topics)
     for method, scores in (
         ("stance_parsed", stance_scores(features)),
         ("stance_parsed_loto", held_out),

@@ -46,9 +46,8 @@ from client.embedding.protocol import Embedder
 from models.data.locations import data_dir
 from models.ranking_metrics import hits_at_1
 from models.stance_scorer import (
-    DEFAULT_WEIGHTS,
     StanceRow,
-    fit_weights,
+    leave_one_topic_out,
     stance_features,
     stance_scores,
 )
@@ -101,19 +100,6 @@ def form_scores(
         "stance_stored_related_loto": leave_one_topic_out(near_features, labels, topics),
         "stance_explicit": stance_scores(stance_features(explicit, embed)),
     }
-
-
-def leave_one_topic_out(
-    features: Array, labels: npt.NDArray[np.int64], topics: npt.NDArray[np.str_]
-) -> Array:
-    """Each topic scored with weights fitted on the others (models.stance_scorer); the
-    hand-set weights when there is no other topic."""
-    out = np.zeros(features.shape[:2], np.float32)
-    for topic in sorted(set(topics.tolist())):
-        rows = topics == topic
-        weights = fit_weights(features[~rows], labels[~rows]) if (~rows).any() else None
-        out[rows] = stance_scores(features[rows], DEFAULT_WEIGHTS if weights is None else weights)
-    return out
 
 
 def store_all(

@@ -140,3 +140,16 @@ def fit_weights(
         gradient = (np.einsum("nk,nkf->nf", p, x) - gold).mean(0) + 2 * l2 * weights
         weights -= learning_rate * gradient
     return weights.astype(np.float32)
+
+
+def leave_one_topic_out(
+    features: Array, labels: npt.NDArray[np.int64], topics: npt.NDArray[np.str_]
+) -> Array:
+    """(N, K) scores, each topic's rows with weights fitted on the other topics' rows
+    (:func:`fit_weights`); ``DEFAULT_WEIGHTS`` when there is no other topic."""
+    out = np.zeros(features.shape[:2], np.float32)
+    for topic in sorted(set(topics.tolist())):
+        rows = topics == topic
+        weights = fit_weights(features[~rows], labels[~rows]) if (~rows).any() else None
+        out[rows] = stance_scores(features[rows], DEFAULT_WEIGHTS if weights is None else weights)
+    return out
