@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -37,11 +38,13 @@ from flwr.clientapp.typing import ClientAppCallable
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 
 from client.device_opener import node_participation_cap
-from client.federated_round import RoundOutcome, run_round
 from client.profile import Profile
 from models.encoded import EmbedFn
 from privacy.noise import SecureGaussian
 from protocol.round_instructions import BINDING, RoundInstructions
+
+if TYPE_CHECKING:
+    from client.federated_round import RoundOutcome
 
 Arrays = list[npt.NDArray[np.float32]]
 DeviceOpener = Callable[[Context], tuple[AbstractContextManager[Profile], EmbedFn]]
@@ -60,6 +63,10 @@ class DeviceRounds:
         self, context: Context, weights: Arrays, config: Mapping[str, object]
     ) -> RoundOutcome:
         """This node's device trains the received head as the round's config asks."""
+        # Imported here: training needs torch, and a deployed node starts one process per
+        # message, so SecAgg+'s key stages (three of its four) start without it.
+        from client.federated_round import run_round
+
         instructions = RoundInstructions.from_config(config)
         cap = node_participation_cap(context.node_config, self.participation_cap)
         opened, embed = self.open_device(context)

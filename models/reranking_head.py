@@ -40,72 +40,19 @@ Scores point up: a higher score means a better candidate for this person.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from models.head_config import EMBEDDING_DIM as EMBEDDING_DIM
+from models.head_config import HeadConfig as HeadConfig
 from models.persona_gate import PersonaGate
 from models.persona_null import centre_over_candidates
 from models.polarity import StanceFeatures
 
-EMBEDDING_DIM = 384
 HANDCRAFTED_FEATURES = 3
 POLARITY_FEATURES = 2
 STANCE_INPUT_FEATURES = 1
-
-
-@dataclass(frozen=True, kw_only=True)
-class HeadConfig:
-    embedding_dim: int = EMBEDDING_DIM
-    hidden_dim: int = 64
-    mlp_dim: int = 32
-    use_handcrafted: bool = True
-    # Stance of each persona fact (models.polarity): needs the hand-made features. Stance and
-    # gate are off by default: on bench/generalisation.py they gain only on PrefEval (+3.9)
-    # and lose 0.6 on ConvAI2 later turns, and devices would train the stance on
-    # conversations, which cost 2 points on MSC (docs/benchmarks.md, "Generalisation").
-    use_polarity: bool = False
-    # Initial weight of max_j cos(r, p_j) in the prior (persona_maxsim's lambda).
-    persona_prior: float = 1.0
-    # Scale the persona terms by a learned gate on how much context and persona evidence
-    # discriminate among this row's candidates (models.persona_gate).
-    use_gate: bool = False
-    # Persona input with stance (models.stance_persona): an avoided thing enters as its
-    # negated embedding. Data-side only (the same tensors, weights and ONNX graph); every
-    # place that builds the head's persona input reads this flag. Off by default: it lifts
-    # PrefEval and costs ConvAI2 a little (docs/benchmarks.md, "Generalisation").
-    stance_input: bool = False
-    # (issue 13) Score persona evidence against the row's own null: each fact's cosine to a
-    # candidate minus that fact's mean cosine over the row's candidates (models.persona_null).
-    # On bench/generalisation.py the untrained head gains 2.7 / 4.8 / 4.0 on ConvAI2 unseen /
-    # later / MSC over persona_maxsim, and the central head trained with it
-    # (models.robust_head) is above the previous one on both populations. Off by default:
-    # federated from it, `make run` moved held-out hits@1 only 18.0 -> 18.7 (+-1.4) against
-    # 18.3 -> 20.5 with the previous features (docs/benchmarks.md).
-    persona_null: bool = False
-    # Initial weight of mean_j cos(r, p_j) in the prior; with ``persona_null`` a negative
-    # weight discounts a candidate that resembles every fact a little (models.persona_null).
-    persona_mean_prior: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not self.use_handcrafted:
-            # Stance and gate act on the hand-made features: without those, neither exists.
-            object.__setattr__(self, "use_polarity", False)
-            object.__setattr__(self, "use_gate", False)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> HeadConfig:
-        # Checkpoints written before the stance features existed describe a head without them.
-        old = {"use_polarity": False, "use_gate": False, "stance_input": False}
-        return cls(**{**old, "persona_null": False, "persona_mean_prior": 0.0, **data})
 
 
 class RerankingHead(nn.Module):

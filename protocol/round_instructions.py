@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from models.reranking_head import HeadConfig
+from models.head_config import HeadConfig
 
 ConfigValue = int | float | str
 BINDING = "binding"  # the name of the record a plain-round reply echoes ``binding()`` in

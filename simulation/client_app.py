@@ -20,8 +20,7 @@ from client.client_app import DeviceRounds
 from client.device_opener import is_joined_device, open_own_device
 from client.profile import Profile
 from models.encoded import EmbedFn
-from simulation.run_workspace import RUN_DIR_ENV
-from simulation.simulated_devices import SimulatedDevices
+from simulation.simulated_devices import RUN_DIR_ENV, SimulatedDevices
 
 
 @cache

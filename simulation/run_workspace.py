@@ -47,11 +47,8 @@ from server.run_folder import RunFolder
 from server.run_settings import RunSettings
 from simulation.conversation_records import write_conversation_records
 from simulation.populations import ClientData, PopulationData
+from simulation.simulated_devices import RUN_DIR_ENV as RUN_DIR_ENV
 from simulation.simulated_devices import WORKSPACE_FILE, SimulatedDevices
-
-# How `fedpersona simulate` tells the Flower apps where the run folder is (Flower's
-# in-process simulation ignores the run config); `flwr run` uses the run config's `out`.
-RUN_DIR_ENV = "FEDPERSONA_RUN_DIR"
 
 # What set-up writes before workspace.json; a folder holding only these is unfinished.
 SETUP_FILES = frozenset({"settings.json", "clients", "embeddings.npz", "unseen_users.json"})

@@ -20,6 +20,9 @@ from models.embedding_cache import EmbeddingCache
 from models.encoded import EmbedFn
 
 WORKSPACE_FILE = "workspace.json"
+# How `fedpersona simulate` tells the Flower apps where the run folder is (Flower's
+# in-process simulation ignores the run config); `flwr run` uses the run config's `out`.
+RUN_DIR_ENV = "FEDPERSONA_RUN_DIR"
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import socket
+import subprocess
+import sys
+import tomllib
+import zipfile
 
 import pytest
+from flwr.cli.build import build_fab_from_disk
 
 from client.process_tree import alive
 from server.metrics_store import MetricsStore
-from simulation.deployment import LocalDeployment, PortInUseError, free_port
+from simulation.deployment import (
+    APP_PACKAGES,
+    LocalDeployment,
+    PortInUseError,
+    free_port,
+    stage_app,
+)
 from tests.conftest import DEPLOYMENT, REPO_ROOT
 
 
@@ -71,3 +83,39 @@ def test_a_port_in_use_gives_a_clear_error_and_starts_nothing(tmp_path):
             deployment.start()
 
     assert deployment.process_tree() == set()
+
+
+def test_the_staged_app_bundles_what_pyproject_ships_and_nothing_else(tmp_path):
+    flwr_app = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["flwr"]["app"]
+    shipped = {pattern.split("/")[0] for pattern in flwr_app["fab-include"]}
+    assert shipped == set(APP_PACKAGES)
+    for component in flwr_app["components"].values():  # e.g. "simulation.server_app:app"
+        assert component.split(".")[0] in APP_PACKAGES
+
+    fab = build_fab_from_disk(stage_app(REPO_ROOT, tmp_path / "app"))
+
+    names = zipfile.ZipFile(io.BytesIO(fab)).namelist()
+    assert {name.split("/")[0] for name in names} == {*APP_PACKAGES, "pyproject.toml", ".info"}
+    assert "simulation/client_app.py" in names
+    assert "simulation/population/taxonomy.json" in names  # the synthetic population's data
+    assert not [name for name in names if "__pycache__" in name or "/test_" in name]
+
+
+def test_a_deployed_nodes_app_loads_without_torch():
+    """A SuperNode starts one ClientApp process per message: SecAgg+'s three key stages
+    must not pay for torch, which only the training stage imports."""
+    script = (
+        "import sys, simulation.client_app, protocol.round_instructions\n"
+        "print(sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules))\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
