@@ -9,21 +9,27 @@ one line to stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from cli import (
-    audit_command,
-    chat_command,
-    dashboard_command,
-    demo_command,
-    join_command,
-    models_commands,
-    simulate_command,
-    store_commands,
-)
 from cli.failures import CAUGHT, EXIT_INTERRUPTED, describe, exit_code_for
+
+# Each command's module, by the word that selects it, in the order `--help` lists them.
+# A command loads only its own module: `fedpersona store ...` never imports dp-accounting,
+# SciPy or the memory engine (about 1.5 s of CPU a start); `--help` and an unknown command
+# load them all, to list them.
+COMMANDS = {
+    "store": "cli.store_commands",
+    "demo": "cli.demo_command",
+    "models": "cli.models_commands",
+    "simulate": "cli.simulate_command",
+    "dashboard": "cli.dashboard_command",
+    "chat": "cli.chat_command",
+    "audit": "cli.audit_command",
+    "client": "cli.join_command",
+}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -33,25 +39,23 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``'s command alone when it names one, else for all of them."""
     parser: argparse.ArgumentParser = OneLineParser(
         prog="fedpersona",
         description="Private, on-device persona and memory for LLM assistants.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    store_commands.register(commands)
-    demo_command.register(commands)
-    models_commands.register(commands)
-    simulate_command.register(commands)
-    dashboard_command.register(commands)
-    chat_command.register(commands)
-    audit_command.register(commands)
-    join_command.register(commands)
+    chosen = argv[0] if argv and argv[0] in COMMANDS else None
+    for name, module in COMMANDS.items():
+        if chosen in (None, name):
+            importlib.import_module(module).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
