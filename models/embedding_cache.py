@@ -6,7 +6,9 @@ two arrays, ``keys`` (n,) and ``vectors`` (n, d). Why two arrays: an ``.npz`` is
 one member per text made loading a simulation's 8,000 embeddings take about a second
 (a zip member's header, a file open and an array header each); two members load at once.
 A file in the older one-member-per-text layout is still read, and rewritten in the new one
-when it is first loaded.
+when it is first loaded. Several processes may fill one cache (parallel benchmarks, test
+workers): a save first takes in what another process saved since this one last read the
+file, so that neither drops the other's vectors.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ class EmbeddingCache:
         self._encoder = encoder_name
         self._embed = embed
         self._vectors: dict[str, Array] = {}
+        self._read_stamp: tuple[int, int] | None = None  # the file as this process last saw it
         if path.is_file():
+            self._read_stamp = _stamp(path)
             self._vectors, older_layout = _load(path)
             if older_layout:
                 self._save()  # once: later loads take the fast layout
@@ -52,11 +56,20 @@ class EmbeddingCache:
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_file() and _stamp(self.path) != self._read_stamp:
+            saved_elsewhere, _ = _load(self.path)  # another process saved since we read it
+            self._vectors = {**saved_elsewhere, **self._vectors}
         staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp.npz")
         keys = np.array(list(self._vectors), dtype=np.str_)
         vectors = np.stack(list(self._vectors.values())).astype(np.float32)  # (n, d)
         np.savez(staging, keys=keys, vectors=vectors)  # KEYS, VECTORS
         os.replace(staging, self.path)
+        self._read_stamp = _stamp(self.path)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
 
 
 def _load(path: Path) -> tuple[dict[str, Array], bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -97,9 +98,17 @@ def store_files(path: Path) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cache folder with the encoder exported into it, once per test session."""
-    cache = tmp_path_factory.mktemp("cache")
-    export_encoder(encoder_dir(cache))
+    """A cache folder with the encoder exported into it, once per run: the xdist workers
+    share it (their base folders sit side by side), so the export (about 9 s of CPU) and
+    the data sets' embeddings are made once, not once per worker."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+    cache = shared / "shared-cache"
+    cache.mkdir(exist_ok=True)
+    with (shared / "shared-cache.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for the export
+        if not encoder_dir(cache).is_dir():
+            export_encoder(encoder_dir(cache))
     return cache
 
 

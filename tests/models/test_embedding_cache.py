@@ -100,3 +100,19 @@ def test_a_file_an_older_version_saved_over_a_new_one_keeps_every_vector(tmp_pat
     np.testing.assert_array_equal(read[2], [9.0, 9.0])
     with np.load(path) as rewritten:
         assert sorted(rewritten.files) == ["keys", "vectors"]
+
+
+def test_two_caches_filling_one_file_keep_each_others_vectors(tmp_path: Path):
+    """Two processes (test workers, parallel benchmarks) open the file, then each embeds
+    different texts: the second save takes in the first one's vectors."""
+    path, calls = tmp_path / "cache.npz", list[list[str]]()
+    EmbeddingCache(path, "enc", fake_encoder(calls))(["seed"])
+    one = EmbeddingCache(path, "enc", fake_encoder(calls))
+    two = EmbeddingCache(path, "enc", fake_encoder(calls))
+
+    one(TEXTS[:2])
+    two(TEXTS[2:])
+
+    later = EmbeddingCache(path, "enc", fake_encoder(calls))
+    later(["seed", *TEXTS])
+    assert later.misses == 0
