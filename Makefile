@@ -37,12 +37,13 @@ tour: $(STAMP)
 # Two test workers (pytest-xdist); the tests that start a Ray simulation share one xdist
 # group and those that start a local deployment another (tests/conftest.py): at most one
 # of each at a time, and the two kinds may run side by side.
-# The lint runs beside the suite (mypy without its cache is about a minute of one core, and
-# the suite's workers often wait on subprocesses); its output follows the suite's, and
-# either failing fails the target.
+# Three workers on a 2-core machine: the Ray and deployment groups (tests/conftest.py) spend
+# much of their time waiting on Flower's polling and process start-ups, and a third worker
+# fills those gaps. The lint runs beside the suite (mypy without its cache is about a minute
+# of one core); its output follows the suite's, and either failing fails the target.
 test: $(STAMP) browser
 	@$(MAKE) --no-print-directory lint > $(VENV)/lint.log 2>&1 & linting=$$!; \
-	$(BIN)/python -m pytest -n 2 --dist loadgroup; tested=$$?; \
+	$(BIN)/python -m pytest -n 3 --dist loadgroup; tested=$$?; \
 	wait $$linting; linted=$$?; cat $(VENV)/lint.log; \
 	if [ $$linted -ne 0 ]; then echo "make lint failed (above)"; fi; \
 	[ $$tested -eq 0 ] && [ $$linted -eq 0 ]

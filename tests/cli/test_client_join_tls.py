@@ -22,10 +22,10 @@ from simulation.deployment import LinkCertificates, LocalDeployment
 from tests.cli.chat_driver import new_store
 from tests.cli.join_driver import chat_session, join
 from tests.cli.tls_certificates import make_certificates, make_node_key
-from tests.conftest import DEPLOYMENT, REPO_ROOT
+from tests.conftest import REPO_ROOT, SECOND_DEPLOYMENT
 
-# Starts a local deployment: one at a time (tests/conftest.py).
-pytestmark = DEPLOYMENT
+# Starts a local deployment: at most two at once (tests/conftest.py).
+pytestmark = SECOND_DEPLOYMENT
 
 
 @pytest.mark.slow

@@ -41,11 +41,11 @@ from server.run_settings import RunSettings
 from simulation.deployment import LocalDeployment, free_port
 from simulation.populations import PopulationData, synthetic_population
 from simulation.run_workspace import Workspace, prepare_workspace
-from tests.conftest import DEPLOYMENT, REPO_ROOT
+from tests.conftest import REPO_ROOT, SECOND_DEPLOYMENT
 from tests.simulation.tcp_proxy import RecordingProxy
 
-# Starts a local deployment: one at a time (tests/conftest.py).
-pytestmark = DEPLOYMENT
+# Starts a local deployment: at most two at once (tests/conftest.py).
+pytestmark = SECOND_DEPLOYMENT
 
 DEVICES = 3
 PER_DEVICE_METRICS = (*STATISTICS, "eval_hits_at_1", "fraction_clipped", "update_norm")
