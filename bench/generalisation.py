@@ -32,7 +32,7 @@ features, hand-set weights, models.stance_scorer) and ``stance_parsed_loto`` (we
 fitted on seven topics, scored on the eighth). The stance stage after the head
 (models.stance_stage, bench.generalisation_stage): ``head_stance_stage`` and its variants,
 with ``*_avoiding`` splits (only the rows whose persona states an avoidance). Every row
-is the mean over 3 seeds (the data draw, the candidates and the heads all change with
+is the mean over 3 seeds (``--seeds``; the data draw, the candidates and the heads change with
 the seed); the JSON has each seed.
 """
 
@@ -81,7 +81,7 @@ def mean_rows(results: Sequence[SeedResult]) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
-    seeds = [args.seed + i for i in range(3)]
+    seeds = [args.seed + i for i in range(args.seeds)]
     results = []
     for seed in seeds:
         say(f"seed {seed} ...")
@@ -138,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--msc-pairs", type=positive_int, default=None, help="first N MSC pairs")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds", type=positive_int, default=3, help="seeds --seed, --seed + 1, ... (default 3)"
+    )
     parser.add_argument(
         "--rows",
         choices=ROW_SETS,
