@@ -4,7 +4,8 @@ A real SuperLink and three simulated SuperNodes on loopback (simulation.deployme
 beside them one device whose store a scripted `fedpersona chat --offline` session filled
 (memories, /good, /bad, /pick), joined through `fedpersona client join --insecure` as a
 process of its own, behind a recording TCP proxy that sees every byte it sends. `flwr run`
-runs two plain rounds of four devices. Also the refusals that start nothing.
+runs two plain rounds of four devices (and the checks of a plain deployment: its run
+record, its accounting, no process left behind). Also the refusals that start nothing.
 """
 
 from __future__ import annotations
@@ -73,9 +74,11 @@ def test_a_device_from_a_chat_session_joins_a_real_federation_and_sends_only_its
                 },
             )
             tree = {joined.pid} | descendants(joined.pid)
+            started = deployment.process_tree()
         finally:
             joined.send_signal(signal.SIGTERM)
             code = joined.wait(timeout=60)
+        ended = deployment.stop()
         sent = proxy.sent
 
     said = log.read_text(errors="replace")
@@ -84,8 +87,19 @@ def test_a_device_from_a_chat_session_joins_a_real_federation_and_sends_only_its
     assert f"holds {signals} training signal(s)" in said
     assert "left the federation" in said
     assert not [pid for pid in tree if alive(pid)], said  # SuperNode and its children ended
-    rounds = MetricsStore(run_dir / "metrics.sqlite").rounds()
-    assert [r["clients_completed"] for r in rounds] == [4, 4]  # the joined device's counted
+    store_of_run = MetricsStore(run_dir / "metrics.sqlite")
+    assert [r["clients_completed"] for r in store_of_run.rounds()] == [4, 4]  # joined counted
+    # The plain deployment itself (tests/simulation/test_deployment.py runs SecAgg+ rounds):
+    # completed, its epsilon assumes no sampling, and it leaves no process behind.
+    info = store_of_run.run_info()
+    assert info is not None
+    assert info["state"] == "completed"
+    assert info["settings"]["secure_aggregation"] is False
+    assert info["settings"]["accounting"] == "unamplified"
+    assert "no amplification" in info["accounting_assumption"]
+    assert "at most 2 rounds" in info["accounting_assumption"]
+    assert len(started) >= 4  # superlink + 3 supernodes (+ the runtimes they spawned)
+    assert not [pid for pid in ended if alive(pid)]
     token = Participation.open(RunFolder(run_dir).participation_path).token
     with Profile.open(store, PASSPHRASE) as profile:
         assert participations(profile.store, token) == 2

@@ -1,4 +1,5 @@
-"""The deployment engine for real: superlink and supernodes on loopback, 2 rounds, no leftovers."""
+"""The deployment engine for real: superlink and supernodes on loopback, 2 SecAgg+ rounds,
+no leftovers."""
 
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ from simulation.deployment import (
 from tests.conftest import DEPLOYMENT, REPO_ROOT
 
 
+# Under SecAgg+: the plain deployment's run and checks are those of the joined device's
+# (tests/cli/test_client_join.py), one deployment fewer in the suite.
 @DEPLOYMENT
-@pytest.mark.parametrize("secure_aggregation", [False, True], ids=["plain", "secagg"])
-def test_superlink_and_supernodes_run_two_rounds_and_leave_no_process_behind(
-    tmp_path, encoder_cache, monkeypatch, secure_aggregation
+def test_superlink_and_supernodes_run_two_secure_rounds_and_leave_no_process_behind(
+    tmp_path, encoder_cache, monkeypatch
 ):
+    secure_aggregation = True
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     deployment = LocalDeployment(
         tmp_path / "deployment",
