@@ -26,6 +26,8 @@ def test_federated_bench_writes_rows_for_each_epsilon_and_throughput(
             "8",
             "--throughput",
             "20",
+            "--public-users",
+            "4",
             "--out",
             str(out),
         ]
@@ -38,6 +40,11 @@ def test_federated_bench_writes_rows_for_each_epsilon_and_throughput(
         assert ("federated", epsilon, "unseen_users") in keys
         assert ("federated", epsilon, "later_turns") in keys
         assert ("federated_finetuned", epsilon, "later_turns") in keys
+    # The public head (pretrained on generated users and SPC, no device's data) and the
+    # federation that starts from it.
+    assert ("public_pretrained", 0.0, "unseen_users") in keys
+    assert ("federated_from_public", 8.0, "later_turns") in keys
+    assert report["config"]["public_data"]["generated_users"] > 0
     noisy = [r for r in report["rows"] if r["epsilon"] == 8.0]
     assert all(0 < r["epsilon_rdp"] <= 8.0 and r["noise_multiplier"] > 0 for r in noisy)
     assert all(0.0 <= r["hits@1"] <= 100.0 and r["clients_per_round"] == 6 for r in report["rows"])
