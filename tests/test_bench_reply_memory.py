@@ -42,7 +42,7 @@ def test_reply_memory_bench_writes_every_row(tmp_path, encoder_cache, monkeypatc
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     out = tmp_path / "reply_memory.json"
 
-    code = reply_memory.main(["--quick", "--users", "20", "--out", str(out)])
+    code = reply_memory.main(["--quick", "--users", "10", "--out", str(out)])
 
     assert code == 0
     report = json.loads(out.read_text())
