@@ -55,9 +55,11 @@ from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 DEFAULT_OUT = Path("bench/results/locomo_retrieval.json")
 KS = (5, 10, 25)
 PROMPT_MEMORIES = 10
-SIGNAL_DEPTH = 30
-# Enough candidates that every row can fill recall@25 with distinct turns.
-CONFIG = EngineConfig(candidates=100, top_k=60)
+# Enough candidates that every row can fill recall@25 with distinct turns; the engine
+# keeps as many memories as search proposes (with top_k=60 some questions' 60 items,
+# turns and the facts written from them, held only 23 distinct turns).
+CONFIG = EngineConfig(candidates=100, top_k=200)
+SIGNAL_DEPTH = CONFIG.rerank_depth  # the head learns on the window it reorders
 ANCHORS = (
     ("DRAGON, dialog turns (LoCoMo paper, Table 3)", (56.7, 66.2, 76.7)),
     ("MiniLM dense over turns (issue 15)", (40.0, 49.0, 63.0)),
@@ -71,7 +73,9 @@ def _searcher(stages: Stages, rerank: bool) -> Ranker:
     def rank(done: Ingested, message: str, query: Query) -> list[str]:
         config = done.engine.config
         found = search(done.engine.index, message, query[0], config, stages, nameless=query[1])
-        return [c.id for c in (done.plain_head.rerank(found) if rerank else found)]
+        if rerank:
+            found = done.plain_head.rerank(found, depth=config.rerank_depth)
+        return [c.id for c in found]
 
     return rank
 

@@ -171,7 +171,7 @@ class MemoryEngine:
             self.index, message, query, self.config, stages, persona_vectors, nameless
         )
         if rerank:
-            candidates = self.head.rerank(candidates)
+            candidates = self.head.rerank(candidates, depth=self.config.rerank_depth)
             if self.order is not None:
                 candidates = self.order(query, candidates)
         # The stance acts where a ranking acts for the person (a request for a suggestion):
