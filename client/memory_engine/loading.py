@@ -36,7 +36,7 @@ def load_index(store: EncryptedStore, dimension: int) -> MemoryIndex:
         ]
         if indexed:
             index.add_many([e for e, _ in indexed], np.stack([v for _, v in indexed]))
-    restore_search_index(store, index)
+        restore_search_index(store, index)  # its allocations would start full collections too
     return index
 
 
