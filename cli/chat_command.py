@@ -153,6 +153,7 @@ def _chat(args: argparse.Namespace) -> int:
             _loop(session, training, interactive=interactive, show_notice=server is not None)
             _report(session.end())
             _train_if_due(session, training)
+            session.engine.seal_search_index()  # the next unlock loads it, no rebuild
         finally:
             backend.close()
             if parts is not None:

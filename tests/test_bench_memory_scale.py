@@ -29,3 +29,5 @@ def test_measure_gives_an_exact_and_an_approximate_row(tmp_path, onnx_embedder):
         assert row["cpu_ms_p95"] >= row["cpu_ms_p50"] >= 0
         assert row["load_s"] > 0
         assert row["first_answer_s"] > row["unlock_s"] > 0
+        assert row["seal_s"] > 0  # the search index was sealed after the first answer
+        assert row["first_answer_sealed_s"] > row["load_sealed_s"] > 0

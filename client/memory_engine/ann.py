@@ -8,8 +8,10 @@ are closest. Each vector is kept as 8-bit scalar-quantised codes (a quarter of f
 the caller rescores what comes back with the exact float32 rows, so the scores it uses are
 exact and only *which* rows are found is approximate.
 
-The index lives in process memory only and is rebuilt at unlock from the decrypted rows:
-it is never written to disk. Removing a row removes its codes from the index.
+The index lives in process memory; :meth:`AnnIndex.to_bytes` hands it out to be sealed
+into the store (client.memory_engine.sealed_index; never written unsealed) and
+:meth:`AnnIndex.from_bytes` takes it back at the next unlock instead of training it again.
+Removing a row removes its codes from the index.
 """
 
 from __future__ import annotations
@@ -59,6 +61,23 @@ class AnnIndex:
         self._index.nprobe = max(1, math.ceil(self.nlist / PROBE_SHARE))
         self.trained_size = count
         self.add(vectors, np.arange(count, dtype=np.int64))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, trained_size: int) -> AnnIndex:
+        """The index :meth:`to_bytes` wrote (``trained_size``: the rows it was trained on)."""
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        if not isinstance(index, faiss.IndexIVFScalarQuantizer):
+            raise ValueError(f"expected a serialised IVF scalar-quantiser index, got {index!r}")
+        ann = cls.__new__(cls)
+        ann._index = index
+        ann.nlist = int(index.nlist)
+        index.nprobe = max(1, math.ceil(ann.nlist / PROBE_SHARE))
+        ann.trained_size = trained_size
+        return ann
+
+    def to_bytes(self) -> bytes:
+        """faiss' own serialisation of the index (centroids, codes and labels)."""
+        return bytes(faiss.serialize_index(self._index))
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

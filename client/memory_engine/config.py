@@ -15,6 +15,9 @@ class EngineConfig:
         link_count: links each new long-term item gets to its most related items.
         candidates: how many items dense and lexical search each propose.
         top_k: how many memories survive the rerank and the validator.
+        rerank_depth: how many of the first candidates the rerank head reorders (the rest
+            keep the search order below them): the head learns from what reached the
+            prompt, so it is applied where it was trained (rerank.FeatureHead.rerank).
         relevance_floor: items whose fused relevance falls below this are dropped (the
             validator's trace says so); in [0, 1] of the best candidate's score.
         fusion: ``"convex"`` (cosine + lexical_weight x normalised BM25) or ``"rrf"``.
@@ -53,6 +56,7 @@ class EngineConfig:
     link_count: int = 5
     candidates: int = 50
     top_k: int = 10
+    rerank_depth: int = 30
     relevance_floor: float = 0.05
     fusion: str = "convex"
     # The five shares below were chosen together by leave-one-conversation-out on the
@@ -74,7 +78,7 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         names = ("persona_every_k_sessions", "candidates", "top_k", "rrf_k", "signal_pool")
-        for name in names:
+        for name in (*names, "rerank_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("link_count", "memory_budget", "summary_budget"):

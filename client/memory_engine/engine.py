@@ -27,6 +27,7 @@ from client.memory_engine.persona_learning import apply_facts, pending_facts
 from client.memory_engine.prompt import AppProfile, Prompt, assemble
 from client.memory_engine.rerank import CandidateOrder, FeatureHead
 from client.memory_engine.retrieval import ALL_STAGES, Candidate, Stages, query_vectors, search
+from client.memory_engine.sealed_index import save_search_index
 from client.memory_engine.summary import ExtractiveSummariser, Summariser
 from client.memory_engine.tokens import TokenCounter, WordPieceCounter
 from client.memory_engine.validator import TraceEntry, validate
@@ -153,6 +154,11 @@ class MemoryEngine:
         self._persona_cache = None
         return forgotten
 
+    def seal_search_index(self) -> bool:
+        """Seal the BM25 and approximate indexes into the store, so the next unlock loads
+        them instead of building them (client.memory_engine.sealed_index); before locking."""
+        return save_search_index(self.profile.store, self.index)
+
     # --- reading ------------------------------------------------------------------------
     def retrieve(
         self, message: str, *, stages: Stages = ALL_STAGES, rerank: bool = True
@@ -165,7 +171,7 @@ class MemoryEngine:
             self.index, message, query, self.config, stages, persona_vectors, nameless
         )
         if rerank:
-            candidates = self.head.rerank(candidates)
+            candidates = self.head.rerank(candidates, depth=self.config.rerank_depth)
             if self.order is not None:
                 candidates = self.order(query, candidates)
         # The stance acts where a ranking acts for the person (a request for a suggestion):

@@ -6,7 +6,10 @@ Dense search is an exact scan (one matrix-vector product: 10k items x 384 dims i
 1 ms on one core) up to ``ann_threshold`` items; from there on, an approximate index
 (:mod:`client.memory_engine.ann`, built in memory at the first search) proposes
 ``ANN_CANDIDATES`` rows, which are scored exactly. Lexical search is BM25 from ``bm25s``,
-rebuilt lazily after changes because its sparse index does not support appends.
+rebuilt lazily after changes because its sparse index does not support appends. Both
+can be handed out (:meth:`MemoryIndex.search_state`) to be sealed into the store and
+handed back at the next unlock (:mod:`client.memory_engine.sealed_index`), so that unlock does not
+rebuild them; the index itself never writes anything.
 """
 
 from __future__ import annotations
@@ -33,6 +36,17 @@ ANN_CANDIDATES = 256
 # Rebuild the approximate index once the rows grew or shrank by this factor since it was
 # trained (its cells were fitted to the rows it saw; new rows are placed in the old cells).
 ANN_REBUILD_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """The built lexical and approximate indexes over the rows, as :meth:`search_state`
+    hands them out and :meth:`restore_search_state` takes them back."""
+
+    bm25: bm25s.BM25 | None  # None: no row has a word BM25 indexes
+    ann: AnnIndex | None  # None: dense search is (still) an exact scan
+    labels: npt.NDArray[np.int64]  # the approximate index's label of each row
+    next_label: int
 
 
 @dataclass(kw_only=True)
@@ -271,13 +285,43 @@ class MemoryIndex:
         rows = self._row_of_label[ann.search(query, ANN_CANDIDATES)]
         return rows[rows >= 0]
 
+    def search_state(self) -> SearchState:
+        """The BM25 index (built now if stale) and the approximate index, if built."""
+        self._fresh_bm25()
+        labels = self._labels[: self._size].copy()
+        return SearchState(self._bm25, self._ann, labels, self._next_label)
+
+    def restore_search_state(self, state: SearchState) -> None:
+        """Take back what :meth:`search_state` gave for these same rows (the caller checks
+        that they are: ``client.memory_engine.sealed_index`` keeps a fingerprint of the rows)."""
+        documents = 0 if state.bm25 is None else int(state.bm25.scores["num_docs"])
+        if state.labels.shape != (self._size,) or documents not in (0, self._size):
+            raise ValueError(
+                f"a search state for {state.labels.shape[0]} rows ({documents} in BM25) "
+                f"does not fit an index of {self._size}"
+            )
+        if state.bm25 is not None:  # else BM25 stays stale: built at the first search
+            self._bm25, self._bm25_stale = state.bm25, False
+        if state.ann is not None:
+            if len(state.ann) != self._size or state.labels.max(initial=-1) >= state.next_label:
+                raise ValueError(
+                    f"an approximate index of {len(state.ann)} rows does not fit {self._size}"
+                )
+            self._ann = state.ann
+            self._labels[: self._size] = state.labels
+            self._next_label = state.next_label
+            self._row_of_label = None
+
+    def _fresh_bm25(self) -> None:
+        if self._bm25_stale:
+            self._bm25 = _bm25_over([lexical_terms(e.search or e.text) for e in self._entries])
+            self._bm25_stale = False
+
     def lexical_scores(self, query: str) -> Scores:
         """BM25 score of every item for ``query`` (zeros when no query term is indexed)."""
         if self._size == 0:
             return np.zeros(0, dtype=np.float32)
-        if self._bm25_stale:
-            self._bm25 = _bm25_over([lexical_terms(e.search or e.text) for e in self._entries])
-            self._bm25_stale = False
+        self._fresh_bm25()
         if self._bm25 is None:  # no item has a word BM25 indexes: dense search alone
             return np.zeros(self._size, dtype=np.float32)
         terms = [t for t in lexical_terms(query) if t in self._bm25.vocab_dict]

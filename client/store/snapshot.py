@@ -14,6 +14,11 @@ Forgetting: when rows of a source table are deleted, every chunk that holds one 
 deleted in the same transaction (``SealedTable.on_delete``), so a forgotten record's text
 never survives in a snapshot, and its copy's data key is destroyed like the record's. A
 replaced row's previous version stays in its chunk only until the chunk is next rewritten.
+
+Derived copies: a record computed from a whole source table (a search index over its
+rows, client.memory_engine.sealed_index) is kept beside the chunks under a name
+(:meth:`Snapshots.put_derived`) and deleted with them whenever any row of the source is
+deleted, since it may hold the deleted rows' words.
 """
 
 from __future__ import annotations
@@ -86,8 +91,21 @@ class Snapshots:
             self._table.put(_manifest_id(source), json.dumps(kept).encode())
         return added
 
+    def put_derived(self, source: str, name: str, body: bytes) -> None:
+        """Seal ``body``, derived from ``source``'s rows, under ``name`` (replacing it)."""
+        self._table.put(_derived_id(source, name), body)
+
+    def derived(self, source: str, name: str) -> bytes | None:
+        """What :meth:`put_derived` sealed, None if absent or dropped since; raises
+        TamperedRecordsError if altered."""
+        return self._table.get(_derived_id(source, name))
+
     def drop(self, source: str, ids: set[str]) -> None:
-        """Delete every chunk of ``source`` that copies one of ``ids`` (their rows are gone)."""
+        """Delete every chunk of ``source`` that copies one of ``ids`` (their rows are gone),
+        and every copy derived from ``source``."""
+        derived = [i for i in self._table.ids() if i.startswith(_derived_id(source, ""))]
+        if derived:
+            self._table.delete(derived)
         if not self._table.contains(_manifest_id(source)):
             return
         with self._db.write():
@@ -139,6 +157,10 @@ def _encode_chunk(ids: list[str], versions: list[str], body: bytes) -> bytes:
         raise ValueError(f"a chunk needs one version per id: {len(ids)} ids, {len(versions)}")
     header = json.dumps({"ids": ids, "versions": versions}).encode()
     return len(header).to_bytes(_HEADER_BYTES, "big") + header + body
+
+
+def _derived_id(source: str, name: str) -> str:
+    return f"{source}:derived:{name}"
 
 
 def _manifest_id(source: str) -> str:

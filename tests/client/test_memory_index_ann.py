@@ -9,6 +9,7 @@ from bench.locomo_data import SAMPLE_FILE, dia_ids_of, ingest, load_conversation
 from client.memory_engine import EngineConfig, MemoryEngine
 from client.memory_engine.ann import AnnIndex
 from client.memory_engine.index import IndexEntry, MemoryIndex, top_positions
+from client.memory_engine.retrieval import Stages, search
 from models.data.locations import data_dir
 
 
@@ -118,3 +119,30 @@ def test_the_engine_still_finds_locomo_evidence_with_the_approximate_index(profi
     assert engine.index.uses_ann()
     assert engine.index._ann is not None
     assert sum(recall) / len(recall) >= 0.6  # the exact scan's bound in the reading tests
+
+
+def test_a_word_match_the_approximate_index_did_not_propose_keeps_its_true_score():
+    # A row far from the query in meaning but sharing its rare word: the approximate index
+    # does not propose it; BM25 does. It must be fused with its own cosine, not with the
+    # lowest proposed one (which lifted such rows into the top at 100k items).
+    vectors = _clustered(3000)
+    query = vectors[0]
+    far = int(np.argmin(vectors @ query))
+    index = MemoryIndex(vectors.shape[1], ann_threshold=0)
+    entries = [
+        IndexEntry(id=f"m{i}", text="zorblax marathon" if i == far else f"text {i}", kind="turn")
+        for i in range(len(vectors))
+    ]
+    index.add_many(entries, vectors)
+    config = EngineConfig(candidates=3000, lexical_weight=1.0)  # every row a candidate
+
+    approximate = search(index, "zorblax", query, config, Stages(context=False, links=False))
+    index.ann_threshold = 2**62
+    exact = search(index, "zorblax", query, config, Stages(context=False, links=False))
+
+    true_cosine = float(vectors[far] @ query)
+    assert true_cosine < -0.2
+    dense = {c.id: c.features["dense"] for c in approximate}
+    assert dense[f"m{far}"] == pytest.approx(true_cosine, abs=1e-5)
+    rank = [c.id for c in approximate].index(f"m{far}")
+    assert rank == [c.id for c in exact].index(f"m{far}")
