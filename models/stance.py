@@ -94,12 +94,19 @@ _ADVERB = (
 )
 _AVOID_CUES = (
     r"avoid(?:s|ing)?|dislike[sd]?|hate[sd]?|detest|loathe|despise|can't stand|cannot stand|"
-    r"(?:do not|don't|does not|doesn't|never) (?:like|enjoy|want|care for|eat|drink|use|"
-    r"play|watch|wear|buy|trust|go for)|not (?:a (?:big )?fan of|into|interested in|keen on|"
-    r"fond of)|stay away from|steer clear of|(?:am |are )?(?:averse|opposed) to|"
+    r"(?:have |'ve )?never been (?:a (?:big |huge )?fan of|into|keen on|fond of|one for)|"
+    r"(?:do not|don't|does not|doesn't|never) (?:really |much |particularly )?(?:like|enjoy|"
+    r"want|care for|eat|drink|use|play|watch|wear|buy|trust|go for|follow|handle|get along with)|"
+    r"not (?:really )?(?:a (?:big )?fan of|into|interested in|keen on|fond of)|"
+    r"(?:have )?(?:some |real |serious )?(?:concerns|reservations|qualms) (?:about|with|over)|"
+    r"(?:am |'m )?(?:\w+ )?(?:worried|concerned) about|"
+    r"(?:would |'d )?(?:prefer|rather) not(?: to)?|stay away from|steer clear of|"
+    r"(?:am |are )?(?:averse|opposed) to|"
     r"(?:have |has )?(?:an? )?(?:strong |real |deep )?(?:aversion|distaste|dislike) (?:to|for|of)|"
     r"(?:am |'m )?(?:turned off|put off|bored|tired|sick|wary) (?:by|of|with)|"
-    r"(?:am |'m )?(?:not )?(?:uncomfortable|comfortable) with|refuse to|won't|no longer|never|"
+    r"(?:am |'m )?(?:not )?(?:uncomfortable|comfortable) with|refuse to|won't|no longer|"
+    # "never" alone, but not "I've never tried / heard of it": inexperience is no aversion.
+    r"never(?! (?:tried|heard|thought|seen|had|done|been|used|realized|considered|noticed))|"
     r"shun|skip|(?:have |has )?(?:an? )?(?:deep |strong )?disdain for|(?:have )?no interest in|"
     r"(?:am |'m |are )against|limit(?: my intake of)?|minimi[sz]e|cut (?:out|back on)|"
     r"(?:do not|don't|never) (?:consume|own|read|book|stay at|travel)"
@@ -115,7 +122,8 @@ _CANNOT_CUES = (
 _LIKE_CUES = (
     r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:fine|ok|okay) with|"
     r"love[sd]?|enjoy(?:s|ed)?|(?:i|we|they|he|she|really|also|do|does) like[sd]?|adore|"
-    r"(?:am |'m )?(?:into|fond of|passionate about|"
+    # "into" only after a copula: "look into", "incorporate into" state no liking.
+    r"(?:am |'m |are |'re |is |really )into|(?:am |'m )?(?:fond of|passionate about|"
     r"interested in|fascinated by|a (?:big |huge )?fan of|keen on)|favou?r(?:s|ite)?"
 )
 _PREFER_CUES = (
@@ -126,7 +134,14 @@ _PREFER_CUES = (
 _AFTER_CUES = (
     r"(?:is|are) not for me|(?:isn't|aren't) for me|(?:bores?|annoys?|frustrates?|"
     r"overwhelms?) me|(?:don't|doesn't|do not|does not) (?:really |quite |exactly )?"
-    r"(?:interest|appeal to|suit|work for) me"
+    r"(?:interest|appeal to|suit|work for) me|"
+    # What a thing does to the speaker ("X makes me feel nauseous", "X gives me
+    # headaches"): an aversion stated through its effect.
+    r"(?:make|makes|made) me (?:feel )?(?:\w+ )?(?:nauseous|sick|dizzy|queasy|ill|"
+    r"uncomfortable|anxious|uneasy|nervous|stressed|tired|sleepy|bored)|"
+    r"(?:give|gives|gave) me (?:a |the )?(?:headaches?|migraines?|motion sickness|nausea|"
+    r"nightmares|anxiety|creeps|a rash|hives)|"
+    r"(?:isn't|aren't|is not|are not) (?:really )?my (?:thing|cup of tea|scene|style)"
 )
 # "<the thing> seems a bit too X for my taste": X is what the person avoids (a complaint
 # of excess, general English; written for the choice memory, client.memory_engine.choices).
@@ -137,10 +152,16 @@ _TOO_MUCH = re.compile(
 _FIND_NEGATIVE = (
     r"find\s+(.+?)\s+(?:to be\s+)?(?:too\s+|very\s+|really\s+|quite\s+)?(?:ineffective|boring|"
     r"useless|overwhelming|unappealing|frustrating|annoying|tedious|unpleasant|stressful|"
-    r"uncomfortable|distracting|overrated|pointless|dull|unhelpful|off-putting)\b|"
+    r"uncomfortable|distracting|overrated|pointless|dull|unhelpful|off-putting|disorienting|"
+    r"confusing|tiring|exhausting|draining|nauseating|overstimulating)\b|"
     r"find it (?:hard|difficult) to (?:stay )?\w+ (?:with|in|by|through|to) (.+)"
 )
-_OVER = re.compile(r"^(.+?)\s+(?:over|to|rather than|instead of|more than)\s+(.+)$")
+# "A rather than B" first, "A over B" next, "A to B" last: "to" is the weakest comparative
+# ("prefer staying close to home rather than travelling" compares at "rather than").
+_OVERS = tuple(
+    re.compile(rf"^(.+?)\s+(?:{cue})\s+(.+)$")
+    for cue in ("rather than|instead of", "over|more than", "to")
+)
 _RATHER = re.compile(r"^(.+?)\s+(?:rather than|instead of)\s+(.+)$")
 _FREE = re.compile(r"\b([a-z]+(?:[- ][a-z]+)?)-free\b")
 _NAMED_ALLERGY = re.compile(
@@ -152,10 +173,22 @@ _DIETS = (
     *("vegan", "vegetarian", "pescatarian", "halal", "kosher", "keto", "sober", "low-carb"),
     "plant-based",
 )
-_DIET = re.compile(r"\b(" + "|".join(_DIETS) + r")\b")
+# A diet the person keeps ("I'm a strict vegan", "I follow a kosher diet", "we eat
+# plant-based"), not one talked about ("a trend towards plant-based meals").
+_HELD_DIET = re.compile(
+    r"(?:\b(?:am|'m|are|'re|is|follows?|following|keeps?|keeping|eats?|eating|on|as|stick to|"
+    r"prefers?|went|gone|going|turned|became|become|been|adheres? to|adhering to|observes?|"
+    r"committed to|maintains?|practi[cs]es?|lives?)\s+(?:an?\s+)?(?:[\w-]+,?\s+){0,2}|"
+    r"\b(?:my|our)\s+(?:\w+\s+)?|\bdiet:\s*)(" + "|".join(_DIETS) + r")\b"
+)
 _WITHOUT = re.compile(
     r"\b(?:without|with no|no|free of|free from|not|never|(?:that )?(?:don't|do not) have|"
-    r"(?:that )?lack)\s+(?:any\s+)?"
+    r"(?:that )?lack|away from|far from|"
+    # "games that don't involve crafting", "screens with less glare": what a preferred
+    # thing leaves out is what the person avoids.
+    r"(?:that |which )?(?:don't|do not|doesn't|does not|won't) (?:involve|require|include|"
+    r"use|contain|need)|less|fewer|minimal)\s+(?:any\s+)?(?:too much\s+|too many\s+|"
+    r"a lot of\s+|much\s+)?"
     r"(?:form of\s+|kind of\s+)?(.+)$"
 )
 _TAIL = re.compile(
@@ -163,7 +196,8 @@ _TAIL = re.compile(
     r"\band (?:can't|cannot|must|need|have|will|would|find|prefer|avoid|only)\b|"
     r"\b(?:because|due to|as they|as it|since|so that|when|which|whenever|"
     r"for (?:health|ethical|religious|environmental|personal) reasons)\b|"
-    r"\s+(?:entirely|completely|altogether|at all|whenever possible)\b).*$"
+    r"\s+(?:entirely|completely|altogether|at all|whenever possible|(?:very )?well|myself|"
+    r"personally|though|as well)\b).*$"
 )
 _FILLER = re.compile(
     r"^(?:to\s+|the\s+|any\s+|all\s+|anything\s+|a\s+|an\s+|most\s+|(?:eating|using|doing|"
@@ -171,9 +205,12 @@ _FILLER = re.compile(
 )
 _SPLIT = re.compile(
     r"(?:[.;!?]\s+|,?\s+but\s+|,?\s+whereas\s+|,?\s+while\s+|,?\s+and\s+(?=i\b|i'm\b)|"
-    r",?\s+and\s+(?=(?:also\s+|much\s+|instead\s+)?(?:prefer|love|enjoy|like|would rather|want)\b)|"
+    r",?\s+and\s+(?=(?:also\s+|much\s+|instead\s+|tend to\s+|usually\s+|often\s+)?"
+    r"(?:prefer|love|enjoy|like|would rather|want)\b)|"
     r",?\s+and\s+(?=(?:must\s+|have to\s+|need to\s+|so\s+|therefore\s+)?(?:avoid|cannot|can't|"
-    r"only|never|don't|stay)\b)|,?\s+so\s+(?=i\b)|,\s+(?=avoiding\b))"
+    r"only|never|don't|stay)\b)|,?\s+so\s+(?=i\b)|,\s+(?=avoiding\b)|"
+    # "..., since I don't handle spicy food well": the reason states a stance of its own.
+    r",?\s+(?:since|because|due to(?= my\b))\s+|,?\s+as\s+(?=(?:i|i'm|i've|they|it|those|these)\b))"
 )
 
 
@@ -186,7 +223,13 @@ def parse_stance(text: str) -> tuple[StanceClause, ...]:
     clauses: list[StanceClause] = []
     for part in _SPLIT.split(normal):
         clauses.extend(_clause_stances(part.strip(" .")))
-    return tuple(dict.fromkeys(c for c in clauses if c.object))
+    return tuple(dict.fromkeys(c for c in clauses if c.object and c.object not in _PRONOUNS))
+
+
+# An object that is only a pronoun ("I'll look into them") names nothing to compare with.
+_PRONOUNS = frozenset(
+    {"it", "them", "that", "this", "those", "these", "they", "one", "ones", "something"}
+)
 
 
 # A structured persona attribute reads "name: value" (client.persona.fact_text), as the
@@ -251,7 +294,8 @@ _LIKE_CUES_NEGATED = r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:f
 def _preference(rest: str, stance: Stance) -> list[StanceClause]:
     """``A over / rather than B`` -> prefers A, avoids B; ``A without B`` -> also avoids B."""
     chosen, avoided = rest, ""
-    over = (_OVER if stance is Stance.PREFERS else _RATHER).match(rest)
+    patterns = _OVERS if stance is Stance.PREFERS else (_RATHER,)
+    over = next((m for m in (p.match(rest) for p in patterns) if m), None)
     if over:
         chosen, avoided = over.group(1), over.group(2)
     clauses = []
@@ -281,7 +325,7 @@ def _diet_rules(part: str) -> list[StanceClause]:
             StanceClause(Stance.CANNOT, DIET_EXCLUSIONS.get(match.group(1), match.group(1)))
         )
     clauses.extend(
-        StanceClause(Stance.CANNOT, DIET_EXCLUSIONS[m.group(1)]) for m in _DIET.finditer(part)
+        StanceClause(Stance.CANNOT, DIET_EXCLUSIONS[m.group(1)]) for m in _HELD_DIET.finditer(part)
     )
     return clauses
 
