@@ -16,8 +16,17 @@ what candidates are compared with.
 - ``likes`` / ``prefers``: "I love / enjoy X", "I don't mind X" (a negated aversion is
   not an avoidance), "I prefer X"; a liked object's own "without Y" / "no Y" adds
   ``avoids Y`` ("I prefer games without ads").
-A fact with no stance cue ("I have two dogs") gives no clause: it stays a plain fact.
-The cue lists are general English, written for this module, not taken from any data set.
+- indirect aversions, as people mention them in passing: "I've never been a fan of X",
+  "X gives me headaches", "X makes me feel sick", "X isn't really my thing", "I don't
+  really follow X", "worried about X", "I'd prefer not to X"; what a preferred thing is
+  "away from", "doesn't involve" or has "less" of; a reason clause ("..., since I don't
+  handle X well") is parsed as a clause of its own.
+A fact with no stance cue ("I have two dogs") gives no clause: it stays a plain fact, and
+so does a clause whose object is only a pronoun ("I'll look into them"); a diet counts
+only when the speaker keeps it ("I'm vegan", not "a trend towards vegan meals").
+The cue lists (models.stance_cues) are general English, not taken from any data set; the
+indirect forms were written after reading PrefEval's persona-driven development chats
+(docs/benchmarks.md says which).
 """
 
 from __future__ import annotations
@@ -25,6 +34,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from models.stance_cues import (
+    AFTER_CUES,
+    AVOID_CUES,
+    CANNOT_CUES,
+    DIET_EXCLUSIONS,
+    FIND_NEGATIVE,
+    LEAD,
+    LIKE_CUES,
+    MEMBERS,
+    PREFER_CUES,
+    TOO_MUCH,
+)
 
 
 class Stance(StrEnum):
@@ -54,108 +76,6 @@ class StanceClause:
             raise ValueError(f"not a stance clause: {data!r}") from error
 
 
-# What each diet rules out (common definitions; a vegetarian may eat eggs and dairy).
-DIET_EXCLUSIONS: dict[str, str] = {
-    "vegan": "meat, chicken, beef, pork, fish, seafood, eggs, dairy, milk, cheese, butter, honey",
-    "vegetarian": "meat, chicken, beef, pork, lamb, bacon, ham, fish, seafood, shrimp",
-    "pescatarian": "meat, chicken, beef, pork, lamb, bacon, ham",
-    "halal": "pork, ham, bacon, sausage, chorizo, alcohol, wine, beer, lard",
-    "kosher": "pork, ham, bacon, shellfish, shrimp, lobster, crab, mixing meat and dairy",
-    "keto": "bread, pasta, rice, sugar, potatoes, noodles, dessert",
-    "low-carb": "bread, pasta, rice, sugar, potatoes, noodles",
-    "sober": "alcohol, wine, beer, cocktails, liquor",
-    "gluten": "gluten, wheat, bread, pasta, flour, sourdough, croissants, pastries, beer",
-    "dairy": "dairy, milk, cheese, butter, cream, yogurt, ice cream",
-    "lactose": "dairy, milk, cheese, butter, cream, yogurt, ice cream",
-    "nut": "nuts, peanuts, almonds, cashews, walnuts, pecans, pistachios",
-    "shellfish": "shellfish, shrimp, prawns, crab, lobster, clams, mussels, oysters",
-    "plant-based": "meat, chicken, beef, pork, fish, seafood, eggs, dairy, milk, cheese, honey",
-}
-# What a general word covers, so that "I avoid dairy" reaches a candidate about cheese.
-MEMBERS: dict[str, str] = {
-    **{k: v for k, v in DIET_EXCLUSIONS.items() if k in ("gluten", "dairy", "nut", "shellfish")},
-    "lactose": DIET_EXCLUSIONS["dairy"],
-    "caffeine": "coffee, espresso, latte, black tea, green tea, cola, energy drinks",
-    "caffeinated": "coffee, espresso, latte, black tea, green tea, cola, energy drinks",
-    "animal": DIET_EXCLUSIONS["vegan"],
-    "meat": "chicken, beef, pork, lamb, bacon, ham, sausage, steak",
-    "alcohol": DIET_EXCLUSIONS["sober"],
-    "carb": DIET_EXCLUSIONS["keto"],
-    "carbs": DIET_EXCLUSIONS["keto"],
-    "sugar": "sugar, sweets, candy, dessert, soda, cake",
-    "spicy": "spicy, chili, hot peppers, fiery, jalapeno, sriracha",
-    "egg": "eggs, omelette, mayonnaise, meringue",
-}
-
-_LEAD = r"(?:i|i'm|i am|i've|i have|we|we're|my \w+|he|she|they)?\s*"
-_ADVERB = (
-    r"(?:(?:really|strongly|absolutely|strictly|completely|generally|always|usually|"
-    r"truly|just|also|actively|definitely|tend to|try to|prefer to|would|will)\s+)*"
-)
-_AVOID_CUES = (
-    r"avoid(?:s|ing)?|dislike[sd]?|hate[sd]?|detest|loathe|despise|can't stand|cannot stand|"
-    r"(?:have |'ve )?never been (?:a (?:big |huge )?fan of|into|keen on|fond of|one for)|"
-    r"(?:do not|don't|does not|doesn't|never) (?:really |much |particularly )?(?:like|enjoy|"
-    r"want|care for|eat|drink|use|play|watch|wear|buy|trust|go for|follow|handle|get along with)|"
-    r"not (?:really )?(?:a (?:big )?fan of|into|interested in|keen on|fond of)|"
-    r"(?:have )?(?:some |real |serious )?(?:concerns|reservations|qualms) (?:about|with|over)|"
-    r"(?:am |'m )?(?:\w+ )?(?:worried|concerned) about|"
-    r"(?:would |'d )?(?:prefer|rather) not(?: to)?|stay away from|steer clear of|"
-    r"(?:am |are )?(?:averse|opposed) to|"
-    r"(?:have |has )?(?:an? )?(?:strong |real |deep )?(?:aversion|distaste|dislike) (?:to|for|of)|"
-    r"(?:am |'m )?(?:turned off|put off|bored|tired|sick|wary) (?:by|of|with)|"
-    r"(?:am |'m )?(?:not )?(?:uncomfortable|comfortable) with|refuse to|won't|no longer|"
-    # "never" alone, but not "I've never tried / heard of it": inexperience is no aversion.
-    r"never(?! (?:tried|heard|thought|seen|had|done|been|used|realized|considered|noticed))|"
-    r"shun|skip|(?:have |has )?(?:an? )?(?:deep |strong )?disdain for|(?:have )?no interest in|"
-    r"(?:am |'m |are )against|limit(?: my intake of)?|minimi[sz]e|cut (?:out|back on)|"
-    r"(?:do not|don't|never) (?:consume|own|read|book|stay at|travel)"
-)
-_CANNOT_CUES = (
-    r"(?:am |'m )?(?:very )?(?:allergic|intolerant|sensitive) to|"
-    r"(?:have |has )?(?:an? )?(?:severe |mild |"
-    r"strong |serious )?(?:allergy|intolerance|sensitivity|phobia|fear) (?:to|of)|"
-    r"(?:am |'m )?(?:afraid|terrified|scared) of|"
-    r"(?:can't|cannot|can not|must not|mustn't|am not allowed to|shouldn't) "
-    r"(?:eat|drink|have|tolerate|digest|handle|be around|use|touch)"
-)
-_LIKE_CUES = (
-    r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:fine|ok|okay) with|"
-    r"love[sd]?|enjoy(?:s|ed)?|(?:i|we|they|he|she|really|also|do|does) like[sd]?|adore|"
-    # "into" only after a copula: "look into", "incorporate into" state no liking.
-    r"(?:am |'m |are |'re |is |really )into|(?:am |'m )?(?:fond of|passionate about|"
-    r"interested in|fascinated by|a (?:big |huge )?fan of|keen on)|favou?r(?:s|ite)?"
-)
-_PREFER_CUES = (
-    r"prefer(?:s|red)?|(?:would|'d) rather|"
-    r"(?:only|exclusively|mostly) (?:want to )?\w+|(?:have )?(?:a )?(?:strong )?preference for|"
-    r"learn best (?:through|by|with)"
-)
-_AFTER_CUES = (
-    r"(?:is|are) not for me|(?:isn't|aren't) for me|(?:bores?|annoys?|frustrates?|"
-    r"overwhelms?) me|(?:don't|doesn't|do not|does not) (?:really |quite |exactly )?"
-    r"(?:interest|appeal to|suit|work for) me|"
-    # What a thing does to the speaker ("X makes me feel nauseous", "X gives me
-    # headaches"): an aversion stated through its effect.
-    r"(?:make|makes|made) me (?:feel )?(?:\w+ )?(?:nauseous|sick|dizzy|queasy|ill|"
-    r"uncomfortable|anxious|uneasy|nervous|stressed|tired|sleepy|bored)|"
-    r"(?:give|gives|gave) me (?:a |the )?(?:headaches?|migraines?|motion sickness|nausea|"
-    r"nightmares|anxiety|creeps|a rash|hives)|"
-    r"(?:isn't|aren't|is not|are not) (?:really )?my (?:thing|cup of tea|scene|style)"
-)
-# "<the thing> seems a bit too X for my taste": X is what the person avoids (a complaint
-# of excess, general English; written for the choice memory, client.memory_engine.choices).
-_TOO_MUCH = re.compile(
-    r"\b(?:seems?|is|are|looks?|sounds?|feels?)\s+(?:a (?:bit|little)\s+|rather\s+|way\s+|"
-    r"far\s+|much\s+|just\s+)?too\s+(.+?)(?:\s+for (?:my|our)\b.*)?$"
-)
-_FIND_NEGATIVE = (
-    r"find\s+(.+?)\s+(?:to be\s+)?(?:too\s+|very\s+|really\s+|quite\s+)?(?:ineffective|boring|"
-    r"useless|overwhelming|unappealing|frustrating|annoying|tedious|unpleasant|stressful|"
-    r"uncomfortable|distracting|overrated|pointless|dull|unhelpful|off-putting|disorienting|"
-    r"confusing|tiring|exhausting|draining|nauseating|overstimulating)\b|"
-    r"find it (?:hard|difficult) to (?:stay )?\w+ (?:with|in|by|through|to) (.+)"
-)
 # "A rather than B" first, "A over B" next, "A to B" last: "to" is the weakest comparative
 # ("prefer staying close to home rather than travelling" compares at "rather than").
 _OVERS = tuple(
@@ -259,26 +179,24 @@ def _attribute_form(text: str) -> tuple[StanceClause, ...] | None:
 def _clause_stances(part: str) -> list[StanceClause]:
     found = _diet_rules(part)
     for pattern, stance in (
-        (_CANNOT_CUES, Stance.CANNOT),
+        (CANNOT_CUES, Stance.CANNOT),
         (_LIKE_CUES_NEGATED, Stance.LIKES),
-        (_AVOID_CUES, Stance.AVOIDS),
+        (AVOID_CUES, Stance.AVOIDS),
     ):
         match = re.search(rf"\b(?:{pattern})\b\s*(.*)$", part)
         if match:
             return [*found, StanceClause(stance, _object(match.group(1)))]
-    match = re.search(_FIND_NEGATIVE, part) or re.search(
-        rf"^{_LEAD}(.+?)\s+(?:{_AFTER_CUES})", part
-    )
+    match = re.search(FIND_NEGATIVE, part) or re.search(rf"^{LEAD}(.+?)\s+(?:{AFTER_CUES})", part)
     if match:
         thing = next(g for g in match.groups() if g)
         return [*found, StanceClause(Stance.AVOIDS, _object(thing))]
-    match = _TOO_MUCH.search(part)
+    match = TOO_MUCH.search(part)
     if match:
         return [*found, StanceClause(Stance.AVOIDS, _object(match.group(1)))]
-    match = re.search(rf"\b(?:{_PREFER_CUES})\b\s*(.*)$", part)
+    match = re.search(rf"\b(?:{PREFER_CUES})\b\s*(.*)$", part)
     if match:
         return found + _preference(match.group(1), Stance.PREFERS)
-    match = re.search(rf"\b(?:{_LIKE_CUES})\b\s*(.*)$", part)
+    match = re.search(rf"\b(?:{LIKE_CUES})\b\s*(.*)$", part)
     if match:
         return found + _preference(match.group(1), Stance.LIKES)
     rather = _RATHER.match(part)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.stance import DIET_EXCLUSIONS, Stance, StanceClause, parse_stance
+from models.stance import Stance, StanceClause, parse_stance
+from models.stance_cues import DIET_EXCLUSIONS
 from models.stance_mentions import mention, without_negated
 
 
