@@ -16,8 +16,17 @@ what candidates are compared with.
 - ``likes`` / ``prefers``: "I love / enjoy X", "I don't mind X" (a negated aversion is
   not an avoidance), "I prefer X"; a liked object's own "without Y" / "no Y" adds
   ``avoids Y`` ("I prefer games without ads").
-A fact with no stance cue ("I have two dogs") gives no clause: it stays a plain fact.
-The cue lists are general English, written for this module, not taken from any data set.
+- indirect aversions, as people mention them in passing: "I've never been a fan of X",
+  "X gives me headaches", "X makes me feel sick", "X isn't really my thing", "I don't
+  really follow X", "worried about X", "I'd prefer not to X"; what a preferred thing is
+  "away from", "doesn't involve" or has "less" of; a reason clause ("..., since I don't
+  handle X well") is parsed as a clause of its own.
+A fact with no stance cue ("I have two dogs") gives no clause: it stays a plain fact, and
+so does a clause whose object is only a pronoun ("I'll look into them"); a diet counts
+only when the speaker keeps it ("I'm vegan", not "a trend towards vegan meals").
+The cue lists (models.stance_cues) are general English, not taken from any data set; the
+indirect forms were written after reading PrefEval's persona-driven development chats
+(docs/benchmarks.md says which).
 """
 
 from __future__ import annotations
@@ -25,6 +34,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from models.stance_cues import (
+    AFTER_CUES,
+    AVOID_CUES,
+    CANNOT_CUES,
+    DIET_EXCLUSIONS,
+    FIND_NEGATIVE,
+    LEAD,
+    LIKE_CUES,
+    MEMBERS,
+    PREFER_CUES,
+    TOO_MUCH,
+)
 
 
 class Stance(StrEnum):
@@ -54,93 +76,12 @@ class StanceClause:
             raise ValueError(f"not a stance clause: {data!r}") from error
 
 
-# What each diet rules out (common definitions; a vegetarian may eat eggs and dairy).
-DIET_EXCLUSIONS: dict[str, str] = {
-    "vegan": "meat, chicken, beef, pork, fish, seafood, eggs, dairy, milk, cheese, butter, honey",
-    "vegetarian": "meat, chicken, beef, pork, lamb, bacon, ham, fish, seafood, shrimp",
-    "pescatarian": "meat, chicken, beef, pork, lamb, bacon, ham",
-    "halal": "pork, ham, bacon, sausage, chorizo, alcohol, wine, beer, lard",
-    "kosher": "pork, ham, bacon, shellfish, shrimp, lobster, crab, mixing meat and dairy",
-    "keto": "bread, pasta, rice, sugar, potatoes, noodles, dessert",
-    "low-carb": "bread, pasta, rice, sugar, potatoes, noodles",
-    "sober": "alcohol, wine, beer, cocktails, liquor",
-    "gluten": "gluten, wheat, bread, pasta, flour, sourdough, croissants, pastries, beer",
-    "dairy": "dairy, milk, cheese, butter, cream, yogurt, ice cream",
-    "lactose": "dairy, milk, cheese, butter, cream, yogurt, ice cream",
-    "nut": "nuts, peanuts, almonds, cashews, walnuts, pecans, pistachios",
-    "shellfish": "shellfish, shrimp, prawns, crab, lobster, clams, mussels, oysters",
-    "plant-based": "meat, chicken, beef, pork, fish, seafood, eggs, dairy, milk, cheese, honey",
-}
-# What a general word covers, so that "I avoid dairy" reaches a candidate about cheese.
-MEMBERS: dict[str, str] = {
-    **{k: v for k, v in DIET_EXCLUSIONS.items() if k in ("gluten", "dairy", "nut", "shellfish")},
-    "lactose": DIET_EXCLUSIONS["dairy"],
-    "caffeine": "coffee, espresso, latte, black tea, green tea, cola, energy drinks",
-    "caffeinated": "coffee, espresso, latte, black tea, green tea, cola, energy drinks",
-    "animal": DIET_EXCLUSIONS["vegan"],
-    "meat": "chicken, beef, pork, lamb, bacon, ham, sausage, steak",
-    "alcohol": DIET_EXCLUSIONS["sober"],
-    "carb": DIET_EXCLUSIONS["keto"],
-    "carbs": DIET_EXCLUSIONS["keto"],
-    "sugar": "sugar, sweets, candy, dessert, soda, cake",
-    "spicy": "spicy, chili, hot peppers, fiery, jalapeno, sriracha",
-    "egg": "eggs, omelette, mayonnaise, meringue",
-}
-
-_LEAD = r"(?:i|i'm|i am|i've|i have|we|we're|my \w+|he|she|they)?\s*"
-_ADVERB = (
-    r"(?:(?:really|strongly|absolutely|strictly|completely|generally|always|usually|"
-    r"truly|just|also|actively|definitely|tend to|try to|prefer to|would|will)\s+)*"
+# "A rather than B" first, "A over B" next, "A to B" last: "to" is the weakest comparative
+# ("prefer staying close to home rather than travelling" compares at "rather than").
+_OVERS = tuple(
+    re.compile(rf"^(.+?)\s+(?:{cue})\s+(.+)$")
+    for cue in ("rather than|instead of", "over|more than", "to")
 )
-_AVOID_CUES = (
-    r"avoid(?:s|ing)?|dislike[sd]?|hate[sd]?|detest|loathe|despise|can't stand|cannot stand|"
-    r"(?:do not|don't|does not|doesn't|never) (?:like|enjoy|want|care for|eat|drink|use|"
-    r"play|watch|wear|buy|trust|go for)|not (?:a (?:big )?fan of|into|interested in|keen on|"
-    r"fond of)|stay away from|steer clear of|(?:am |are )?(?:averse|opposed) to|"
-    r"(?:have |has )?(?:an? )?(?:strong |real |deep )?(?:aversion|distaste|dislike) (?:to|for|of)|"
-    r"(?:am |'m )?(?:turned off|put off|bored|tired|sick|wary) (?:by|of|with)|"
-    r"(?:am |'m )?(?:not )?(?:uncomfortable|comfortable) with|refuse to|won't|no longer|never|"
-    r"shun|skip|(?:have |has )?(?:an? )?(?:deep |strong )?disdain for|(?:have )?no interest in|"
-    r"(?:am |'m |are )against|limit(?: my intake of)?|minimi[sz]e|cut (?:out|back on)|"
-    r"(?:do not|don't|never) (?:consume|own|read|book|stay at|travel)"
-)
-_CANNOT_CUES = (
-    r"(?:am |'m )?(?:very )?(?:allergic|intolerant|sensitive) to|"
-    r"(?:have |has )?(?:an? )?(?:severe |mild |"
-    r"strong |serious )?(?:allergy|intolerance|sensitivity|phobia|fear) (?:to|of)|"
-    r"(?:am |'m )?(?:afraid|terrified|scared) of|"
-    r"(?:can't|cannot|can not|must not|mustn't|am not allowed to|shouldn't) "
-    r"(?:eat|drink|have|tolerate|digest|handle|be around|use|touch)"
-)
-_LIKE_CUES = (
-    r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:fine|ok|okay) with|"
-    r"love[sd]?|enjoy(?:s|ed)?|(?:i|we|they|he|she|really|also|do|does) like[sd]?|adore|"
-    r"(?:am |'m )?(?:into|fond of|passionate about|"
-    r"interested in|fascinated by|a (?:big |huge )?fan of|keen on)|favou?r(?:s|ite)?"
-)
-_PREFER_CUES = (
-    r"prefer(?:s|red)?|(?:would|'d) rather|"
-    r"(?:only|exclusively|mostly) (?:want to )?\w+|(?:have )?(?:a )?(?:strong )?preference for|"
-    r"learn best (?:through|by|with)"
-)
-_AFTER_CUES = (
-    r"(?:is|are) not for me|(?:isn't|aren't) for me|(?:bores?|annoys?|frustrates?|"
-    r"overwhelms?) me|(?:don't|doesn't|do not|does not) (?:really |quite |exactly )?"
-    r"(?:interest|appeal to|suit|work for) me"
-)
-# "<the thing> seems a bit too X for my taste": X is what the person avoids (a complaint
-# of excess, general English; written for the choice memory, client.memory_engine.choices).
-_TOO_MUCH = re.compile(
-    r"\b(?:seems?|is|are|looks?|sounds?|feels?)\s+(?:a (?:bit|little)\s+|rather\s+|way\s+|"
-    r"far\s+|much\s+|just\s+)?too\s+(.+?)(?:\s+for (?:my|our)\b.*)?$"
-)
-_FIND_NEGATIVE = (
-    r"find\s+(.+?)\s+(?:to be\s+)?(?:too\s+|very\s+|really\s+|quite\s+)?(?:ineffective|boring|"
-    r"useless|overwhelming|unappealing|frustrating|annoying|tedious|unpleasant|stressful|"
-    r"uncomfortable|distracting|overrated|pointless|dull|unhelpful|off-putting)\b|"
-    r"find it (?:hard|difficult) to (?:stay )?\w+ (?:with|in|by|through|to) (.+)"
-)
-_OVER = re.compile(r"^(.+?)\s+(?:over|to|rather than|instead of|more than)\s+(.+)$")
 _RATHER = re.compile(r"^(.+?)\s+(?:rather than|instead of)\s+(.+)$")
 _FREE = re.compile(r"\b([a-z]+(?:[- ][a-z]+)?)-free\b")
 _NAMED_ALLERGY = re.compile(
@@ -152,10 +93,22 @@ _DIETS = (
     *("vegan", "vegetarian", "pescatarian", "halal", "kosher", "keto", "sober", "low-carb"),
     "plant-based",
 )
-_DIET = re.compile(r"\b(" + "|".join(_DIETS) + r")\b")
+# A diet the person keeps ("I'm a strict vegan", "I follow a kosher diet", "we eat
+# plant-based"), not one talked about ("a trend towards plant-based meals").
+_HELD_DIET = re.compile(
+    r"(?:\b(?:am|'m|are|'re|is|follows?|following|keeps?|keeping|eats?|eating|on|as|stick to|"
+    r"prefers?|went|gone|going|turned|became|become|been|adheres? to|adhering to|observes?|"
+    r"committed to|maintains?|practi[cs]es?|lives?)\s+(?:an?\s+)?(?:[\w-]+,?\s+){0,2}|"
+    r"\b(?:my|our)\s+(?:\w+\s+)?|\bdiet:\s*)(" + "|".join(_DIETS) + r")\b"
+)
 _WITHOUT = re.compile(
     r"\b(?:without|with no|no|free of|free from|not|never|(?:that )?(?:don't|do not) have|"
-    r"(?:that )?lack)\s+(?:any\s+)?"
+    r"(?:that )?lack|away from|far from|"
+    # "games that don't involve crafting", "screens with less glare": what a preferred
+    # thing leaves out is what the person avoids.
+    r"(?:that |which )?(?:don't|do not|doesn't|does not|won't) (?:involve|require|include|"
+    r"use|contain|need)|less|fewer|minimal)\s+(?:any\s+)?(?:too much\s+|too many\s+|"
+    r"a lot of\s+|much\s+)?"
     r"(?:form of\s+|kind of\s+)?(.+)$"
 )
 _TAIL = re.compile(
@@ -163,7 +116,8 @@ _TAIL = re.compile(
     r"\band (?:can't|cannot|must|need|have|will|would|find|prefer|avoid|only)\b|"
     r"\b(?:because|due to|as they|as it|since|so that|when|which|whenever|"
     r"for (?:health|ethical|religious|environmental|personal) reasons)\b|"
-    r"\s+(?:entirely|completely|altogether|at all|whenever possible)\b).*$"
+    r"\s+(?:entirely|completely|altogether|at all|whenever possible|(?:very )?well|myself|"
+    r"personally|though|as well)\b).*$"
 )
 _FILLER = re.compile(
     r"^(?:to\s+|the\s+|any\s+|all\s+|anything\s+|a\s+|an\s+|most\s+|(?:eating|using|doing|"
@@ -171,9 +125,12 @@ _FILLER = re.compile(
 )
 _SPLIT = re.compile(
     r"(?:[.;!?]\s+|,?\s+but\s+|,?\s+whereas\s+|,?\s+while\s+|,?\s+and\s+(?=i\b|i'm\b)|"
-    r",?\s+and\s+(?=(?:also\s+|much\s+|instead\s+)?(?:prefer|love|enjoy|like|would rather|want)\b)|"
+    r",?\s+and\s+(?=(?:also\s+|much\s+|instead\s+|tend to\s+|usually\s+|often\s+)?"
+    r"(?:prefer|love|enjoy|like|would rather|want)\b)|"
     r",?\s+and\s+(?=(?:must\s+|have to\s+|need to\s+|so\s+|therefore\s+)?(?:avoid|cannot|can't|"
-    r"only|never|don't|stay)\b)|,?\s+so\s+(?=i\b)|,\s+(?=avoiding\b))"
+    r"only|never|don't|stay)\b)|,?\s+so\s+(?=i\b)|,\s+(?=avoiding\b)|"
+    # "..., since I don't handle spicy food well": the reason states a stance of its own.
+    r",?\s+(?:since|because|due to(?= my\b))\s+|,?\s+as\s+(?=(?:i|i'm|i've|they|it|those|these)\b))"
 )
 
 
@@ -186,7 +143,13 @@ def parse_stance(text: str) -> tuple[StanceClause, ...]:
     clauses: list[StanceClause] = []
     for part in _SPLIT.split(normal):
         clauses.extend(_clause_stances(part.strip(" .")))
-    return tuple(dict.fromkeys(c for c in clauses if c.object))
+    return tuple(dict.fromkeys(c for c in clauses if c.object and c.object not in _PRONOUNS))
+
+
+# An object that is only a pronoun ("I'll look into them") names nothing to compare with.
+_PRONOUNS = frozenset(
+    {"it", "them", "that", "this", "those", "these", "they", "one", "ones", "something"}
+)
 
 
 # A structured persona attribute reads "name: value" (client.persona.fact_text), as the
@@ -216,26 +179,24 @@ def _attribute_form(text: str) -> tuple[StanceClause, ...] | None:
 def _clause_stances(part: str) -> list[StanceClause]:
     found = _diet_rules(part)
     for pattern, stance in (
-        (_CANNOT_CUES, Stance.CANNOT),
+        (CANNOT_CUES, Stance.CANNOT),
         (_LIKE_CUES_NEGATED, Stance.LIKES),
-        (_AVOID_CUES, Stance.AVOIDS),
+        (AVOID_CUES, Stance.AVOIDS),
     ):
         match = re.search(rf"\b(?:{pattern})\b\s*(.*)$", part)
         if match:
             return [*found, StanceClause(stance, _object(match.group(1)))]
-    match = re.search(_FIND_NEGATIVE, part) or re.search(
-        rf"^{_LEAD}(.+?)\s+(?:{_AFTER_CUES})", part
-    )
+    match = re.search(FIND_NEGATIVE, part) or re.search(rf"^{LEAD}(.+?)\s+(?:{AFTER_CUES})", part)
     if match:
         thing = next(g for g in match.groups() if g)
         return [*found, StanceClause(Stance.AVOIDS, _object(thing))]
-    match = _TOO_MUCH.search(part)
+    match = TOO_MUCH.search(part)
     if match:
         return [*found, StanceClause(Stance.AVOIDS, _object(match.group(1)))]
-    match = re.search(rf"\b(?:{_PREFER_CUES})\b\s*(.*)$", part)
+    match = re.search(rf"\b(?:{PREFER_CUES})\b\s*(.*)$", part)
     if match:
         return found + _preference(match.group(1), Stance.PREFERS)
-    match = re.search(rf"\b(?:{_LIKE_CUES})\b\s*(.*)$", part)
+    match = re.search(rf"\b(?:{LIKE_CUES})\b\s*(.*)$", part)
     if match:
         return found + _preference(match.group(1), Stance.LIKES)
     rather = _RATHER.match(part)
@@ -251,7 +212,8 @@ _LIKE_CUES_NEGATED = r"(?:do not|don't|wouldn't|would not) mind|(?:am |'m )?(?:f
 def _preference(rest: str, stance: Stance) -> list[StanceClause]:
     """``A over / rather than B`` -> prefers A, avoids B; ``A without B`` -> also avoids B."""
     chosen, avoided = rest, ""
-    over = (_OVER if stance is Stance.PREFERS else _RATHER).match(rest)
+    patterns = _OVERS if stance is Stance.PREFERS else (_RATHER,)
+    over = next((m for m in (p.match(rest) for p in patterns) if m), None)
     if over:
         chosen, avoided = over.group(1), over.group(2)
     clauses = []
@@ -281,7 +243,7 @@ def _diet_rules(part: str) -> list[StanceClause]:
             StanceClause(Stance.CANNOT, DIET_EXCLUSIONS.get(match.group(1), match.group(1)))
         )
     clauses.extend(
-        StanceClause(Stance.CANNOT, DIET_EXCLUSIONS[m.group(1)]) for m in _DIET.finditer(part)
+        StanceClause(Stance.CANNOT, DIET_EXCLUSIONS[m.group(1)]) for m in _HELD_DIET.finditer(part)
     )
     return clauses
 

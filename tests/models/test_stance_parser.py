@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.stance import DIET_EXCLUSIONS, Stance, StanceClause, parse_stance
+from models.stance import Stance, StanceClause, parse_stance
+from models.stance_cues import DIET_EXCLUSIONS
 from models.stance_mentions import mention, without_negated
 
 
@@ -108,3 +109,58 @@ def test_a_plain_mention_violates_and_compounds_count() -> None:
 def test_without_negated_drops_the_negated_words_only() -> None:
     assert without_negated("Gluten-free pasta with pesto") == "pasta with pesto"
     assert without_negated("A room without carpets, near the sea") == "A room , near the sea"
+
+
+# Indirect forms of an aversion, as people say them in passing in a chat (issue 13,
+# PrefEval persona-driven); each sentence was written for this test.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I've never been a fan of opera.", ("avoids", "opera")),
+        ("Strong perfume gives me headaches.", ("avoids", "strong perfume")),
+        ("Boat trips make me feel queasy.", ("avoids", "boat trips")),
+        ("Karaoke isn't really my thing.", ("avoids", "karaoke")),
+        ("I don't really follow motor racing.", ("avoids", "motor racing")),
+        ("I have concerns about budget airlines.", ("avoids", "budget airlines")),
+        ("I find open-plan offices exhausting.", ("avoids", "open-plan offices")),
+    ],
+)
+def test_indirect_aversions(text: str, expected: tuple[str, str]) -> None:
+    assert expected in stances(text)
+
+
+def test_what_a_preferred_thing_leaves_out_is_avoided() -> None:
+    assert ("avoids", "motorway") in stances("I usually prefer routes away from the motorway")
+    assert ("avoids", "heavy lifting") in stances(
+        "I prefer chores that don't involve too much heavy lifting"
+    )
+    assert ("avoids", "sugary drinks") in stances("I'd rather have less sugary drinks")
+
+
+def test_a_reason_clause_states_its_own_stance() -> None:
+    assert stances("I usually order the salad since I don't handle fried food well.") == [
+        ("avoids", "fried food")
+    ]
+    assert ("avoids", "loud bars") in stances(
+        "I prefer small cafes, as I absolutely avoid loud bars."
+    )
+
+
+def test_prefer_not_to_is_an_avoidance_only() -> None:
+    assert stances("I'd prefer not to fly overnight.") == [("avoids", "fly overnight")]
+
+
+def test_a_comparison_splits_at_rather_than_before_to() -> None:
+    assert stances("I prefer staying close to home rather than flying abroad") == [
+        ("prefers", "staying close to home"),
+        ("avoids", "flying abroad"),
+    ]
+
+
+def test_passing_mentions_state_no_stance() -> None:
+    assert stances("I'll definitely look into them.") == []
+    assert stances("I try to fit more vegetables into our meals.") == []
+    assert stances("I've never tried it, but it sounds fun.") == []
+    # A diet talked about is not the speaker's own; one kept is.
+    assert stances("I've noticed a trend towards plant-based meals.") == []
+    assert stances("I adhere to a strict halal diet.") == [("cannot", DIET_EXCLUSIONS["halal"])]
