@@ -15,6 +15,11 @@ export RAY_USAGE_STATS_ENABLED := 0
 export ORT_DISABLE_TELEMETRY := 1
 export FLWR_HOME := $(CURDIR)/.flwr
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Python caches each module's bytecode on first import (the install compiles none, below).
+# With PYTHONDONTWRITEBYTECODE set (some shells and containers set it), every process
+# compiled every module it imported, torch and Flower included, every time: a Flower
+# device process spent about a third of its CPU compiling, and the test suite half.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run flwr-run tour test lint browser install clean
 
@@ -34,9 +39,6 @@ flwr-run: $(STAMP)
 tour: $(STAMP)
 	$(BIN)/fedpersona demo --out runs/store-tour
 
-# Two test workers (pytest-xdist); the tests that start a Ray simulation share one xdist
-# group and those that start a local deployment another (tests/conftest.py): at most one
-# of each at a time, and the two kinds may run side by side.
 # Three workers on a 2-core machine: the Ray and deployment groups (tests/conftest.py) spend
 # much of their time waiting on Flower's polling and process start-ups, and a third worker
 # fills those gaps. The lint runs beside the suite (mypy without its cache is about a minute
