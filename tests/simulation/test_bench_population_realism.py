@@ -47,7 +47,7 @@ def test_realism_bench_writes_both_columns_and_the_diagnostics(
     out = tmp_path / "results" / "realism.json"
 
     code = population_realism.main(
-        ["--quick", "--users", "30", "--convai2", str(convai2), "--out", str(out)]
+        ["--quick", "--users", "15", "--convai2", str(convai2), "--out", str(out)]
     )
 
     assert code == 0
@@ -59,8 +59,8 @@ def test_realism_bench_writes_both_columns_and_the_diagnostics(
     assert all(0.0 <= r["hits@1"] <= 100.0 and 0.0 < r["mrr"] <= 1.0 for r in rows.values())
     assert report["convai2"]["rows"] == CONVAI2_ROWS[:1]  # only the methods compared here
     assert report["chance"] == {"hits@1": 5.0, "mrr": pytest.approx(0.1799, abs=1e-4)}
-    assert report["config"]["users"] == 30
-    assert report["config"]["unseen_users"] == 6
+    assert report["config"]["users"] == 15
+    assert report["config"]["unseen_users"] == 3
     assert report["config"]["seeds"] == [0]
     for found in report["diagnostics"].values():
         assert 1.0 < found["topical_candidates_mean"] < 20.0
