@@ -18,7 +18,7 @@ def test_generalisation_bench_writes_every_method_on_every_set(
 
     # One seed: each seed is the same code on another draw (the mean over seeds: below).
     code = generalisation.main(
-        ["--users", "30", "--msc-pairs", "6", "--seeds", "1", "--out", str(out)]
+        ["--users", "20", "--msc-pairs", "6", "--seeds", "1", "--out", str(out)]
     )
 
     assert code == 0
