@@ -19,14 +19,14 @@ from privacy.kdf import MIN_ITERATIONS, MIN_MEMORY_KIB, KdfParams
 PASSPHRASE = "test passphrase, not a real one"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# xdist groups (`make test` runs `pytest -n 3 --dist loadgroup`): a group's tests run one at
+# xdist groups (`make test` runs `pytest -n 2 --dist loadgroup`): a group's tests run one at
 # a time in one worker, and xdist hands out the groups first (the largest units). A Ray
 # simulation starts a whole local Ray cluster, so two at once would double its memory and
 # fight over the cores. A local deployment (flower-superlink, supernodes, `flwr run`) picks
 # free ports (`free_port`) and its own FLWR_HOME under tmp_path and never starts Ray; it
 # spends most of its time waiting (a SuperNode polls for work every 3 s, and each message
 # starts a ClientApp process), so the deployments are split in two groups: at most two run
-# at once, beside one Ray simulation. Only the tests that start either carry a mark: the
+# at once (with more workers than groups), beside one Ray simulation. Only the tests that start either carry a mark: the
 # others in the same modules spread over the workers.
 # pytest is pinned at 9.1.1: pytest-xdist 3.8.0 groups by appending "@group" to
 # `item._nodeid`, which pytest 9.2 no longer reads (Node.nodeid is str(item._id)), and
