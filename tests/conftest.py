@@ -26,8 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # free ports (`free_port`) and its own FLWR_HOME under tmp_path and never starts Ray; it
 # spends most of its time waiting (a SuperNode polls for work every 3 s, and each message
 # starts a ClientApp process), so the deployments are split in two groups: at most two run
-# at once (with more workers than groups), beside one Ray simulation. Only the tests that start either carry a mark: the
-# others in the same modules spread over the workers.
+# at once (with workers to spare), beside one Ray simulation. Only the tests that start
+# either carry a mark: the others in the same modules spread over the workers.
 # pytest is pinned at 9.1.1: pytest-xdist 3.8.0 groups by appending "@group" to
 # `item._nodeid`, which pytest 9.2 no longer reads (Node.nodeid is str(item._id)), and
 # under 9.2 these groups were silently not enforced (docs/benchmarks.md).
