@@ -13,8 +13,6 @@ import zipfile
 import pytest
 from flwr.cli.build import build_fab_from_disk
 
-from client.process_tree import alive
-from server.metrics_store import MetricsStore
 from simulation.deployment import (
     APP_PACKAGES,
     LocalDeployment,
@@ -23,6 +21,7 @@ from simulation.deployment import (
     stage_app,
 )
 from tests.conftest import DEPLOYMENT, REPO_ROOT
+from tests.simulation.deployed_run import check_deployed_run
 
 
 # Under SecAgg+: the plain deployment's run and checks are those of the joined device's
@@ -31,7 +30,6 @@ from tests.conftest import DEPLOYMENT, REPO_ROOT
 def test_superlink_and_supernodes_run_two_secure_rounds_and_leave_no_process_behind(
     tmp_path, encoder_cache, monkeypatch
 ):
-    secure_aggregation = True
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     deployment = LocalDeployment(
         tmp_path / "deployment",
@@ -53,26 +51,15 @@ def test_superlink_and_supernodes_run_two_secure_rounds_and_leave_no_process_beh
                 "sampling": "fixed_size",
                 "epsilon": 10.0,
                 "local-epochs": 1,
-                "secure-aggregation": secure_aggregation,
+                "secure-aggregation": True,
             },
         )
         started = deployment.process_tree()
         ended = deployment.stop()
 
     assert result.returncode == 0, result.stdout + result.stderr
-    store = MetricsStore(run_dir / "metrics.sqlite")
-    assert [r["clients_completed"] for r in store.rounds()] == [3, 3]
-    info = store.run_info()
-    assert info is not None
-    assert info["state"] == "completed"
-    assert info["settings"]["secure_aggregation"] is secure_aggregation
-    # A deployed run's epsilon assumes no sampling: each device joins at most 2 rounds.
-    assert info["settings"]["accounting"] == "unamplified"
-    assert "no amplification" in info["accounting_assumption"]
-    assert "at most 2 rounds" in info["accounting_assumption"]
-    assert len(started) >= 4  # superlink + 3 supernodes (+ the runtimes they spawned)
+    check_deployed_run(run_dir, devices=3, secure_aggregation=True, started=started, ended=ended)
     assert started <= ended | started
-    assert not [pid for pid in ended if alive(pid)]
 
 
 def test_a_port_in_use_gives_a_clear_error_and_starts_nothing(tmp_path):
