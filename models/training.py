@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from models.adamw import AdamW, AdamWSettings
 from models.encoded import EncodedExamples
 from models.reranking_head import HeadConfig, RerankingHead
 
@@ -153,8 +154,9 @@ def train_head(
     generator = torch.Generator().manual_seed(config.seed)
     if validation is None:
         data, validation = hold_out(data, config, groups)
-    optimiser = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    optimiser = AdamW(
+        model.parameters(),
+        AdamWSettings(learning_rate=config.learning_rate, weight_decay=config.weight_decay),
     )
     result = TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
@@ -203,7 +205,7 @@ def hold_out(
 def _epoch(
     model: RerankingHead,
     data: Batch,
-    optimiser: torch.optim.Optimizer,
+    optimiser: AdamW,
     config: TrainConfig,
     generator: torch.Generator,
 ) -> float:
