@@ -128,7 +128,7 @@ def _export_into(staging: Path) -> Manifest:
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()
     source = model_path()
     config = source_config(source)
     model = AutoModel.from_pretrained(str(source)).eval()
