@@ -37,7 +37,14 @@ import numpy.typing as npt
 
 from bench.locomo_data import load_conversations
 from bench.locomo_retrieval import KS, _first_sessions
-from bench.locomo_tuning import ALL_SHARES, Signals, build_index, combine, signals_of_one
+from bench.locomo_tuning import (
+    ALL_SHARES,
+    Signals,
+    build_index,
+    combine,
+    signals_of_one,
+    turn_recall,
+)
 from bench.reporting import data_benchmark_main, table
 from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
@@ -120,12 +127,8 @@ def recall_rows(built: Built, family: str, share: float, shares: Shares) -> npt.
     for question in built.questions:
         main = combine(built.index, question.main, shares)
         subs = [combine(built.index, s, shares) for s in question.subs[family]] if share else []
-        seen: dict[str, None] = {}
-        for position in top_positions(rrf_fuse(main, subs, share), DEPTH):
-            seen.setdefault(built.dias[position])
-        ranked = list(seen)
-        gold = question.main.gold
-        rows.append([len(gold & set(ranked[:k])) / len(gold) for k in KS])
+        order = top_positions(rrf_fuse(main, subs, share), DEPTH)
+        rows.append(turn_recall(built.dias, order, question.main.gold))
     return np.array(rows)
 
 
