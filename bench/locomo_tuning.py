@@ -189,14 +189,23 @@ def combine(index: MemoryIndex, signals: Signals, shares: dict[str, float]) -> A
 
 def recalls(built: Built, shares: dict[str, float]) -> npt.NDArray[np.float64]:
     """(questions, len(KS)) evidence recall for one grid point."""
-    rows = []
-    for signals in built.questions:
-        seen: dict[str, None] = {}
-        for position in top_positions(combine(built.index, signals, shares), 100):
-            seen.setdefault(built.dia_of_row[position])
-        ranked = list(seen)
-        rows.append([len(signals.gold & set(ranked[:k])) / len(signals.gold) for k in KS])
-    return np.array(rows)
+    return np.array(
+        [
+            turn_recall(
+                built.dia_of_row, top_positions(combine(built.index, s, shares), 100), s.gold
+            )
+            for s in built.questions
+        ]
+    )
+
+
+def turn_recall(dia_of_row: list[str], positions: list[int], gold: set[str]) -> list[float]:
+    """Recall@k (k in KS) of ``gold`` among the distinct turns of ranked rows ``positions``."""
+    seen: dict[str, None] = {}
+    for position in positions:
+        seen.setdefault(dia_of_row[position])
+    ranked = list(seen)
+    return [len(gold & set(ranked[:k])) / len(gold) for k in KS]
 
 
 def check_against_search(built: Built, shares: dict[str, float], embedder: Embedder) -> None:

@@ -150,7 +150,42 @@ _REQUEST = re.compile(
 )
 
 
+# A question about someone else: a third-person pronoun, or a capitalised name in a
+# subject's place ("What does Melanie like?", "What advice did Tim give?", "Caroline has
+# faced"). Read after two LoCoMo questions about what a speaker recommended were taken
+# for the user's own requests (docs/benchmarks.md, "Evidence recall on LoCoMo").
+_THIRD_PRONOUN = re.compile(r"\b(he|him|his|she|her|hers|they|them|their|theirs)\b")
+_AUXILIARY = r"(?:does|did|do|has|have|had|is|was|are|were|would|will|can|could|should)"
+# Not where a sentence starts ("What are ...", "Is it ..."): there a capital says nothing.
+_NAME = r"(?<=[^.?!:\s]\s)(?!I\b)[A-Z][a-z]+"
+_NAMED_SUBJECT = re.compile(
+    rf"\b{_AUXILIARY}\s+{_NAME}\b|\b{_NAME}\s+{_AUXILIARY}\b|\bfor\s+{_NAME}\s+to\b"
+)
+# The person speaking or the assistant addressed: a request for the user even when it
+# names someone else ("What should I get my mom? She loves tea.").
+_SELF_OR_ASSISTANT = re.compile(
+    r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|us|our|ours|you|your)\b"
+)
+
+
 def is_request(context: str) -> bool:
     """Whether a message asks for a recommendation, a choice or a way to do something
-    (written cues), as opposed to chit-chat: where a ranking acts for the person."""
-    return _REQUEST.search(context.lower()) is not None
+    (written cues), as opposed to chit-chat: where a ranking acts for the person.
+
+    A question about a third person ("What does Joanna recommend for a comfy living
+    room?") is not one: it asks what someone else said or likes, not for the user's
+    choice, unless the message also speaks of the user or addresses the assistant.
+    """
+    lowered = context.lower()
+    if _REQUEST.search(lowered) is None:
+        return False
+    return not about_someone_else(context)
+
+
+def about_someone_else(context: str) -> bool:
+    """Whether a message speaks of a third person (a pronoun, or a capitalised name where a
+    subject stands) and neither of the speaker nor to the assistant (English cues)."""
+    lowered = context.lower()
+    if _SELF_OR_ASSISTANT.search(lowered.replace("\u2019", "'")):
+        return False
+    return bool(_THIRD_PRONOUN.search(lowered) or _NAMED_SUBJECT.search(context))

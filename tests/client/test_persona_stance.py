@@ -105,3 +105,19 @@ def test_a_question_about_what_was_said_keeps_the_avoided_memory(profile, onnx_e
     assert recalled.memories
     assert "lobster" in recalled.memories[0].text
     assert all("lobster" not in m.text for m in requested.memories)
+
+
+def test_a_question_about_what_someone_else_recommends_keeps_the_avoided_memory(
+    profile, onnx_embedder
+) -> None:
+    # "recommend" is a request cue, but the question asks what Joanna said, not for the
+    # user's choice (models.stance_stage.is_request): the gate must not act.
+    profile.persona.observe(STATEMENTS, "diet", "I have a severe shellfish allergy")
+    engine = MemoryEngine(profile, onnx_embedder, config=EngineConfig(relevance_floor=0.0))
+    engine.add_turn("s1", "Joanna: the lobster rolls at Harbour Grill are the best in town.")
+    engine.add_turn("s1", "Harbour Grill also does a great mushroom risotto.")
+    engine.end_session("s1")
+
+    about_joanna = engine.retrieve("What does Joanna recommend at Harbour Grill?")
+
+    assert any("lobster" in m.text for m in about_joanna.memories)

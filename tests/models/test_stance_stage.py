@@ -80,5 +80,25 @@ def test_requests_are_told_from_chit_chat() -> None:
     assert not is_request("i just got back from walking my dog.")
 
 
+def test_a_question_about_someone_else_is_no_request() -> None:
+    # LoCoMo questions about what a speaker said; the validator read them as the user's
+    # own requests and ranked last the memories naming what the persona avoids.
+    assert not is_request("What advice does Caroline give for getting started with adoption?")
+    assert not is_request("What does Joanna recommend to make a living room comfy like hers?")
+    assert not is_request("What are some changes Caroline has faced during her transition?")
+    assert not is_request("What would be a good hobby for Tim to pick up?")
+    assert not is_request("What does she suggest for beginners?")
+    assert not is_request("Which restaurants would they recommend?")
+
+
+def test_the_users_own_request_naming_someone_else_stays_a_request() -> None:
+    assert is_request("Can you recommend a present for her?")
+    assert is_request("What should I get my mom? She loves tea.")
+    assert is_request("Any ideas for my trip with Tom?")
+    assert is_request("What would be a good hobby for me?")
+    assert is_request("What are some good hotels in Tokyo?")  # a capital starting no subject
+    assert is_request("What are some must-try dishes when in Bali?")
+
+
 def _no_encoder(texts: list[str]) -> np.ndarray:
     raise AssertionError(f"the encoder was called on {texts}")
