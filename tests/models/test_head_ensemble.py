@@ -14,13 +14,13 @@ from models.correction_shrinkage import (
     scale_correction,
     shrink_to_untrained,
 )
-from models.reranking_head import HeadConfig
+from models.reranking_head import HeadConfig, RerankingHead
 from models.robust_head import NULL_HEAD, train_robust_heads
 from models.training import TrainConfig, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
 
 
-def _trained_pair() -> tuple:
+def _trained_pair() -> tuple[RerankingHead, RerankingHead]:
     untrained = new_head(NULL_HEAD, seed=0)
     model = copy.deepcopy(untrained)
     train_head(model, _synthetic(n=96, k=6, seed=3), TrainConfig(epochs=3, seed=0))
