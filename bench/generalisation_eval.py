@@ -202,9 +202,11 @@ def _scorer(model: RerankingHead) -> Scorer:
 def _robust_config(robust: dict[str, tuple[RerankingHead, RobustResult]]) -> dict[str, Any]:
     """Each null head's chosen scale and best epoch, under its row name."""
     config: dict[str, Any] = {}
-    for shrink, (_, trained) in robust.items():
+    for shrink, (model, trained) in robust.items():
         config[f"{NULL_ROWS[shrink]}_scale"] = trained.scale
         config[f"{NULL_ROWS[shrink]}_best_epoch"] = trained.training.best_epoch
+        # cos, max_j s, mean_j s weights as scored (the untrained head: 1, 1, -0.75)
+        config[f"{NULL_ROWS[shrink]}_prior"] = model.prior.weight.detach().tolist()[0]
     return config
 
 
