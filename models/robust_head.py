@@ -9,7 +9,9 @@ Three pieces, each measured on bench/generalisation.py (docs/benchmarks.md,
 - training: models.training's listwise loss and early stopping on *users* held out from
   training (whole people, not a slice of the same people's rows);
 - selection: models.correction_shrinkage scales the MLP's output by the factor with the
-  best hits@1 on those held-out users.
+  best hits@1 on those held-out users (``shrink="correction"``), or mixes the trained
+  head's scores with the untrained head's (``shrink="ensemble"``: the prior's trained
+  drift shrinks too, the weight 0-1 picked on the same users).
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ the head), and the weights are fitted as a conditional logit with them as a fixe
 (McFadden 1974; an offset as in a GLM, McCullagh & Nelder 1989 s. 6.2.3). The stage acts only on a
 message that asks for a recommendation or a choice (``is_request``): in conversation a
 reply about what the speaker hates is often the right one (docs/benchmarks.md, "A stance
-stage after the head").
+stage after the head"). And it acts only on the requester's own persona
+(``PERSONA_OWNERS``, ``stage_acts``): a partner's request says nothing about what the
+persona's owner avoids.
 """
 
 from __future__ import annotations
