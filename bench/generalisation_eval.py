@@ -38,7 +38,11 @@ PREVIOUS_TRAINING = TrainConfig(consider_untrained=False)
 ROW_SETS = ("all", "null_stage")
 # The null head's rows by how its trained correction is shrunk (models.robust_head.SHRINKS):
 # the MLP only, or the output-space ensemble with the untrained head.
-NULL_ROWS = {"correction": "head_null", "ensemble": "head_null_ensemble"}
+NULL_ROWS = {
+    "correction": "head_null",
+    "ensemble": "head_null_ensemble",
+    "ensemble_1se": "head_null_ensemble_1se",
+}
 
 
 @dataclass

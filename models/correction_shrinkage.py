@@ -19,6 +19,7 @@ having been fitted to any).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -31,6 +32,10 @@ SCALES = (0.25, 0.5, 0.75, 1.0)
 # The ensemble's grid also holds 0 (the untrained head itself): it is a member of the
 # family, and with it the chosen head is never below its start on the held-out users.
 ENSEMBLE_SCALES = (0.0, *SCALES)
+# With the one-standard-error rule a finer grid: eighths from the untrained head to the
+# trained one.
+FINE_SCALES = tuple(i / 8 for i in range(9))
+RULES = ("best", "one_se")
 
 
 def scale_correction(model: RerankingHead, scale: float) -> None:
@@ -86,11 +91,14 @@ def shrink_to_untrained(
     untrained: RerankingHead,
     validation: EncodedExamples,
     scales: Sequence[float] = ENSEMBLE_SCALES,
+    *,
+    rule: str = "best",
 ) -> float:
-    """``ensemble_with_untrained`` at the ``scales`` entry with the best validation hits@1
-    (the smallest among equals: closest to the untrained head), in place; returns it."""
+    """``ensemble_with_untrained`` at the ``scales`` entry chosen by validation hits@1,
+    in place; returns it. ``rule`` "best": the best (the smallest among equals: closest to
+    the untrained head); "one_se": the smallest within one standard error of the best."""
     return _best_scale(
-        model, validation, scales, lambda m, s: ensemble_with_untrained(m, untrained, s)
+        model, validation, scales, lambda m, s: ensemble_with_untrained(m, untrained, s), rule
     )
 
 
@@ -99,16 +107,24 @@ def _best_scale(
     validation: EncodedExamples,
     scales: Sequence[float],
     apply: Callable[[RerankingHead, float], None],
+    rule: str = "best",
 ) -> float:
     if not scales:
         raise ValueError("scales must not be empty")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     trained = copy.deepcopy(model.state_dict())
-    best_scale, best_error = 1.0, float("inf")
+    errors = {}
     for scale in sorted(scales):
         apply(model, scale)
-        error = validation_error(model, validation, "hits")
+        errors[scale] = validation_error(model, validation, "hits")
         model.load_state_dict(trained)
-        if error < best_error:
-            best_scale, best_error = scale, error
-    apply(model, best_scale)
-    return best_scale
+    best = min(errors.values())
+    # The one-standard-error rule (Breiman et al. 1984, CART s. 3.4.3; Hastie, Tibshirani &
+    # Friedman 2009, ESL s. 7.10): the simplest model, here the one closest to the untrained
+    # head, whose error is within one standard error of the best; the binomial standard
+    # error of hits@1 over the validation rows, sqrt(p (1 - p) / n).
+    margin = math.sqrt(best * (1.0 - best) / len(validation)) if rule == "one_se" else 0.0
+    chosen = min(scale for scale, error in errors.items() if error <= best + margin)
+    apply(model, chosen)
+    return chosen

@@ -20,7 +20,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from models.correction_shrinkage import shrink_correction, shrink_to_untrained
+from models.correction_shrinkage import FINE_SCALES, shrink_correction, shrink_to_untrained
 from models.encoded import EncodedExamples
 from models.reranking_head import HeadConfig, RerankingHead
 from models.training import TrainConfig, TrainResult, hold_out, new_head, train_head
@@ -31,7 +31,9 @@ NULL_HEAD = HeadConfig(persona_null=True, persona_mean_prior=-0.75)
 # How the trained head is pulled back toward its prior (models.correction_shrinkage):
 # "correction" scales the MLP's output only (the prior keeps its trained weights);
 # "ensemble" is the output-space ensemble with the untrained head (the prior's drift too).
-SHRINKS = ("correction", "ensemble")
+# "ensemble_1se": the ensemble at the smallest weight within one standard error of the best
+# on a grid of eighths (models.correction_shrinkage.FINE_SCALES).
+SHRINKS = ("correction", "ensemble", "ensemble_1se")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ def train_robust_heads(
         scale = 1.0
         if validation is not None and shrink == "correction":
             scale = shrink_correction(copied, validation)
-        elif validation is not None:
+        elif validation is not None and shrink == "ensemble":
             scale = shrink_to_untrained(copied, untrained, validation)
+        elif validation is not None:
+            scale = shrink_to_untrained(copied, untrained, validation, FINE_SCALES, rule="one_se")
         heads[shrink] = (copied, RobustResult(result, scale))
     return heads

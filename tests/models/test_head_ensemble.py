@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import pytest
 
+from models import correction_shrinkage
 from models.correction_shrinkage import (
     ENSEMBLE_SCALES,
     ensemble_with_untrained,
@@ -80,8 +81,31 @@ def test_one_training_gives_both_shrinkages_and_unknown_ones_are_named():
 
     heads = train_robust_heads(data, users, config)
 
-    assert set(heads) == {"correction", "ensemble"}
+    assert set(heads) == {"correction", "ensemble", "ensemble_1se"}
     assert heads["correction"][1].training is heads["ensemble"][1].training
     assert heads["ensemble"][1].scale in ENSEMBLE_SCALES
     with pytest.raises(ValueError, match=r"\['wise'\]"):
         train_robust_heads(data, users, config, shrinks=("wise",))
+
+
+@pytest.mark.parametrize(("rule", "expected"), [("best", 1.0), ("one_se", 0.5)])
+def test_the_one_se_rule_takes_the_smallest_weight_within_a_standard_error(
+    monkeypatch, rule, expected
+):
+    # Held-out errors 0.30 / 0.25 / 0.24 at weights 0 / 0.5 / 1 over 100 rows: one standard
+    # error of the best is sqrt(0.24 x 0.76 / 100) = 0.043, so 0.5 is within it and 0 is not.
+    model, untrained = _trained_pair()
+    errors = iter([0.30, 0.25, 0.24])
+    monkeypatch.setattr(correction_shrinkage, "validation_error", lambda *_: next(errors))
+
+    scale = shrink_to_untrained(
+        model, untrained, _synthetic(n=100, k=6, seed=7), (1.0, 0.0, 0.5), rule=rule
+    )
+
+    assert scale == expected
+
+
+def test_an_unknown_rule_is_named():
+    model, untrained = _trained_pair()
+    with pytest.raises(ValueError, match="got 'median'"):
+        shrink_to_untrained(model, untrained, _synthetic(n=10, k=6, seed=7), rule="median")
