@@ -31,9 +31,12 @@ models.stance_persona), ``head_stance_trained`` (trained with it, HeadConfig.sta
 features, hand-set weights, models.stance_scorer) and ``stance_parsed_loto`` (weights
 fitted on seven topics, scored on the eighth). The stance stage after the head
 (models.stance_stage, bench.generalisation_stage): ``head_stance_stage`` and its variants,
-with ``*_avoiding`` splits (only the rows whose persona states an avoidance). Every row
-is the mean over 3 seeds (``--seeds``; the data draw, the candidates and the heads change with
-the seed); the JSON has each seed.
+with ``*_avoiding`` splits (only the rows whose persona states an avoidance). The
+null heads (models.robust_head, trained once on ConvAI2): ``head_null`` (the MLP's
+correction shrunk on held-out users) and ``head_null_ensemble`` (the output-space
+ensemble with the untrained head, its weight chosen on the same users);
+``persona_null`` is the untrained head. Every row is the mean over 3 seeds (``--seeds``;
+the data draw, the candidates and the heads change with the seed); the JSON has each seed.
 """
 
 from __future__ import annotations
@@ -145,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rows",
         choices=ROW_SETS,
         default="all",
-        help="all rows, or only cosine, persona_maxsim, head_null and the stage on head_null",
+        help="all rows, or only the baselines, the null heads and the stage on each",
     )
     args = parser.parse_args(argv)
     np.seterr(all="ignore")

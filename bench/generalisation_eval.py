@@ -12,13 +12,13 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.generalisation_data import msc_examples, msc_sessions, msc_utterances, prefeval_set
-from bench.generalisation_stage import renamed, stage_rows
+from bench.generalisation_stage import renamed, set_features, stage_rows
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
 from models.encoded import EmbedFn, EncodedExamples, encode
 from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
-from models.robust_head import NULL_HEAD, train_robust_head
+from models.robust_head import NULL_HEAD, RobustResult, train_robust_heads
 from models.stance_persona import encode_with_stance
 from models.stance_scorer import (
     StanceRow,
@@ -36,6 +36,13 @@ PREVIOUS_HEAD = HeadConfig(use_gate=True, persona_null=False, persona_mean_prior
 STANCE_HEAD = replace(PREVIOUS_HEAD, use_polarity=True)
 PREVIOUS_TRAINING = TrainConfig(consider_untrained=False)
 ROW_SETS = ("all", "null_stage")
+# The null head's rows by how its trained correction is shrunk (models.robust_head.SHRINKS):
+# the MLP only, or the output-space ensemble with the untrained head.
+NULL_ROWS = {
+    "correction": "head_null",
+    "ensemble": "head_null_ensemble",
+    "ensemble_1se": "head_null_ensemble_1se",
+}
 
 
 @dataclass
@@ -168,22 +175,23 @@ def evaluate_seed(
     sets = load_sets(root, seed=seed, convai2_users=convai2_users, msc_pairs=msc_pairs, say=say)
     result = SeedResult()
     lam = choose_lambda(sets.train)
+    null_prior = new_head(NULL_HEAD, seed=seed)
     baselines: dict[str, Scorer] = {
         "cosine": cosine,
         "persona_maxsim": lambda d: cosine(d) + lam * persona_maxsim(d),
+        "persona_null": _scorer(null_prior),  # the untrained NULL_HEAD: no parameter trained
     }
     prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
     for method, scorer in baselines.items():
         record(result, method, sets, scorer)
         result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
     say("training heads ...")
-    robust, robust_result = train_robust_head(sets.train, sets.train_users, TrainConfig(seed=seed))
-    _null_stage(result, sets, robust)
+    robust = train_robust_heads(sets.train, sets.train_users, TrainConfig(seed=seed))
+    _null_stage(result, sets, {NULL_ROWS[k]: model for k, (model, _) in robust.items()})
     result.config = {
         "persona_maxsim_lambda": lam,
         "head_null": NULL_HEAD.to_json(),
-        "head_null_scale": robust_result.scale,
-        "head_null_best_epoch": robust_result.training.best_epoch,
+        **_robust_config(robust),
         **result.config,
     }
     if rows == "all":
@@ -191,19 +199,38 @@ def evaluate_seed(
     return result
 
 
-def _null_stage(result: SeedResult, sets: Sets, robust: RerankingHead) -> None:
-    """``head_null`` on every set, and the stance stage on top of it (``head_null_*``)."""
-    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
-    record(result, "head_null", sets, lambda d: score(robust, d))
-    result.per_topic["head_null"] = per_topic(score(robust, prefeval), prefeval, sets.topics)
+def _scorer(model: RerankingHead) -> Scorer:
+    return lambda data: score(model, data)
+
+
+def _robust_config(robust: dict[str, tuple[RerankingHead, RobustResult]]) -> dict[str, Any]:
+    """Each null head's chosen scale and best epoch, under its row name."""
+    config: dict[str, Any] = {}
+    for shrink, (model, trained) in robust.items():
+        config[f"{NULL_ROWS[shrink]}_scale"] = trained.scale
+        config[f"{NULL_ROWS[shrink]}_best_epoch"] = trained.training.best_epoch
+        # cos, max_j s, mean_j s weights as scored (the untrained head: 1, 1, -0.75)
+        config[f"{NULL_ROWS[shrink]}_prior"] = model.prior.weight.detach().tolist()[0]
+    return config
+
+
+def _null_stage(result: SeedResult, sets: Sets, heads: dict[str, RerankingHead]) -> None:
+    """Each null head (``head_null``, ``head_null_ensemble``) on every set, and the stance
+    stage on top of it (``<head>_stance_stage*``)."""
     if sets.embed is None:
         raise ValueError("the stance stage needs the sets' encoder (Sets.embed is None)")
-    stage = stage_rows(sets.tests, sets.words, sets.topics, lambda d: score(robust, d), sets.embed)
-    stage = renamed(stage, "head_null")
-    result.hits.update(stage["hits"])
-    result.sizes.update(stage["sizes"])
-    result.per_topic.update(stage["per_topic"])
-    result.config["null_stance_stage"] = stage["config"]
+    prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
+    features = set_features(sets.tests, sets.words, sets.embed)
+    for name, model in heads.items():
+        scorer = _scorer(model)
+        record(result, name, sets, scorer)
+        result.per_topic[name] = per_topic(scorer(prefeval), prefeval, sets.topics)
+        stage = stage_rows(sets.tests, sets.words, sets.topics, scorer, sets.embed, features)
+        stage = renamed(stage, name)
+        result.hits.update(stage["hits"])
+        result.sizes.update(stage["sizes"])
+        result.per_topic.update(stage["per_topic"])
+        result.config[f"{name.removeprefix('head_')}_stance_stage"] = stage["config"]
 
 
 def _other_heads(
@@ -215,11 +242,9 @@ def _other_heads(
     previous = new_head(PREVIOUS_HEAD, seed=seed)
     train_head(previous, sets.train, replace(PREVIOUS_TRAINING, seed=seed))
     conversations = conversation_head(sets, seed)
-    null_prior = new_head(NULL_HEAD, seed=seed)
     scorers: dict[str, Scorer] = {
         "head_previous": lambda d: score(previous, d),
         "head_conversations": lambda d: score(conversations[0], d),
-        "persona_null": lambda d: score(null_prior, d),  # the untrained NULL_HEAD
     }
     prefeval = sets.tests[("prefeval", "mcq_dev_topics")]
     for method, scorer in scorers.items():

@@ -5,14 +5,24 @@ the rows follow the default head when it changes. Rows (split names as the other
 plus ``*_avoiding``: only the rows whose persona states an avoid / cannot clause, the
 only rows the stage can change):
 
+Whose persona a set holds (``PERSONA_OWNER``, models.stance_stage.PERSONA_OWNERS): on
+PrefEval the preference and the question are the same user's ("requester"); on ConvAI2 and
+Multi-Session Chat the persona is the replier's and the context the partner's turn
+("replier"), so the rows below that read it (all but ``_always``, ``_rank`` and
+``_any_owner``) leave those sets' rows to the head.
+
 - ``head_stance_stage``: where the context asks for a recommendation or a choice
-  (``is_request``), the standardised head + the stance term, elsewhere the head; on
+  (``is_request``) on the requester's own persona, the standardised head + the stance
+  term, elsewhere the head; on
   PrefEval each topic is scored with weights fitted on the other seven (leave one topic
   out), elsewhere with weights fitted on all eight topics (those sets never take part);
-- ``head_stance_stage_always``: the same stage on every context, requests or not;
+- ``head_stance_stage_always``: the same stage on every context, requests or not, whoever's
+  persona;
 - ``head_stance_stage_fixed``: as ``head_stance_stage`` with the pinned ``STAGE_WEIGHTS``;
 - ``head_stance_stage_liked``: as ``head_stance_stage`` with the liked / liked_named
   features too (five weights; requests only, since it is not zero for likes);
+- ``head_stance_stage_liked_any_owner``: as ``_liked`` on every request whoever's persona
+  it holds (the rule before the owner was read);
 - ``head_stance_stage_rank``: the head's order with candidates naming an avoided item
   plainly ranked last, as the memory validator does (no weights);
 - ``head_for_stage``: the head alone, on the ``*_avoiding`` rows too.
@@ -35,6 +45,7 @@ from models.stance_stage import (
     STAGE_WEIGHTS,
     fit_stage,
     is_request,
+    stage_acts,
     staged_scores,
     standardised,
 )
@@ -42,6 +53,10 @@ from models.stance_stage import (
 Array = npt.NDArray[np.float32]
 Scorer = Callable[[EncodedExamples], Array]
 PREFEVAL = ("prefeval", "mcq_dev_topics")
+# Whose persona each set's rows hold (bench.generalisation_data's protocols): ConvAI2 and
+# MSC rank the replies of the persona's owner to the partner's turn; PrefEval ranks answers
+# to the persona owner's own question.
+PERSONA_OWNER = {"convai2": "replier", "msc": "replier", "prefeval": "requester"}
 
 
 def avoiding_rows(rows: list[StanceRow]) -> npt.NDArray[np.bool_]:
@@ -76,19 +91,31 @@ def rank_last(head: Array, features: Array) -> Array:
     return np.asarray(head - named * spread, np.float32)
 
 
+def set_features(
+    tests: dict[tuple[str, str], EncodedExamples],
+    words: dict[tuple[str, str], list[StanceRow]],
+    embed: EmbedFn,
+) -> dict[tuple[str, str], Array]:
+    """``sparse_features`` of every set: they do not depend on the head, so stages over
+    several heads can share them."""
+    return {
+        key: sparse_features(words[key], data.candidates.shape[1], embed)
+        for key, data in tests.items()
+    }
+
+
 def stage_rows(
     tests: dict[tuple[str, str], EncodedExamples],
     words: dict[tuple[str, str], list[StanceRow]],
     topics: npt.NDArray[np.str_],
     head: Scorer,
     embed: EmbedFn,
+    features: dict[tuple[str, str], Array] | None = None,
 ) -> dict[str, Any]:
     """hits, sizes, per-topic figures and fitted weights of the stage rows."""
     scores = {key: head(data) for key, data in tests.items()}
-    features = {
-        key: sparse_features(words[key], data.candidates.shape[1], embed)
-        for key, data in tests.items()
-    }
+    if features is None:
+        features = set_features(tests, words, embed)
     prefeval = tests[PREFEVAL]
     labels = prefeval.labels
     held = np.zeros_like(scores[PREFEVAL])
@@ -119,13 +146,16 @@ def stage_rows(
 
     methods: dict[str, Callable[[tuple[str, str]], Array]] = {
         "head_for_stage": lambda k: scores[k],
-        "head_stance_stage": lambda k: _only_requests(scores[k], fitted_stage(k), words[k]),
+        "head_stance_stage": lambda k: _only_requests(scores[k], fitted_stage(k), words[k], k),
         "head_stance_stage_always": fitted_stage,
         "head_stance_stage_fixed": lambda k: _only_requests(
-            scores[k], staged_scores(scores[k], features[k], STAGE_WEIGHTS), words[k]
+            scores[k], staged_scores(scores[k], features[k], STAGE_WEIGHTS), words[k], k
         ),
         "head_stance_stage_rank": lambda k: rank_last(scores[k], features[k]),
-        "head_stance_stage_liked": lambda k: _only_requests(scores[k], liked_stage(k), words[k]),
+        "head_stance_stage_liked": lambda k: _only_requests(scores[k], liked_stage(k), words[k], k),
+        "head_stance_stage_liked_any_owner": lambda k: _only_requests(
+            scores[k], liked_stage(k), words[k]
+        ),
     }
     result = _collect(methods, tests, words, topics, fitted, all_topics)
     result["config"]["liked_weights_all_topics"] = liked_all.tolist()
@@ -148,9 +178,18 @@ def renamed(stage: dict[str, Any], head_name: str) -> dict[str, Any]:
     }
 
 
-def _only_requests(head: Array, staged: Array, words: list[StanceRow]) -> Array:
-    """The staged scores on request rows, the head's (standardised: same order) elsewhere."""
-    request = np.asarray([is_request(r.context) for r in words], bool)
+def _only_requests(
+    head: Array, staged: Array, words: list[StanceRow], key: tuple[str, str] | None = None
+) -> Array:
+    """The staged scores where the stage acts, the head's (standardised: same order)
+    elsewhere. With ``key`` the stage acts on requests on the requester's own persona
+    (``PERSONA_OWNER`` of the set, models.stance_stage.stage_acts); without, on every
+    request."""
+    if key is None:
+        request = np.asarray([is_request(r.context) for r in words], bool)
+    else:
+        owner = PERSONA_OWNER[key[0]]
+        request = np.asarray([stage_acts(r.context, owner) for r in words], bool)
     return np.where(request[:, None], staged, standardised(head)).astype(np.float32)
 
 

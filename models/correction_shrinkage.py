@@ -19,7 +19,8 @@ having been fitted to any).
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -28,6 +29,13 @@ from models.reranking_head import RerankingHead
 from models.training import validation_error
 
 SCALES = (0.25, 0.5, 0.75, 1.0)
+# The ensemble's grid also holds 0 (the untrained head itself): it is a member of the
+# family, and with it the chosen head is never below its start on the held-out users.
+ENSEMBLE_SCALES = (0.0, *SCALES)
+# With the one-standard-error rule a finer grid: eighths from the untrained head to the
+# trained one.
+FINE_SCALES = tuple(i / 8 for i in range(9))
+RULES = ("best", "one_se")
 
 
 def scale_correction(model: RerankingHead, scale: float) -> None:
@@ -47,17 +55,76 @@ def shrink_correction(
 ) -> float:
     """Scale the trained correction by the ``scales`` entry with the best validation hits@1
     (the smallest among equals), in place; returns the scale."""
-    if not scales:
-        raise ValueError("scales must not be empty")
     if not model.config.use_handcrafted:
         return 1.0  # without the prior there is nothing to shrink toward
+    return _best_scale(model, validation, scales, lambda m, s: scale_correction(m, s))
+
+
+def ensemble_with_untrained(model: RerankingHead, untrained: RerankingHead, scale: float) -> None:
+    """Make ``model`` score (1 - scale) x untrained + scale x model, in place.
+
+    The output-space ensemble of Wortsman et al. 2022 (section 2) with the untrained head
+    as the zero-shot model. ``scale_correction`` alone shrinks only the MLP and keeps the
+    prior's trained weights at full strength; here the prior's drift shrinks too. Exact
+    as a weight edit because the untrained head's MLP output is zero and the prior is
+    linear in features no parameter changes (no gate, no stance):
+    (1 - a) w0.x + a (w1.x + mlp(x)) = ((1 - a) w0 + a w1).x + a mlp(x).
+    """
+    if not 0.0 <= scale <= 1.0:
+        raise ValueError(f"scale must be in [0, 1], got {scale}")
+    config = model.config
+    if not config.use_handcrafted or config.use_gate or config.use_polarity:
+        raise ValueError(f"the ensemble is a weight edit only for a plain prior head: {config}")
+    if untrained.config != config:
+        raise ValueError(f"untrained head {untrained.config} is not the same head as {config}")
+    last = untrained.score[-1]
+    if not isinstance(last, torch.nn.Linear) or bool(last.weight.abs().sum() + last.bias.abs()):
+        raise ValueError("the untrained head's MLP output is not zero: it was trained")
+    with torch.no_grad():
+        start = untrained.prior.weight
+        model.prior.weight.copy_(start + scale * (model.prior.weight - start))
+    scale_correction(model, scale)
+
+
+def shrink_to_untrained(
+    model: RerankingHead,
+    untrained: RerankingHead,
+    validation: EncodedExamples,
+    scales: Sequence[float] = ENSEMBLE_SCALES,
+    *,
+    rule: str = "best",
+) -> float:
+    """``ensemble_with_untrained`` at the ``scales`` entry chosen by validation hits@1,
+    in place; returns it. ``rule`` "best": the best (the smallest among equals: closest to
+    the untrained head); "one_se": the smallest within one standard error of the best."""
+    return _best_scale(
+        model, validation, scales, lambda m, s: ensemble_with_untrained(m, untrained, s), rule
+    )
+
+
+def _best_scale(
+    model: RerankingHead,
+    validation: EncodedExamples,
+    scales: Sequence[float],
+    apply: Callable[[RerankingHead, float], None],
+    rule: str = "best",
+) -> float:
+    if not scales:
+        raise ValueError("scales must not be empty")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
     trained = copy.deepcopy(model.state_dict())
-    best_scale, best_error = 1.0, float("inf")
+    errors = {}
     for scale in sorted(scales):
-        scale_correction(model, scale)
-        error = validation_error(model, validation, "hits")
+        apply(model, scale)
+        errors[scale] = validation_error(model, validation, "hits")
         model.load_state_dict(trained)
-        if error < best_error:
-            best_scale, best_error = scale, error
-    scale_correction(model, best_scale)
-    return best_scale
+    best = min(errors.values())
+    # The one-standard-error rule (Breiman et al. 1984, CART s. 3.4.3; Hastie, Tibshirani &
+    # Friedman 2009, ESL s. 7.10): the simplest model, here the one closest to the untrained
+    # head, whose error is within one standard error of the best; the binomial standard
+    # error of hits@1 over the validation rows, sqrt(p (1 - p) / n).
+    margin = math.sqrt(best * (1.0 - best) / len(validation)) if rule == "one_se" else 0.0
+    chosen = min(scale for scale, error in errors.items() if error <= best + margin)
+    apply(model, chosen)
+    return chosen

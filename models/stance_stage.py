@@ -15,7 +15,9 @@ the head), and the weights are fitted as a conditional logit with them as a fixe
 (McFadden 1974; an offset as in a GLM, McCullagh & Nelder 1989 s. 6.2.3). The stage acts only on a
 message that asks for a recommendation or a choice (``is_request``): in conversation a
 reply about what the speaker hates is often the right one (docs/benchmarks.md, "A stance
-stage after the head").
+stage after the head"). And it acts only on the requester's own persona
+(``PERSONA_OWNERS``, ``stage_acts``): a partner's request says nothing about what the
+persona's owner avoids.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ LIKED_FEATURES = (*STAGE_FEATURES, "liked", "liked_named")
 # The fit on all eight PrefEval development topics with a quick-run head (seed 0), rounded:
 # they saw every dev topic, so a PrefEval figure with them is not topic-held-out.
 STAGE_WEIGHTS = np.asarray([-12.8, -2.8, 0.35], np.float32)
+# Whose persona the stage holds. It means "respect the requester's stated avoidances", so
+# it acts only when the persona belongs to whoever made the request ("requester": on the
+# device the persona is the user's and the user asks; PrefEval's preference and question
+# are the same user's). In reply selection (ConvAI2, Multi-Session Chat) the persona is
+# the *replier's* and the request the partner's: the partner asking "what should I cook?"
+# says nothing about what the replier must avoid recommending ("replier").
+PERSONA_OWNERS = ("requester", "replier")
 
 
 def stage_features(features: Array, names: Sequence[str] = STAGE_FEATURES) -> Array:
@@ -117,6 +126,14 @@ def stance_term(
     return np.asarray(stage_features(features[0]) @ weights, np.float32)
 
 
+def stage_acts(context: str, persona_owner: str = "requester") -> bool:
+    """Whether the stage may act on a message: it asks for something (``is_request``) and
+    the persona is the requester's own (``PERSONA_OWNERS``)."""
+    if persona_owner not in PERSONA_OWNERS:
+        raise ValueError(f"persona_owner must be one of {PERSONA_OWNERS}, got {persona_owner!r}")
+    return persona_owner == "requester" and is_request(context)
+
+
 def stage_order(
     head: Sequence[float],
     context: str,
@@ -124,14 +141,17 @@ def stage_order(
     candidates: Sequence[str],
     embed: EmbedFn,
     weights: Array = STAGE_WEIGHTS,
+    *,
+    persona_owner: str = "requester",
 ) -> list[int]:
-    """Candidate indices, best first: the head's order unless ``context`` asks for a
-    recommendation or a choice (``is_request``) and a fact states an avoidance; then by
-    standardised head score plus the stance term. Ties keep the head's order."""
+    """Candidate indices, best first: the head's order unless the stage acts
+    (``stage_acts``: a request, on the requester's own persona) and a fact states an
+    avoidance; then by standardised head score plus the stance term. Ties keep the
+    head's order."""
     if len(head) != len(candidates):
         raise ValueError(f"{len(head)} head scores for {len(candidates)} candidates")
     scores = np.asarray(head, np.float32)
-    if is_request(context) and has_avoidance(facts):
+    if stage_acts(context, persona_owner) and has_avoidance(facts):
         term = stance_term(facts, candidates, embed, weights)
         scores = standardised(scores[None])[0] + term
     return [int(i) for i in np.argsort(-scores, kind="stable")]

@@ -33,6 +33,9 @@ def test_generalisation_bench_writes_every_method_on_every_set(
         "head_null",
         "head_stance_stage",
         "head_null_stance_stage",
+        "head_null_stance_stage_liked_any_owner",
+        "head_null_ensemble",
+        "head_null_ensemble_stance_stage_liked",
     )
     for method in methods:
         assert (method, "convai2", "unseen_users") in cells
