@@ -91,13 +91,19 @@ def test_persona_learning_fills_the_stance_from_what_was_said(profile, onnx_embe
     assert StanceClause(Stance.CANNOT, "sesame") in clauses
 
 
-def test_a_question_about_what_was_said_keeps_the_avoided_memory(profile, onnx_embedder) -> None:
-    # The stance gate acts on requests only: recalling what was said needs those memories.
+def _shellfish_allergic_engine(profile, embedder, lobster_speaker: str) -> MemoryEngine:
+    """A persona allergic to shellfish and one session about Harbour Grill's lobster rolls."""
     profile.persona.observe(STATEMENTS, "diet", "I have a severe shellfish allergy")
-    engine = MemoryEngine(profile, onnx_embedder, config=EngineConfig(relevance_floor=0.0))
-    engine.add_turn("s1", "The lobster rolls at Harbour Grill are the best in town.")
+    engine = MemoryEngine(profile, embedder, config=EngineConfig(relevance_floor=0.0))
+    engine.add_turn("s1", f"{lobster_speaker} at Harbour Grill are the best in town.")
     engine.add_turn("s1", "Harbour Grill also does a great mushroom risotto.")
     engine.end_session("s1")
+    return engine
+
+
+def test_a_question_about_what_was_said_keeps_the_avoided_memory(profile, onnx_embedder) -> None:
+    # The stance gate acts on requests only: recalling what was said needs those memories.
+    engine = _shellfish_allergic_engine(profile, onnx_embedder, "The lobster rolls")
 
     recalled = engine.retrieve("What did I say about the lobster rolls at Harbour Grill?")
     requested = engine.retrieve("What should I order at Harbour Grill?")
@@ -112,11 +118,7 @@ def test_a_question_about_what_someone_else_recommends_keeps_the_avoided_memory(
 ) -> None:
     # "recommend" is a request cue, but the question asks what Joanna said, not for the
     # user's choice (models.stance_stage.is_request): the gate must not act.
-    profile.persona.observe(STATEMENTS, "diet", "I have a severe shellfish allergy")
-    engine = MemoryEngine(profile, onnx_embedder, config=EngineConfig(relevance_floor=0.0))
-    engine.add_turn("s1", "Joanna: the lobster rolls at Harbour Grill are the best in town.")
-    engine.add_turn("s1", "Harbour Grill also does a great mushroom risotto.")
-    engine.end_session("s1")
+    engine = _shellfish_allergic_engine(profile, onnx_embedder, "Joanna: the lobster rolls")
 
     about_joanna = engine.retrieve("What does Joanna recommend at Harbour Grill?")
 
