@@ -64,7 +64,10 @@ def simulate(
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     logging.getLogger("flwr").setLevel(logging.ERROR)
     from simulation.client_app import app as client_app  # Flower apps import lazily: heavy
+    from simulation.message_delivery import use_one_scan_delivery
     from simulation.server_app import app as server_app
+
+    use_one_scan_delivery()  # Flower's own loop costs a core at 1,000 devices and more
 
     run_simulation(
         server_app,
