@@ -43,7 +43,7 @@ from models.stance_scorer import FEATURES, StanceRow, stance_features
 from models.stance_stage import (
     LIKED_FEATURES,
     STAGE_WEIGHTS,
-    fit_stage,
+    fit_stage_on_subsets,
     is_request,
     stage_acts,
     staged_scores,
@@ -120,21 +120,21 @@ def stage_rows(
     labels = prefeval.labels
     held = np.zeros_like(scores[PREFEVAL])
     fitted: dict[str, list[float]] = {}
-    for topic in sorted(set(topics.tolist())):
+    # Each topic's weights from the other seven topics, and the weights from all eight: the
+    # fits share their rows, so they run side by side (models.stance_stage).
+    names = sorted(set(topics.tolist()))
+    subsets = [topics != topic for topic in names] + [np.ones(len(topics), bool)]
+    prefeval_fit = (scores[PREFEVAL], features[PREFEVAL], labels, subsets)
+    *per_topic, all_topics = fit_stage_on_subsets(*prefeval_fit)
+    *liked_per_topic, liked_all = fit_stage_on_subsets(*prefeval_fit, names=LIKED_FEATURES)
+    liked_held = np.zeros_like(held)
+    for topic, weights, liked in zip(names, per_topic, liked_per_topic, strict=True):
         rows = topics == topic
-        weights = fit_stage(scores[PREFEVAL][~rows], features[PREFEVAL][~rows], labels[~rows])
         held[rows] = staged_scores(scores[PREFEVAL][rows], features[PREFEVAL][rows], weights)
         fitted[topic] = weights.tolist()
-    all_topics = fit_stage(scores[PREFEVAL], features[PREFEVAL], labels)
-    liked_held = np.zeros_like(held)
-    for topic in sorted(set(topics.tolist())):
-        rows = topics == topic
-        pair = (scores[PREFEVAL][~rows], features[PREFEVAL][~rows], labels[~rows])
-        weights = fit_stage(*pair, names=LIKED_FEATURES)
         liked_held[rows] = staged_scores(
-            scores[PREFEVAL][rows], features[PREFEVAL][rows], weights, LIKED_FEATURES
+            scores[PREFEVAL][rows], features[PREFEVAL][rows], liked, LIKED_FEATURES
         )
-    liked_all = fit_stage(scores[PREFEVAL], features[PREFEVAL], labels, names=LIKED_FEATURES)
 
     def liked_stage(k: tuple[str, str]) -> Array:
         if k == PREFEVAL:

@@ -90,21 +90,53 @@ def fit_stage(
     softmax_k(z(head)_k + x_k . w) (z: ``standardised``) against the gold candidate,
     plus ``l2`` * |w|^2; starts from ``STAGE_WEIGHTS`` (zeros past them).
     Deterministic: no sampling."""
-    if not len(head):
+    every_row = [np.ones(len(head), bool)]
+    (weights,) = fit_stage_on_subsets(
+        head,
+        features,
+        labels,
+        every_row,
+        l2=l2,
+        steps=steps,
+        learning_rate=learning_rate,
+        names=names,
+    )
+    return np.asarray(weights, np.float32)
+
+
+def fit_stage_on_subsets(
+    head: Array,
+    features: Array,
+    labels: npt.NDArray[np.int64],
+    subsets: Sequence[npt.NDArray[np.bool_]],
+    *,
+    l2: float = 1e-4,
+    steps: int = 3000,
+    learning_rate: float = 0.5,
+    names: Sequence[str] = STAGE_FEATURES,
+) -> Array:
+    """(S, len(names)): ``fit_stage`` on each subset of rows (boolean masks), the S fits
+    run side by side, one pass over the rows a step instead of S (leave-one-topic-out
+    fits share their rows). Each fit takes the steps it would take alone."""
+    if not len(head) or not all(subset.any() for subset in subsets):
         raise ValueError("no rows to fit the stance stage on")
     x = stage_features(features, names).astype(np.float64)
     offset = standardised(head).astype(np.float64)
     gold = x[np.arange(len(x)), labels]
-    weights = np.zeros(len(names), np.float64)
-    weights[: len(STAGE_WEIGHTS)] = STAGE_WEIGHTS[: len(names)]
+    start = np.zeros(len(names), np.float64)
+    start[: len(STAGE_WEIGHTS)] = STAGE_WEIGHTS[: len(names)]
+    weights = np.tile(start, (len(subsets), 1))
+    share = np.stack(subsets).astype(np.float64)
+    share /= share.sum(axis=1, keepdims=True)  # (S, N): each subset's mean over its rows
     for _ in range(steps):
-        logits = offset + x @ weights
+        logits = offset[:, :, None] + x @ weights.T  # (N, K, S)
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
-        gradient = (np.einsum("nk,nkf->nf", p, x) - gold).mean(0) + 2 * l2 * weights
-        weights -= learning_rate * gradient
-    return weights.astype(np.float32)
+        expected = np.matmul(p.transpose(0, 2, 1), x)  # (N, S, F): sum_k p x
+        gradient = np.einsum("sn,nsf->sf", share, expected - gold[:, None, :])
+        weights -= learning_rate * (gradient + 2 * l2 * weights)
+    return np.asarray(weights, np.float32)
 
 
 def has_avoidance(facts: Sequence[str]) -> bool:

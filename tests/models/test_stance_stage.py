@@ -9,6 +9,7 @@ from models.stance_scorer import FEATURES, StanceRow, stance_features
 from models.stance_stage import (
     STAGE_WEIGHTS,
     fit_stage,
+    fit_stage_on_subsets,
     has_avoidance,
     is_request,
     stage_order,
@@ -57,6 +58,23 @@ def test_the_fit_learns_to_push_down_what_is_named() -> None:
     weights = fit_stage(head, features, np.ones(40, np.int64))
     assert weights[1] < STAGE_WEIGHTS[1]
     assert (staged_scores(head, features, weights).argmax(1) == 1).all()
+
+
+def test_fits_side_by_side_equal_each_fit_alone() -> None:
+    rng = np.random.default_rng(0)
+    head = rng.normal(size=(60, 4)).astype(np.float32)
+    features = (0.3 * rng.normal(size=(60, 4, len(FEATURES)))).astype(np.float32)
+    labels = rng.integers(0, 4, 60)
+    topics = rng.integers(0, 3, 60)
+    subsets = [topics != topic for topic in range(3)] + [np.ones(60, bool)]
+
+    together = fit_stage_on_subsets(head, features, labels, subsets, steps=300)
+
+    for subset, weights in zip(subsets, together, strict=True):
+        alone = fit_stage(head[subset], features[subset], labels[subset], steps=300)
+        np.testing.assert_allclose(weights, alone, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="no rows"):
+        fit_stage_on_subsets(head, features, labels, [np.zeros(60, bool)])
 
 
 def test_bad_shapes_are_refused_with_the_sizes() -> None:
