@@ -20,12 +20,32 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from models.correction_shrinkage import FINE_SCALES, shrink_correction, shrink_to_untrained
+from models.correction_shrinkage import (
+    FINE_SCALES,
+    shrink_correction,
+    shrink_reply_match,
+    shrink_to_untrained,
+)
 from models.encoded import EncodedExamples
 from models.reranking_head import HeadConfig, RerankingHead
-from models.training import TrainConfig, TrainResult, hold_out, new_head, train_head
+from models.training import (
+    TrainConfig,
+    TrainResult,
+    hold_out,
+    new_head,
+    train_head,
+    training_only_under,
+)
 
 NULL_HEAD = HeadConfig(persona_null=True, persona_mean_prior=-0.75)
+# The null head with the context-to-reply term (models.reply_match); its rank chosen on
+# held-out ConvAI2 users (docs/benchmarks.md, "A context-to-reply term").
+REPLY_RANK = 32
+REPLY_HEAD = HeadConfig(**{**NULL_HEAD.to_json(), "reply_match_rank": REPLY_RANK})
+REPLY_PREFIX = "reply_match."
+# The reply heads (train_reply_heads): "reply" is the untrained null prior plus the trained
+# term; "reply_then_correction" then trains the rest with the term fixed, as head_null.
+REPLY_STAGES = ("reply", "reply_then_correction")
 
 
 # How the trained head is pulled back toward its prior (models.correction_shrinkage):
@@ -80,4 +100,32 @@ def train_robust_heads(
         elif validation is not None:
             scale = shrink_to_untrained(copied, untrained, validation, FINE_SCALES, rule="one_se")
         heads[shrink] = (copied, RobustResult(result, scale))
+    return heads
+
+
+def train_reply_heads(
+    data: EncodedExamples, users: Sequence[str], config: TrainConfig, head: HeadConfig = REPLY_HEAD
+) -> dict[str, tuple[RerankingHead, RobustResult]]:
+    """The context-to-reply term first, alone on top of the untrained prior (the MLP's
+    correction stays zero), its weight then picked on the held-out users ("reply"); from
+    there every other parameter trains with the term fixed and the MLP's correction is
+    shrunk on the same users, as for head_null ("reply_then_correction").
+
+    Why the term first and alone: it is what carries to a new kind of conversation, while
+    the full head's learned persona correction pulls Multi-Session Chat down (see the
+    module docstring); trained together, the two would share one early-stopping epoch."""
+    if not head.reply_match_rank:
+        raise ValueError(f"the head has no context-to-reply term: {head}")
+    if len(users) != len(data):
+        raise ValueError(f"{len(users)} user ids for {len(data)} rows")
+    model = new_head(head, seed=config.seed)
+    train, validation = hold_out(data, config, users)
+    with training_only_under(model, REPLY_PREFIX):
+        first = train_head(model, train, config, validation=validation)
+    reply_scale = shrink_reply_match(model, validation) if validation is not None else 1.0
+    heads = {"reply": (copy.deepcopy(model), RobustResult(first, reply_scale))}
+    with training_only_under(model, REPLY_PREFIX, inside=False):
+        second = train_head(model, train, config, validation=validation)
+    scale = shrink_correction(model, validation) if validation is not None else 1.0
+    heads["reply_then_correction"] = (model, RobustResult(second, scale))
     return heads

@@ -3,12 +3,16 @@ relation the shared projection's symmetric features cannot express."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 import torch
 
+from models.correction_shrinkage import ENSEMBLE_SCALES, scale_reply_match
 from models.encoded import EncodedExamples
 from models.reranking_head import HeadConfig
-from models.robust_head import NULL_HEAD
+from models.robust_head import NULL_HEAD, train_reply_heads
 from models.training import TrainConfig, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
 
@@ -70,3 +74,39 @@ def test_the_term_learns_which_reply_answers_a_turn_and_not_the_reverse():
         forward = model.reply_match(torch.from_numpy(test.context), torch.from_numpy(answered))
         reverse = model.reply_match(torch.from_numpy(answered[:, 0]), torch.from_numpy(asked))
     assert float(forward.mean()) > float(reverse.mean()) + 1.0
+
+
+def test_the_reply_heads_train_the_term_alone_then_the_rest_around_it():
+    data = _synthetic(n=240, k=6, seed=6)
+    users = [f"user{i % 24}" for i in range(len(data))]
+    head = replace(NULL_HEAD, reply_match_rank=4)
+    untrained = new_head(head, seed=0)
+
+    heads = train_reply_heads(data, users, TrainConfig(epochs=2, seed=0), head)
+
+    reply, result = heads["reply"]
+    assert result.scale in ENSEMBLE_SCALES
+    changed = {
+        name
+        for name, value in reply.state_dict().items()
+        if not torch.equal(value, untrained.state_dict()[name])
+    }
+    assert changed <= {"reply_match.reply_side.weight", "reply_match.context_side.weight"}
+    both, _ = heads["reply_then_correction"]
+    for name in ("reply_match.reply_side.weight", "reply_match.context_side.weight"):
+        assert torch.equal(both.state_dict()[name], reply.state_dict()[name])
+    with pytest.raises(ValueError, match="no context-to-reply term"):
+        train_reply_heads(data, users, TrainConfig(epochs=1, seed=0), NULL_HEAD)
+
+
+def test_scaling_the_term_scales_its_share_of_the_scores():
+    model = new_head(replace(NULL_HEAD, reply_match_rank=4), seed=0)
+    with torch.no_grad():
+        model.reply_match.reply_side.weight.normal_()
+    data = _synthetic(n=8, k=5, seed=1)
+    prior = score(new_head(NULL_HEAD, seed=0), data)
+    full = score(model, data)
+
+    scale_reply_match(model, 0.5)
+
+    np.testing.assert_allclose(score(model, data) - prior, 0.5 * (full - prior), atol=1e-5)
