@@ -37,4 +37,5 @@ class ReplyMatch(nn.Module):
     def forward(self, context: Tensor, candidates: Tensor) -> Tensor:
         asked = self.context_side(context).unsqueeze(1)  # (B, 1, R)
         answered = self.reply_side(candidates)  # (B, K, R)
-        return (asked * answered).sum(-1)
+        match: Tensor = (asked * answered).sum(-1)
+        return match
