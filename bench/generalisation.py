@@ -35,7 +35,10 @@ with ``*_avoiding`` splits (only the rows whose persona states an avoidance). Th
 null heads (models.robust_head, trained once on ConvAI2): ``head_null`` (the MLP's
 correction shrunk on held-out users) and ``head_null_ensemble`` (the output-space
 ensemble with the untrained head, its weight chosen on the same users);
-``persona_null`` is the untrained head. Every row is the mean over 3 seeds (``--seeds``;
+``persona_null`` is the untrained head. ``--rows reply_stage``: the baselines, ``head_null``,
+``head_reply`` (the untrained null head plus a context-to-reply term trained on ConvAI2,
+models.reply_match) and ``head_null_reply`` (that head after head_null's training), each
+with the stance stage. Every row is the mean over 3 seeds (``--seeds``;
 the data draw, the candidates and the heads change with the seed); the JSON has each seed.
 """
 
@@ -148,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rows",
         choices=ROW_SETS,
         default="all",
-        help="all rows, or only the baselines, the null heads and the stage on each",
+        help="all rows; only the baselines, the null heads and the stage on each; or the "
+        "baselines, head_null and the heads with the context-to-reply term, with the stage",
     )
     args = parser.parse_args(argv)
     np.seterr(all="ignore")

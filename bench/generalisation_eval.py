@@ -18,7 +18,14 @@ from bench.rerank_personachat import choose_lambda, cosine, persona_maxsim
 from models.encoded import EmbedFn, EncodedExamples, encode
 from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
-from models.robust_head import NULL_HEAD, RobustResult, train_robust_heads
+from models.robust_head import (
+    NULL_HEAD,
+    REPLY_HEAD,
+    SHRINKS,
+    RobustResult,
+    train_reply_heads,
+    train_robust_heads,
+)
 from models.stance_persona import encode_with_stance
 from models.stance_scorer import (
     StanceRow,
@@ -35,7 +42,7 @@ Scorer = Callable[[EncodedExamples], npt.NDArray[np.float32]]
 PREVIOUS_HEAD = HeadConfig(use_gate=True, persona_null=False, persona_mean_prior=0.0)
 STANCE_HEAD = replace(PREVIOUS_HEAD, use_polarity=True)
 PREVIOUS_TRAINING = TrainConfig(consider_untrained=False)
-ROW_SETS = ("all", "null_stage")
+ROW_SETS = ("all", "null_stage", "reply_stage")
 # The null head's rows by how its trained correction is shrunk (models.robust_head.SHRINKS):
 # the MLP only, or the output-space ensemble with the untrained head.
 NULL_ROWS = {
@@ -43,6 +50,9 @@ NULL_ROWS = {
     "ensemble": "head_null_ensemble",
     "ensemble_1se": "head_null_ensemble_1se",
 }
+# The heads with the context-to-reply term (models.robust_head.train_reply_heads):
+# the untrained null prior plus the trained term, and that head after head_null's training.
+REPLY_ROWS = {"reply": "head_reply", "reply_then_correction": "head_null_reply"}
 
 
 @dataclass
@@ -168,8 +178,10 @@ def evaluate_seed(
     say: Callable[[str], None],
     rows: str = "all",
 ) -> SeedResult:
-    """Every row (``rows="all"``), or only the baselines, ``head_null`` and the stance
-    stage on top of it (``rows="null_stage"``: the combined row without the other heads)."""
+    """Every row (``rows="all"``), or only the baselines, the null heads and the stance
+    stage on top of each (``rows="null_stage"``: the combined row without the other heads),
+    or the baselines, ``head_null`` and the heads with the context-to-reply term, each with
+    the stage (``rows="reply_stage"``)."""
     if rows not in ROW_SETS:
         raise ValueError(f"rows must be one of {ROW_SETS}, got {rows!r}")
     sets = load_sets(root, seed=seed, convai2_users=convai2_users, msc_pairs=msc_pairs, say=say)
@@ -186,12 +198,20 @@ def evaluate_seed(
         record(result, method, sets, scorer)
         result.per_topic[method] = per_topic(scorer(prefeval), prefeval, sets.topics)
     say("training heads ...")
-    robust = train_robust_heads(sets.train, sets.train_users, TrainConfig(seed=seed))
-    _null_stage(result, sets, {NULL_ROWS[k]: model for k, (model, _) in robust.items()})
+    shrinks = ("correction",) if rows == "reply_stage" else SHRINKS
+    robust = train_robust_heads(
+        sets.train, sets.train_users, TrainConfig(seed=seed), shrinks=shrinks
+    )
+    trained = {NULL_ROWS[k]: head for k, head in robust.items()}
+    if rows == "reply_stage":
+        reply = train_reply_heads(sets.train, sets.train_users, TrainConfig(seed=seed))
+        trained.update({REPLY_ROWS[k]: head for k, head in reply.items()})
+        result.config["head_reply"] = REPLY_HEAD.to_json()
+    _null_stage(result, sets, {name: model for name, (model, _) in trained.items()})
     result.config = {
         "persona_maxsim_lambda": lam,
         "head_null": NULL_HEAD.to_json(),
-        **_robust_config(robust),
+        **_robust_config(trained),
         **result.config,
     }
     if rows == "all":
@@ -203,14 +223,14 @@ def _scorer(model: RerankingHead) -> Scorer:
     return lambda data: score(model, data)
 
 
-def _robust_config(robust: dict[str, tuple[RerankingHead, RobustResult]]) -> dict[str, Any]:
-    """Each null head's chosen scale and best epoch, under its row name."""
+def _robust_config(heads: dict[str, tuple[RerankingHead, RobustResult]]) -> dict[str, Any]:
+    """Each trained head's chosen scale and best epoch, under its row name."""
     config: dict[str, Any] = {}
-    for shrink, (model, trained) in robust.items():
-        config[f"{NULL_ROWS[shrink]}_scale"] = trained.scale
-        config[f"{NULL_ROWS[shrink]}_best_epoch"] = trained.training.best_epoch
+    for name, (model, trained) in heads.items():
+        config[f"{name}_scale"] = trained.scale
+        config[f"{name}_best_epoch"] = trained.training.best_epoch
         # cos, max_j s, mean_j s weights as scored (the untrained head: 1, 1, -0.75)
-        config[f"{NULL_ROWS[shrink]}_prior"] = model.prior.weight.detach().tolist()[0]
+        config[f"{name}_prior"] = model.prior.weight.detach().tolist()[0]
     return config
 
 

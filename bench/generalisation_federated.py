@@ -48,7 +48,7 @@ from models.encoded import encode
 from models.ranking_metrics import hits_at_1
 from models.ranking_task import RankingExample
 from models.reranking_head import RerankingHead
-from models.robust_head import NULL_HEAD, train_robust_head
+from models.robust_head import NULL_HEAD, REPLY_HEAD, train_reply_heads, train_robust_head
 from models.training import TrainConfig, new_head, score
 from server.run_settings import RunSettings
 from simulation.populations import ClientData, PopulationData, _pair, _statements
@@ -142,9 +142,12 @@ def evaluate_seed(
     plan: FederatedPlan,
     say: Say,
     users: int | None = None,
+    reply: bool = False,
 ) -> dict[tuple[str, str], float]:
     """hits@1 by (method, split) for one seed: cosine, the untrained null head, the central
-    ConvAI2 head, and the federated heads (from the untrained and from the central head)."""
+    ConvAI2 head, and the federated heads (from the untrained and from the central head).
+    With ``reply`` the federations start from the heads with the context-to-reply term
+    (models.reply_match): untrained (it scores as ``persona_null``) and ``head_reply``."""
     data = load_bench_data(root, users=users, seed=seed, with_spc=False, say=say)
     sessions = msc_sessions(root)
     chosen = sorted({s.pair_id for s in sessions})[:pairs]
@@ -152,15 +155,18 @@ def evaluate_seed(
     population = device_population(sessions, device_pairs, seed=seed + 20)
     test = encode(held_out_rows(sessions, chosen, held, seed), data.embed, dimension=384)
     train = encode(data.train_examples, data.embed, dimension=384)
-    central, _ = train_robust_head(
-        train, [e.user_id for e in data.train_examples], TrainConfig(seed=seed)
-    )
+    users_of = [e.user_id for e in data.train_examples]
+    central, _ = train_robust_head(train, users_of, TrainConfig(seed=seed))
     heads = {"persona_null": new_head(NULL_HEAD, seed=seed), "head_null": central}
+    starts = (("federated_msc", heads["persona_null"]), ("federated_msc_from_central", central))
+    if reply:
+        heads["head_reply"] = train_reply_heads(train, users_of, TrainConfig(seed=seed))["reply"][0]
+        starts = (
+            ("federated_msc_reply", new_head(REPLY_HEAD, seed=seed)),
+            ("federated_msc_from_head_reply", heads["head_reply"]),
+        )
     say(f"{len(population.clients)} devices, {len(test)} held-out exchanges")
-    for name, start in (
-        ("federated_msc", heads["persona_null"]),
-        ("federated_msc_from_central", central),
-    ):
+    for name, start in starts:
         heads[name], facts = federated_msc_head(population, start, plan, seed)
         say(f"{name}: {facts}")
     hits = {("cosine", "held_out_pairs"): hits_at_1(cosine(test), test.labels)}
@@ -182,7 +188,15 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     seeds = [args.seed + i for i in range(args.seeds)]
     pairs = args.msc_pairs or (QUICK_PAIRS if args.quick else None)
     per_seed = [
-        evaluate_seed(args.data_dir, seed=s, pairs=pairs, plan=plan, say=say, users=args.users)
+        evaluate_seed(
+            args.data_dir,
+            seed=s,
+            pairs=pairs,
+            plan=plan,
+            say=say,
+            users=args.users,
+            reply=args.reply_match,
+        )
         for s in seeds
     ]
     rows = [
@@ -197,7 +211,12 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     ]
     return {
         "rows": rows,
-        "config": {"seeds": seeds, "msc_pairs": pairs, **plan.__dict__},
+        "config": {
+            "seeds": seeds,
+            "msc_pairs": pairs,
+            "reply_match": args.reply_match,
+            **plan.__dict__,
+        },
     }
 
 
@@ -217,6 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--server-learning-rate", type=float, default=None)
     parser.add_argument("--users", type=positive_int, default=None, help="first N ConvAI2 users")
+    parser.add_argument(
+        "--reply-match",
+        action="store_true",
+        help="federate from the heads with the context-to-reply term (models.reply_match)",
+    )
     parser.add_argument("--seeds", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=None)

@@ -50,6 +50,25 @@ def scale_correction(model: RerankingHead, scale: float) -> None:
         last.bias.mul_(scale)
 
 
+def scale_reply_match(model: RerankingHead, scale: float) -> None:
+    """Multiply the context-to-reply term (models.reply_match) by ``scale`` in place: its
+    reply side is linear in the score, so scaling that weight scales the term."""
+    if scale < 0.0:
+        raise ValueError(f"scale must be non-negative, got {scale}")
+    if not model.config.reply_match_rank:
+        raise ValueError("the head has no context-to-reply term (reply_match_rank 0)")
+    with torch.no_grad():
+        model.reply_match.reply_side.weight.mul_(scale)
+
+
+def shrink_reply_match(
+    model: RerankingHead, validation: EncodedExamples, scales: Sequence[float] = ENSEMBLE_SCALES
+) -> float:
+    """Scale the trained context-to-reply term by the ``scales`` entry with the best
+    validation hits@1 (the smallest among equals; 0 drops it), in place; returns it."""
+    return _best_scale(model, validation, scales, scale_reply_match)
+
+
 def shrink_correction(
     model: RerankingHead, validation: EncodedExamples, scales: Sequence[float] = SCALES
 ) -> float:
@@ -84,6 +103,8 @@ def ensemble_with_untrained(model: RerankingHead, untrained: RerankingHead, scal
         start = untrained.prior.weight
         model.prior.weight.copy_(start + scale * (model.prior.weight - start))
     scale_correction(model, scale)
+    if config.reply_match_rank:  # untrained, the term is zero: it scales like the MLP
+        scale_reply_match(model, scale)
 
 
 def shrink_to_untrained(

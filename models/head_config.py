@@ -44,11 +44,17 @@ class HeadConfig:
     # Initial weight of mean_j cos(r, p_j) in the prior; with ``persona_null`` a negative
     # weight discounts a candidate that resembles every fact a little (models.persona_null).
     persona_mean_prior: float = 0.0
+    # (issue 13, opt-in) Rank of a context-to-reply bilinear term (models.reply_match) added
+    # to the score; 0: none. Its reply side starts at zero, so the untrained head ranks as
+    # without it.
+    reply_match_rank: int = 0
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.reply_match_rank < 0:
+            raise ValueError(f"reply_match_rank must be >= 0, got {self.reply_match_rank}")
         if not self.use_handcrafted:
             # Stance and gate act on the hand-made features: without those, neither exists.
             object.__setattr__(self, "use_polarity", False)
@@ -61,4 +67,5 @@ class HeadConfig:
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
         # Checkpoints written before the stance features existed describe a head without them.
         old = {"use_polarity": False, "use_gate": False, "stance_input": False}
-        return cls(**{**old, "persona_null": False, "persona_mean_prior": 0.0, **data})
+        older = {"persona_null": False, "persona_mean_prior": 0.0, "reply_match_rank": 0}
+        return cls(**{**old, **older, **data})

@@ -31,6 +31,9 @@ Architecture (hidden size H = 64, about 29.7k parameters by default):
   cos + max_j s - 0.75 mean_j s, so such an untrained head ranks like that scorer
   (``persona_null`` on bench/generalisation.py), not like persona_maxsim. Old checkpoints
   load with it off.
+- (issue 13, opt-in) ``reply_match_rank`` R > 0: a context-to-reply bilinear term
+  (models.reply_match, 2 x 384 x R parameters) added to the score; it starts at zero, so
+  an untrained head with it ranks exactly as without it.
 Why this size: the per-user data is tens of examples, so capacity goes into one
 projection shared by all inputs rather than separate towers, and the attention replaces
 a persona mean that would blur a 5-fact persona into one vector.
@@ -49,6 +52,7 @@ from models.head_config import HeadConfig as HeadConfig
 from models.persona_gate import PersonaGate
 from models.persona_null import centre_over_candidates
 from models.polarity import StanceFeatures
+from models.reply_match import ReplyMatch
 
 HANDCRAFTED_FEATURES = 3
 POLARITY_FEATURES = 2
@@ -83,6 +87,9 @@ class RerankingHead(nn.Module):
                 self.prior.weight.copy_(torch.tensor([start]))
                 nn.init.zeros_(last.weight)
                 nn.init.zeros_(last.bias)
+        if config.reply_match_rank:
+            # Built last: the other modules' initial weights are those of a head without it.
+            self.reply_match = ReplyMatch(config.embedding_dim, config.reply_match_rank)
 
     @property
     def feature_count(self) -> int:
@@ -95,6 +102,14 @@ class RerankingHead(nn.Module):
         )
 
     def forward(
+        self, context: Tensor, candidates: Tensor, persona: Tensor, persona_mask: Tensor
+    ) -> Tensor:
+        scores = self._persona_scores(context, candidates, persona, persona_mask)
+        if self.config.reply_match_rank:
+            scores = scores + self.reply_match(context, candidates)
+        return scores
+
+    def _persona_scores(
         self, context: Tensor, candidates: Tensor, persona: Tensor, persona_mask: Tensor
     ) -> Tensor:
         c = self.project(context).unsqueeze(1)  # (B, 1, H)

@@ -9,7 +9,8 @@ disliked candidate down instead, with the unlikelihood term -log(1 - p(label))
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -179,6 +180,22 @@ def train_head(
             break
     model.load_state_dict(best_state)
     return result
+
+
+@contextmanager
+def training_only_under(
+    model: RerankingHead, prefix: str, *, inside: bool = True
+) -> Iterator[None]:
+    """Within the block only the parameters named ``prefix...`` train (``inside``), or all
+    but them; afterwards each parameter trains as before."""
+    before = {name: p.requires_grad for name, p in model.named_parameters()}
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = name.startswith(prefix) == inside
+    try:
+        yield
+    finally:
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad = before[name]
 
 
 def hold_out(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,15 +22,16 @@ from models.training import TrainConfig, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
 
 
-def _trained_pair() -> tuple[RerankingHead, RerankingHead]:
-    untrained = new_head(NULL_HEAD, seed=0)
+def _trained_pair(head: HeadConfig = NULL_HEAD) -> tuple[RerankingHead, RerankingHead]:
+    untrained = new_head(head, seed=0)
     model = copy.deepcopy(untrained)
     train_head(model, _synthetic(n=96, k=6, seed=3), TrainConfig(epochs=3, seed=0))
     return model, untrained
 
 
-def test_the_ensemble_scores_are_the_mix_of_the_two_heads_scores():
-    model, untrained = _trained_pair()
+@pytest.mark.parametrize("reply_rank", [0, 4], ids=["null", "null_reply_match"])
+def test_the_ensemble_scores_are_the_mix_of_the_two_heads_scores(reply_rank):
+    model, untrained = _trained_pair(replace(NULL_HEAD, reply_match_rank=reply_rank))
     data = _synthetic(n=12, k=6, seed=4)
     trained, start = score(model, data), score(untrained, data)
     assert not np.allclose(trained, start, atol=1e-3)

@@ -19,8 +19,17 @@ from models.training import TrainConfig, new_head, score, train_head
 from tests.conftest import REPO_ROOT
 
 
-@pytest.mark.parametrize("handcrafted", [True, False])
-def test_onnx_scores_match_torch_on_real_personachat_inputs(tmp_path, onnx_embedder, handcrafted):
+@pytest.mark.parametrize(
+    "config",
+    [
+        HeadConfig(),
+        HeadConfig(use_handcrafted=False),
+        # The null features and the context-to-reply term (models.reply_match), trained.
+        HeadConfig(persona_null=True, persona_mean_prior=-0.75, reply_match_rank=8),
+    ],
+    ids=["handcrafted", "plain", "null_reply_match"],
+)
+def test_onnx_scores_match_torch_on_real_personachat_inputs(tmp_path, onnx_embedder, config):
     dialogues = load_personachat(require(data_dir(), PERSONACHAT_VALID), limit=12)
     utterances = [
         Utterance(d.user_id, i, e.context, e.response, d.persona)
@@ -28,7 +37,7 @@ def test_onnx_scores_match_torch_on_real_personachat_inputs(tmp_path, onnx_embed
         for i, e in enumerate(d.exchanges)
     ]
     data = encode(build_examples(utterances, seed=0), onnx_embedder.embed, dimension=384)
-    model = new_head(HeadConfig(use_handcrafted=handcrafted), seed=0)
+    model = new_head(config, seed=0)
     train_head(model, data, TrainConfig(epochs=2, seed=0))  # non-trivial weights
 
     scorer = OnnxHeadScorer(export_head_onnx(model, tmp_path / "head.onnx"))

@@ -1,0 +1,112 @@
+"""The context-to-reply term (models.reply_match): a neutral start, and an asymmetric
+relation the shared projection's symmetric features cannot express."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from models.correction_shrinkage import ENSEMBLE_SCALES, scale_reply_match
+from models.encoded import EncodedExamples
+from models.reranking_head import HeadConfig
+from models.robust_head import NULL_HEAD, train_reply_heads
+from models.training import TrainConfig, new_head, score, train_head
+from tests.models.test_head_and_training import _synthetic
+
+DIM = 16
+
+
+def test_an_untrained_head_with_the_term_scores_exactly_as_without_it():
+    data = _synthetic()
+    for base in (HeadConfig(), NULL_HEAD):
+        without = new_head(base, seed=3)
+        with_term = new_head(HeadConfig(**{**base.to_json(), "reply_match_rank": 8}), seed=3)
+
+        shared = with_term.state_dict()
+        assert all(torch.equal(shared[name], value) for name, value in without.state_dict().items())
+        np.testing.assert_array_equal(score(with_term, data), score(without, data))
+
+
+def _questions_and_answers(n: int, seed: int, turn: np.ndarray) -> EncodedExamples:
+    """Each context c is answered by turn @ c (a fixed rotation, not symmetric). The first
+    distractor is turn.T @ c, the turn that c itself answers: any score symmetric in context
+    and reply (cosine, <W c, W r>, an MLP on W c * W r) gives it what it gives the gold,
+    since (c, turn.T @ c) is the pair (y, turn @ y) for y = turn.T @ c, read backwards."""
+    rng = np.random.default_rng(seed)
+    context = rng.standard_normal((n, DIM)).astype(np.float32)
+    context /= np.linalg.norm(context, axis=1, keepdims=True)
+    answers = context @ turn.T
+    asked = context @ turn
+    others = answers[rng.permutation(n)]
+    candidates = np.stack([answers, asked, others], axis=1)
+    return EncodedExamples(
+        context,
+        candidates,
+        np.ones((n, 3), np.float32),
+        np.zeros((n, 1, DIM), np.float32),
+        np.zeros((n, 1), np.float32),
+        np.zeros(n, np.int64),
+        np.ones(n, np.float32),
+        np.ones(n, np.float32),
+    )
+
+
+def test_the_term_learns_which_reply_answers_a_turn_and_not_the_reverse():
+    turn = np.linalg.qr(np.random.default_rng(0).standard_normal((DIM, DIM)))[0].astype(np.float32)
+    config = HeadConfig(embedding_dim=DIM, hidden_dim=8, mlp_dim=8, reply_match_rank=DIM)
+    model = new_head(config, seed=0)
+    test = _questions_and_answers(200, seed=2, turn=turn)
+    untrained = score(model, test)
+    np.testing.assert_allclose(untrained[:, 0], untrained[:, 1], atol=1e-5)  # cos: a tie
+
+    train_head(
+        model,
+        _questions_and_answers(400, seed=1, turn=turn),
+        TrainConfig(epochs=30, learning_rate=1e-2, validation_fraction=0.0, seed=0),
+    )
+
+    assert (score(model, test).argmax(1) == 0).mean() >= 0.95
+    asked, answered = test.context[:, None, :], test.candidates[:, :1, :]
+    with torch.no_grad():
+        forward = model.reply_match(torch.from_numpy(test.context), torch.from_numpy(answered))
+        reverse = model.reply_match(torch.from_numpy(answered[:, 0]), torch.from_numpy(asked))
+    assert float(forward.mean()) > float(reverse.mean()) + 1.0
+
+
+def test_the_reply_heads_train_the_term_alone_then_the_rest_around_it():
+    data = _synthetic(n=240, k=6, seed=6)
+    users = [f"user{i % 24}" for i in range(len(data))]
+    head = replace(NULL_HEAD, reply_match_rank=4)
+    untrained = new_head(head, seed=0)
+
+    heads = train_reply_heads(data, users, TrainConfig(epochs=2, seed=0), head)
+
+    reply, result = heads["reply"]
+    assert result.scale in ENSEMBLE_SCALES
+    changed = {
+        name
+        for name, value in reply.state_dict().items()
+        if not torch.equal(value, untrained.state_dict()[name])
+    }
+    assert changed <= {"reply_match.reply_side.weight", "reply_match.context_side.weight"}
+    both, _ = heads["reply_then_correction"]
+    for name in ("reply_match.reply_side.weight", "reply_match.context_side.weight"):
+        assert torch.equal(both.state_dict()[name], reply.state_dict()[name])
+    with pytest.raises(ValueError, match="no context-to-reply term"):
+        train_reply_heads(data, users, TrainConfig(epochs=1, seed=0), NULL_HEAD)
+
+
+def test_scaling_the_term_scales_its_share_of_the_scores():
+    model = new_head(replace(NULL_HEAD, reply_match_rank=4), seed=0)
+    with torch.no_grad():
+        model.reply_match.reply_side.weight.normal_()
+    data = _synthetic(n=8, k=5, seed=1)
+    prior = score(new_head(NULL_HEAD, seed=0), data)
+    full = score(model, data)
+
+    scale_reply_match(model, 0.5)
+
+    np.testing.assert_allclose(score(model, data) - prior, 0.5 * (full - prior), atol=1e-5)
