@@ -17,15 +17,14 @@ epochs in the exploration; docs/benchmarks.md.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 
 import numpy as np
 
 from models.encoded import EncodedExamples, concatenate
 from models.reranking_head import RerankingHead
-from models.training import TrainConfig, TrainResult, train_head
+from models.training import TrainConfig, TrainResult, train_head, training_only_under
 
 STANCE_PREFIX = "polarity."
 STANCE_TRAINING = TrainConfig(epochs=10, patience=3, weight_decay=1e-2)
@@ -63,18 +62,10 @@ def train_stance(
         return train_head(model, data, config, validation=validation)
 
 
-@contextmanager
-def training_only(model: RerankingHead, *, stance: bool) -> Iterator[None]:
+def training_only(model: RerankingHead, *, stance: bool) -> AbstractContextManager[None]:
     """Within the block only the stance parameters train (``stance``) or all but them.
 
     Stage 1 keeps the stance neutral: trained on conversations, where nothing is avoided,
     the stance features learned ConvAI2's topics and cost 2 points on Multi-Session Chat
     (69.5 -> 67.6 for seed 0; docs/benchmarks.md)."""
-    before = {name: p.requires_grad for name, p in model.named_parameters()}
-    for name, parameter in model.named_parameters():
-        parameter.requires_grad = name.startswith(STANCE_PREFIX) == stance
-    try:
-        yield
-    finally:
-        for name, parameter in model.named_parameters():
-            parameter.requires_grad = before[name]
+    return training_only_under(model, STANCE_PREFIX, inside=stance)
