@@ -19,7 +19,7 @@ it was written against (``CHECKED_FLOWER``); on any other the runtime keeps its 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from queue import Queue
 
 import flwr
@@ -32,11 +32,15 @@ CHECKED_FLOWER = "1.41."
 POLL_SECONDS = 0.1  # Flower's own interval
 
 
-def undelivered_messages(state: InMemoryLinkState, nodes: Sequence[int]) -> list[Message]:
-    """Each node's first undelivered message, in ``nodes`` order, now marked delivered:
-    what ``state.get_message_ins(node_id=node, limit=1)`` for every node returns, in one
-    scan of the stored messages instead of one scan per node."""
-    rank = {node: i for i, node in enumerate(nodes)}
+def delivery_order(nodes: Iterable[int]) -> dict[int, int]:
+    """Node id -> its place in Flower's delivery order (the order of the run's nodes)."""
+    return {node: i for i, node in enumerate(nodes)}
+
+
+def undelivered_messages(state: InMemoryLinkState, rank: Mapping[int, int]) -> list[Message]:
+    """Each node's first undelivered message, in ``rank`` order (``delivery_order``), now
+    marked delivered: what ``state.get_message_ins(node_id=node, limit=1)`` for every node
+    returns, in one scan of the stored messages instead of one scan per node."""
     first: dict[int, Message] = {}
     with state.lock:
         for message_id in list(state.message_ins_store):
@@ -62,9 +66,10 @@ def deliver_messages(
 ) -> None:
     """Flower's ``add_messages_to_queue``, same signature, one scan a pass."""
     nodes = list(nodes_mapping)
+    rank = delivery_order(nodes)  # once a run: 1 ms a pass at 10,000 nodes otherwise
     while not f_stop.is_set():
         if isinstance(state, InMemoryLinkState):
-            messages = undelivered_messages(state, nodes)
+            messages = undelivered_messages(state, rank)
         else:  # another LinkState: Flower's per-node calls
             messages = [m for node in nodes for m in state.get_message_ins(node_id=node, limit=1)]
         for message in messages:

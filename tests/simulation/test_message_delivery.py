@@ -28,7 +28,7 @@ from flwr.superlink.federation import NoOpFederationManager
 from flwr.superlink.grid.inmemory_grid import InMemoryGrid
 
 from simulation import message_delivery
-from simulation.message_delivery import deliver_messages, undelivered_messages
+from simulation.message_delivery import deliver_messages, delivery_order, undelivered_messages
 
 RUN_ID, TASK_ID = 7, 3
 NODES = 40
@@ -87,10 +87,10 @@ def test_each_pass_hands_out_what_flowers_per_node_calls_do():
 
     for _ in range(3):  # node 5's second message waits for the second pass in both
         expected = _seen(_flowers_pass(flowers, flower_nodes), flower_nodes)
-        assert _seen(undelivered_messages(ours, our_nodes), our_nodes) == expected
+        assert _seen(undelivered_messages(ours, delivery_order(our_nodes)), our_nodes) == expected
 
     fresh, fresh_nodes = _state()
-    first = _seen(undelivered_messages(fresh, fresh_nodes), fresh_nodes)
+    first = _seen(undelivered_messages(fresh, delivery_order(fresh_nodes)), fresh_nodes)
     assert first == [(1, 4), (5, 0), (12, 1), (20, 5), (39, 3)]  # node order, first of each
     assert all(m.metadata.delivered_at for m in ours.message_ins_store.values())
 
@@ -100,7 +100,7 @@ def test_expired_messages_are_dropped_not_delivered_in_both():
     ours, our_nodes = _state(ttl=1e-9)
 
     assert _flowers_pass(flowers, flower_nodes) == []
-    assert undelivered_messages(ours, our_nodes) == []
+    assert undelivered_messages(ours, delivery_order(our_nodes)) == []
     assert flowers.message_ins_store == {}
     assert ours.message_ins_store == {}
 
