@@ -14,6 +14,13 @@ keeps from that speaker's utterances; the gold facts are the sentences of the
 is at or above the threshold (0.7 stated; 0.6 and 0.8 reported too). Precision: matched
 extracted facts / extracted facts; recall: matched gold facts / gold facts; both
 micro-averaged over speakers. Baseline: every first-person sentence is a fact.
+
+With ``--llm-url URL`` (an OpenAI-compatible server: llama.cpp's, Ollama, vLLM) a third
+row reads each utterance with the engine's language-model extractor
+(``client.memory_engine.llm_extraction.LlmExtractor``, the rules behind it, exactly as
+``fedpersona chat --backend`` builds it) and says how many utterances the model's answer
+was used for and why the others fell back. ``--episodes N`` caps the episodes per
+session (a small model on a CPU reads about one utterance a second).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import argparse
 import json
 import lzma
 import sys
+import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +40,14 @@ import numpy as np
 from bench.reporting import data_benchmark_main, table
 from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
-from client.memory_engine.disclosure import RuleExtractor, is_first_person, split_sentences
+from client.llm.server_config import ServerConfig
+from client.memory_engine.disclosure import (
+    DisclosureExtractor,
+    RuleExtractor,
+    is_first_person,
+    split_sentences,
+)
+from client.memory_engine.llm_parts import llm_memory_parts
 from models.data.locations import data_dir, require
 
 DEFAULT_OUT = Path("bench/results/msc_persona.json")
@@ -66,7 +82,10 @@ def _episode_speakers(episode: dict[str, Any]) -> list[tuple[Facts, Facts]]:
 
 
 def engine_facts(utterances: Facts) -> Facts:
-    extractor = RuleExtractor()
+    return extractor_facts(RuleExtractor(), utterances)
+
+
+def extractor_facts(extractor: DisclosureExtractor, utterances: Facts) -> Facts:
     return [d.sentence for text in utterances for d in extractor.extract(text)]
 
 
@@ -83,13 +102,13 @@ METHODS: dict[str, Callable[[Facts], Facts]] = {
 def score(
     vectors: dict[str, np.ndarray],
     speakers: list[tuple[Facts, Facts]],
-    extract: Callable[[Facts], Facts],
+    extracted: list[Facts],
 ) -> dict[str, Any]:
+    """Precision and recall of ``extracted`` (one list per speaker) at each threshold."""
     counts = {
         t: [0, 0, 0, 0] for t in THRESHOLDS
     }  # matched extracted, extracted, matched gold, gold
-    for utterances, gold in speakers:
-        found = extract(utterances)
+    for (_, gold), found in zip(speakers, extracted, strict=True):
         if not gold and not found:
             continue
         cosine = _cosines(vectors, found, gold)
@@ -111,13 +130,16 @@ def _cosines(vectors: dict[str, np.ndarray], found: Facts, gold: Facts) -> np.nd
     return result
 
 
-def embed_all(embedder: Embedder, speakers: list[tuple[Facts, Facts]]) -> dict[str, np.ndarray]:
-    """Every sentence any method extracts and every gold fact, embedded once."""
+def embed_all(
+    embedder: Embedder, speakers: list[tuple[Facts, Facts]], extracted: list[list[Facts]]
+) -> dict[str, np.ndarray]:
+    """Every sentence any method extracted and every gold fact, embedded once."""
     texts: set[str] = set()
-    for utterances, gold in speakers:
+    for _, gold in speakers:
         texts.update(gold)
-        for extract in METHODS.values():
-            texts.update(extract(utterances))
+    for per_speaker in extracted:
+        for found in per_speaker:
+            texts.update(found)
     ordered = sorted(texts)
     return dict(zip(ordered, embedder.embed(ordered), strict=True))
 
@@ -137,27 +159,82 @@ def _prf(matched_found: int, found: int, matched_gold: int, gold: int) -> dict[s
 
 def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     sessions = (1,) if args.quick else (1, 2, 3, 4)
-    speakers = load_speakers(
-        data_dir(args.data_dir), sessions, QUICK_EPISODES if args.quick else None
+    episodes = (
+        args.episodes if args.episodes is not None else QUICK_EPISODES if args.quick else None
     )
+    speakers = load_speakers(data_dir(args.data_dir), sessions, episodes)
     log(f"{len(speakers)} speaker-sessions")
     embedder = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
-    vectors = embed_all(embedder, speakers)
+    extracted = {
+        method: [extract(utterances) for utterances, _ in speakers]
+        for method, extract in METHODS.items()
+    }
+    model_use: dict[str, Any] = {}
+    if args.llm_url:
+        server = ServerConfig(base_url=args.llm_url, model=args.llm_model)
+        extracted["llm_extractor"], model_use = llm_extracted(server, embedder, speakers, log)
+    vectors = embed_all(embedder, speakers, list(extracted.values()))
     log(f"{len(vectors)} distinct sentences embedded")
     rows = [
-        {"method": method, "by_threshold": score(vectors, speakers, extract)}
-        for method, extract in METHODS.items()
+        {"method": method, "by_threshold": score(vectors, speakers, found)}
+        for method, found in extracted.items()
     ]
+    if model_use:
+        rows[-1]["model_use"] = model_use
     return {
         "benchmark": "msc_persona",
         "config": {
             "quick": args.quick,
             "sessions": list(sessions),
+            "episodes_per_session": episodes,
             "speaker_sessions": len(speakers),
             "stated_threshold": STATED,
             "thresholds": list(THRESHOLDS),
+            "llm": {"url": args.llm_url, "model": args.llm_model} if args.llm_url else None,
         },
         "rows": rows,
+    }
+
+
+def llm_extracted(
+    server: ServerConfig,
+    embedder: Embedder,
+    speakers: list[tuple[Facts, Facts]],
+    log: Callable[[str], None],
+) -> tuple[list[Facts], dict[str, Any]]:
+    """Each speaker's facts read by the engine's LLM extractor, and how often the model's
+    answer was used (the rest fell back to the rules, counted by reason)."""
+    parts = llm_memory_parts(server, embedder)
+    sources: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    dropped = 0
+    started = time.perf_counter()
+    extracted: list[Facts] = []
+    try:
+        for number, (utterances, _) in enumerate(speakers, start=1):
+            facts: Facts = []
+            for text in utterances:
+                facts.extend(d.sentence for d in parts.extractor.extract(text))
+                outcome = parts.extractor.last
+                assert outcome is not None  # set by every extract()
+                sources[outcome.source] += 1
+                dropped += len(outcome.dropped)
+                if outcome.reason:
+                    reasons[outcome.reason] += 1
+            extracted.append(facts)
+            if number % 20 == 0:
+                log(f"llm extractor: {number} of {len(speakers)} speaker-sessions")
+    finally:
+        parts.close()
+    utterances_read = sum(sources.values())
+    seconds = time.perf_counter() - started
+    return extracted, {
+        "utterances": utterances_read,
+        "answer_used": sources["llm"],
+        "fell_back_to_rules": sources["rules"],
+        "fallback_reasons": dict(reasons.most_common()),
+        "facts_dropped_by_checks": dropped,
+        "seconds_per_utterance": round(seconds / max(1, utterances_read), 3),
     }
 
 
@@ -177,6 +254,24 @@ def show(result: dict[str, Any]) -> None:
         for t, v in row["by_threshold"].items()
     ]
     print("\n".join(table(header, lines)))
+    for row in result["rows"]:
+        if "model_use" in row:
+            use = row["model_use"]
+            print(
+                f"{row['method']}: the model's answer used for {use['answer_used']} of "
+                f"{use['utterances']} utterances ({use['seconds_per_utterance']} s each); "
+                f"fell back: {use['fallback_reasons']}"
+            )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--episodes", type=int, default=None, help="episodes per session (default: all; --quick 60)"
+    )
+    parser.add_argument(
+        "--llm-url", default=None, help="an OpenAI-compatible server's API root, e.g. .../v1"
+    )
+    parser.add_argument("--llm-model", default="local", help="the model name the server knows")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         produce=produce,
         show=show,
         argv=argv,
+        extra_arguments=add_arguments,
     )
 
 
