@@ -32,6 +32,7 @@ MAX_VALUE_CHARS = 200
 _LABEL = re.compile(r"^[a-z][a-z0-9 _'-]{0,63}$")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _FENCE = re.compile(r"^```[a-z]*\s*|\s*```$")
+_FENCED_BLOCK = re.compile(r"```[a-z]*\s*(.*?)\s*```", re.DOTALL)
 # Words a value may carry that its source need not (articles, links, the copula).
 _FUNCTION_WORDS = frozenset(
     _WORD.findall("a an the of to and or in on at for with from by as is are was be my i i'm")
@@ -60,16 +61,42 @@ class Rejected:
 
 
 def fact_items(answer: str) -> list[Any]:
-    """The ``facts`` list of the model's answer (a Markdown code fence around it is fine)."""
+    """The ``facts`` list of the model's answer (a Markdown code fence around it is fine,
+    and so is a sentence before or after the JSON)."""
     text = _FENCE.sub("", answer.strip())
     try:
         body = completion_json.parse_object(text)
     except MalformedReplyError as error:
-        raise MalformedFactsError(error.user_line) from error
+        embedded = _embedded_object(answer)
+        if embedded is None:
+            raise MalformedFactsError(error.user_line) from error
+        body = embedded
     facts = body.get("facts")
     if not isinstance(facts, list):
         raise MalformedFactsError(f"expected a 'facts' list, got {type(facts).__name__}")
     return facts
+
+
+def _embedded_object(answer: str) -> dict[str, Any] | None:
+    """The first JSON object inside a longer answer: a fenced block, else the first ``{``
+    that opens one. Small local models often introduce the JSON with a sentence
+    ("Here's a JSON representation ...", seen with SmolLM2 on llama.cpp's server)."""
+    for block in _FENCED_BLOCK.findall(answer):
+        try:
+            return completion_json.parse_object(block)
+        except MalformedReplyError:
+            continue
+    decoder = json.JSONDecoder()
+    start = answer.find("{")
+    while start != -1:
+        try:
+            value, _ = decoder.raw_decode(answer, start)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, dict):
+            return value
+        start = answer.find("{", start + 1)
+    return None
 
 
 def checked(items: list[Any], text: str) -> tuple[list[Disclosure], list[Rejected]]:

@@ -51,6 +51,21 @@ def test_a_fenced_json_answer_is_read():
 
 
 @pytest.mark.parametrize(
+    "template",
+    [
+        "Here's a JSON representation of the user's message:\n```json\n{}\n```",
+        "Sure! {} Hope this helps.",
+        "The facts {{}} are: ```\n{}\n``` and that is all.",
+    ],
+)
+def test_json_after_a_sentence_is_read(template):
+    extractor, found, _ = _extract(template.format(facts_json(LISBON)))
+    assert [d.value for d in found] == ["Lisbon"]
+    assert extractor.last is not None
+    assert extractor.last.source == "llm"
+
+
+@pytest.mark.parametrize(
     ("item", "reason"),
     [
         ({**LISBON, "value": "Porto"}, "not in the user's words: porto"),
