@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reporting import data_benchmark_main, table
+from bench.reporting import data_benchmark_main, reason_kind, table
 from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
 from client.llm.server_config import ServerConfig
@@ -220,7 +220,7 @@ def llm_extracted(
                 sources[outcome.source] += 1
                 dropped += len(outcome.dropped)
                 if outcome.reason:
-                    reasons[outcome.reason] += 1
+                    reasons[reason_kind(outcome.reason)] += 1
             extracted.append(facts)
             if number % 20 == 0:
                 log(f"llm extractor: {number} of {len(speakers)} speaker-sessions")

@@ -79,3 +79,9 @@ def data_benchmark_main(
         extra_arguments(parser)
     args = parser.parse_args(argv)
     return run_and_report(lambda log: produce(args, log), show, args.out)
+
+
+def reason_kind(reason: str) -> str:
+    """A fallback reason without the excerpt of the answer it quotes (the text after the
+    first colon), so that reasons of one kind count together."""
+    return reason.split(":", 1)[0]

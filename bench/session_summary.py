@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.reporting import data_benchmark_main, table
+from bench.reporting import data_benchmark_main, reason_kind, table
 from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
 from client.llm.server_config import ServerConfig
@@ -199,7 +199,7 @@ class CountedOutcomes:
         assert outcome is not None  # set by every summarise()
         self.sources[outcome.source] += 1
         if outcome.reason:
-            self.reasons[outcome.reason] += 1
+            self.reasons[reason_kind(outcome.reason)] += 1
         return text
 
 
