@@ -41,6 +41,11 @@ class TrainConfig:
     # "hits" (hits@1, what the benchmarks report). The loss can keep falling while hits@1
     # on other users does not (issue 13: the quick benchmark's heads ended below their start).
     stop_on: str = "loss"
+    # A head with the context-to-reply term trains the term alone, on its score multiplied
+    # by this (softmax temperature 1 / reply_sharpening; models.reply_training). At x 1 the
+    # term learned score scale instead of ranking; x 20 was the one setting that helped on
+    # held-out ConvAI2 users (seed 0; docs/benchmarks.md, "A context-to-reply term").
+    reply_sharpening: float = 20.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -51,6 +56,8 @@ class TrainConfig:
             raise ValueError(
                 f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
             )
+        if self.reply_sharpening <= 0:
+            raise ValueError(f"reply_sharpening must be positive, got {self.reply_sharpening}")
         if self.stop_on not in STOP_ON:
             raise ValueError(f"stop_on must be one of {STOP_ON}, got {self.stop_on!r}")
 

@@ -1,0 +1,77 @@
+"""How a head with the context-to-reply term trains (models.reply_training), centrally and
+on a device: the term alone, on sharpened scores; any other head exactly as train_head."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from models.reply_training import sharpened, train_head_or_reply_term, train_reply_term
+from models.reranking_head import HeadConfig, RerankingHead
+from models.robust_head import NULL_HEAD
+from models.training import TrainConfig, new_head, score, train_head
+from tests.models.test_head_and_training import _synthetic
+
+DEVICE_STEP = TrainConfig(epochs=3, batch_size=16, validation_fraction=0.0, seed=1)
+
+
+def _trained_looking(head: HeadConfig) -> RerankingHead:
+    """A head whose MLP output and term are not zero, as after some rounds."""
+    model = new_head(head, seed=0)
+    with torch.no_grad():
+        model.score[-1].weight.normal_(0.0, 0.5)
+        model.score[-1].bias.fill_(0.3)
+        if head.reply_match_rank:
+            model.reply_match.reply_side.weight.normal_(0.0, 0.5)
+    return model
+
+
+@pytest.mark.parametrize("head", [HeadConfig(), NULL_HEAD, HeadConfig(use_handcrafted=False)])
+def test_a_head_without_the_term_trains_exactly_as_train_head(head):
+    data = _synthetic(n=48, seed=2)
+    plain, routed = _trained_looking(head), _trained_looking(head)
+
+    expected = train_head(plain, data, DEVICE_STEP)
+    result = train_head_or_reply_term(routed, data, DEVICE_STEP)
+
+    assert result.train_loss == expected.train_loss
+    for name, value in plain.state_dict().items():
+        assert torch.equal(routed.state_dict()[name], value), name
+
+
+@pytest.mark.parametrize("base", [NULL_HEAD, HeadConfig(), HeadConfig(use_handcrafted=False)])
+def test_sharpening_multiplies_the_whole_score_and_is_undone_exactly(base):
+    model = _trained_looking(replace(base, reply_match_rank=4))
+    data = _synthetic(n=16, seed=3)
+    before = score(model, data)
+
+    with sharpened(model, 20.0):
+        inside = score(model, data)
+    after = score(model, data)
+
+    np.testing.assert_allclose(inside, 20.0 * before, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)
+
+
+def test_with_the_term_only_the_term_moves_and_it_moves_at_the_sharpened_temperature():
+    model = _trained_looking(replace(NULL_HEAD, reply_match_rank=4))
+    data = _synthetic(n=48, seed=4)
+    start = copy.deepcopy(model.state_dict())
+    at_one = copy.deepcopy(model)
+
+    train_head_or_reply_term(model, data, DEVICE_STEP)
+    train_reply_term(at_one, data, replace(DEVICE_STEP, reply_sharpening=1.0))
+
+    for name, value in model.state_dict().items():
+        moved = not torch.allclose(value, start[name], rtol=0.0, atol=1e-6)
+        assert moved == name.startswith("reply_match."), name
+    # The same steps in the sharpened frame move the term 1 / 20 as far in the head's units.
+    step = model.reply_match.reply_side.weight.detach() - start["reply_match.reply_side.weight"]
+    plain = at_one.reply_match.reply_side.weight.detach() - start["reply_match.reply_side.weight"]
+    assert float(step.norm()) < 0.2 * float(plain.norm())
+    with pytest.raises(ValueError, match="no context-to-reply term"):
+        train_reply_term(new_head(NULL_HEAD, seed=0), data, DEVICE_STEP)
