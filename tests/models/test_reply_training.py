@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from models.encoded import EncodedExamples
 from models.reply_training import sharpened, train_head_or_reply_term, train_reply_term
 from models.reranking_head import HeadConfig, RerankingHead
 from models.robust_head import NULL_HEAD
@@ -75,3 +76,73 @@ def test_with_the_term_only_the_term_moves_and_it_moves_at_the_sharpened_tempera
     assert float(step.norm()) < 0.2 * float(plain.norm())
     with pytest.raises(ValueError, match="no context-to-reply term"):
         train_reply_term(new_head(NULL_HEAD, seed=0), data, DEVICE_STEP)
+
+
+DIM = 16
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _orthogonal_to(rng: np.random.Generator, context: np.ndarray) -> np.ndarray:
+    x = rng.standard_normal(context.shape)
+    return _unit(x - (x * context).sum(-1, keepdims=True) * context)
+
+
+def _persona_and_reply_rows(n: int, seed: int, turn: np.ndarray) -> EncodedExamples:
+    """Half the rows are decided by the persona, against a distractor closer to the turn
+    (the prior ranks them right); in the other half the gold answers the turn (turn @ c)
+    and the first distractor is the turn c answers (turn.T @ c): cosine ties the two.
+    Every other distractor is less similar to the turn than the gold: a term that merely
+    enlarges cosine lowers the loss and breaks the persona rows."""
+    rng = np.random.default_rng(seed)
+    context = _unit(rng.standard_normal((n, DIM)))
+    persona = _orthogonal_to(rng, context)
+    candidates = np.stack([_unit(0.2 * context + 0.98 * _orthogonal_to(rng, context))] * 6, 1)
+    for j in range(2, 6):
+        candidates[:, j] = _unit(0.2 * context + 0.98 * _orthogonal_to(rng, context))
+    half = n // 2
+    candidates[:half, 0] = _unit(0.6 * context[:half] + 0.8 * persona[:half])
+    candidates[:half, 1] = _unit(0.7 * context[:half] + 0.714 * _orthogonal_to(rng, context[:half]))
+    candidates[half:, 0] = context[half:] @ turn.T
+    candidates[half:, 1] = context[half:] @ turn
+    persona_mask = np.ones((n, 1), np.float32)
+    persona_mask[half:] = 0.0
+    return EncodedExamples(
+        context,
+        candidates,
+        np.ones((n, 6), np.float32),
+        persona[:, None, :],
+        persona_mask,
+        np.zeros(n, np.int64),
+        np.ones(n, np.float32),
+        np.ones(n, np.float32),
+    )
+
+
+def _hits(model: RerankingHead, data: EncodedExamples) -> tuple[float, float]:
+    """hits@1 on (the persona half, the reply half)."""
+    top = score(model, data).argmax(1) == data.labels
+    half = len(data) // 2
+    return float(top[:half].mean()), float(top[half:].mean())
+
+
+def test_sharpened_the_term_learns_the_reply_relation_where_at_temperature_1_it_learns_scale():
+    turn = np.linalg.qr(np.random.default_rng(0).standard_normal((DIM, DIM)))[0]
+    train = _persona_and_reply_rows(96, seed=1, turn=turn.astype(np.float32))
+    test = _persona_and_reply_rows(400, seed=2, turn=turn.astype(np.float32))
+    head = replace(NULL_HEAD, embedding_dim=DIM, hidden_dim=8, mlp_dim=8, reply_match_rank=DIM)
+    sharp, at_one = new_head(head, seed=0), new_head(head, seed=0)
+    persona_before, reply_before = _hits(sharp, test)
+    config = TrainConfig(epochs=10, batch_size=16, learning_rate=1e-2, validation_fraction=0.0)
+
+    train_head_or_reply_term(sharp, train, config)
+    train_reply_term(at_one, train, replace(config, reply_sharpening=1.0))
+
+    persona_sharp, reply_sharp = _hits(sharp, test)
+    persona_at_one, _ = _hits(at_one, test)
+    assert persona_before >= 0.95 and reply_before <= 0.1
+    assert reply_sharp >= reply_before + 0.1
+    assert persona_sharp >= 0.9
+    assert persona_at_one <= 0.6
