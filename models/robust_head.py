@@ -121,11 +121,33 @@ def train_reply_heads(
         raise ValueError(f"{len(users)} user ids for {len(data)} rows")
     model = new_head(head, seed=config.seed)
     train, validation = hold_out(data, config, users)
-    first = train_reply_term(model, train, replace(config, stop_on="hits"), validation=validation)
-    reply_scale = shrink_reply_match(model, validation) if validation is not None else 1.0
-    heads = {"reply": (copy.deepcopy(model), RobustResult(first, reply_scale))}
+    first = _fit_reply_term(model, train, validation, config)
+    heads = {"reply": (copy.deepcopy(model), first)}
     with training_only_under(model, REPLY_PREFIX, inside=False):
         second = train_head(model, train, config, validation=validation)
     scale = shrink_correction(model, validation) if validation is not None else 1.0
     heads["reply_then_correction"] = (model, RobustResult(second, scale))
     return heads
+
+
+def fit_reply_term(
+    model: RerankingHead, data: EncodedExamples, users: Sequence[str], config: TrainConfig
+) -> RobustResult:
+    """``train_reply_heads``' first stage from any head with the term (a trained one too):
+    the term alone, stopped and its weight picked on a ``config.validation_fraction`` of
+    ``users``, in place."""
+    if len(users) != len(data):
+        raise ValueError(f"{len(users)} user ids for {len(data)} rows")
+    train, validation = hold_out(data, config, users)
+    return _fit_reply_term(model, train, validation, config)
+
+
+def _fit_reply_term(
+    model: RerankingHead,
+    train: EncodedExamples,
+    validation: EncodedExamples | None,
+    config: TrainConfig,
+) -> RobustResult:
+    result = train_reply_term(model, train, replace(config, stop_on="hits"), validation=validation)
+    scale = shrink_reply_match(model, validation) if validation is not None else 1.0
+    return RobustResult(result, scale)

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from models.encoded import EncodedExamples
-from models.reply_training import sharpened, train_head_or_reply_term, train_reply_term
+from models.reply_match import REPLY_WEIGHT_SCALE
+from models.reply_training import train_head_or_reply_term, train_reply_term
 from models.reranking_head import HeadConfig, RerankingHead
 from models.robust_head import NULL_HEAD
-from models.training import TrainConfig, new_head, score, train_head
+from models.training import TrainConfig, evaluate_loss, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
 
 DEVICE_STEP = TrainConfig(epochs=3, batch_size=16, validation_fraction=0.0, seed=1)
@@ -44,38 +45,42 @@ def test_a_head_without_the_term_trains_exactly_as_train_head(head):
         assert torch.equal(routed.state_dict()[name], value), name
 
 
-@pytest.mark.parametrize("base", [NULL_HEAD, HeadConfig(), HeadConfig(use_handcrafted=False)])
-def test_sharpening_multiplies_the_whole_score_and_is_undone_exactly(base):
-    model = _trained_looking(replace(base, reply_match_rank=4))
-    data = _synthetic(n=16, seed=3)
-    before = score(model, data)
-
-    with sharpened(model, 20.0):
-        inside = score(model, data)
-    after = score(model, data)
-
-    np.testing.assert_allclose(inside, 20.0 * before, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(after, before, rtol=1e-6, atol=1e-6)
-
-
-def test_with_the_term_only_the_term_moves_and_it_moves_at_the_sharpened_temperature():
+def test_with_the_term_only_the_term_moves_and_its_loss_is_at_the_sharpened_temperature():
     model = _trained_looking(replace(NULL_HEAD, reply_match_rank=4))
     data = _synthetic(n=48, seed=4)
     start = copy.deepcopy(model.state_dict())
-    at_one = copy.deepcopy(model)
+    sharpened_loss = evaluate_loss(model, data, DEVICE_STEP.reply_sharpening)
+    barely = copy.deepcopy(model)
 
     train_head_or_reply_term(model, data, DEVICE_STEP)
-    train_reply_term(at_one, data, replace(DEVICE_STEP, reply_sharpening=1.0))
+    first = train_head_or_reply_term(barely, data, replace(DEVICE_STEP, learning_rate=1e-12))
 
     for name, value in model.state_dict().items():
-        moved = not torch.allclose(value, start[name], rtol=0.0, atol=1e-6)
+        moved = not torch.equal(value, start[name])
         assert moved == name.startswith("reply_match."), name
-    # The same steps in the sharpened frame move the term 1 / 20 as far in the head's units.
-    step = model.reply_match.reply_side.weight.detach() - start["reply_match.reply_side.weight"]
-    plain = at_one.reply_match.reply_side.weight.detach() - start["reply_match.reply_side.weight"]
-    assert float(step.norm()) < 0.2 * float(plain.norm())
+    assert DEVICE_STEP.reply_sharpening == 20.0
+    assert first.train_loss[0] == pytest.approx(sharpened_loss, rel=1e-5)
+    assert sharpened_loss != pytest.approx(evaluate_loss(model, data), rel=1e-2)
     with pytest.raises(ValueError, match="no context-to-reply term"):
         train_reply_term(new_head(NULL_HEAD, seed=0), data, DEVICE_STEP)
+
+
+def test_the_terms_weights_are_stored_at_20_times_the_scale_they_score_at():
+    """So the DP noise, the same on every coordinate, moves the term's scores 20 times less."""
+    model = new_head(replace(NULL_HEAD, reply_match_rank=4), seed=0)
+    noise = torch.randn_like(model.reply_match.reply_side.weight)
+    with torch.no_grad():
+        model.reply_match.reply_side.weight.copy_(noise)
+    context, candidates = torch.randn(3, 384), torch.randn(3, 5, 384)
+
+    with torch.no_grad():
+        scores = model.reply_match(context, candidates)
+        raw = (model.reply_match.context_side(context).unsqueeze(1) * (candidates @ noise.T)).sum(
+            -1
+        )
+
+    torch.testing.assert_close(scores, raw / REPLY_WEIGHT_SCALE)
+    assert REPLY_WEIGHT_SCALE == 20.0
 
 
 DIM = 16
@@ -138,11 +143,14 @@ def test_sharpened_the_term_learns_the_reply_relation_where_at_temperature_1_it_
     config = TrainConfig(epochs=10, batch_size=16, learning_rate=1e-2, validation_fraction=0.0)
 
     train_head_or_reply_term(sharp, train, config)
-    train_reply_term(at_one, train, replace(config, reply_sharpening=1.0))
+    # At temperature 1, with steps as large in the scale the term scores at.
+    plain_steps = replace(config, learning_rate=REPLY_WEIGHT_SCALE * config.learning_rate)
+    train_reply_term(at_one, train, replace(plain_steps, reply_sharpening=1.0))
 
     persona_sharp, reply_sharp = _hits(sharp, test)
     persona_at_one, _ = _hits(at_one, test)
-    assert persona_before >= 0.95 and reply_before <= 0.1
+    assert persona_before >= 0.95
+    assert reply_before <= 0.1
     assert reply_sharp >= reply_before + 0.1
     assert persona_sharp >= 0.9
     assert persona_at_one <= 0.6
