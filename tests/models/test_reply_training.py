@@ -24,9 +24,11 @@ DEVICE_STEP = TrainConfig(epochs=3, batch_size=16, validation_fraction=0.0, seed
 def _trained_looking(head: HeadConfig) -> RerankingHead:
     """A head whose MLP output and term are not zero, as after some rounds."""
     model = new_head(head, seed=0)
+    last = model.score[-1]
+    assert isinstance(last, torch.nn.Linear)
     with torch.no_grad():
-        model.score[-1].weight.normal_(0.0, 0.5)
-        model.score[-1].bias.fill_(0.3)
+        last.weight.normal_(0.0, 0.5)
+        last.bias.fill_(0.3)
         if head.reply_match_rank:
             model.reply_match.reply_side.weight.normal_(0.0, 0.5)
     return model
@@ -87,7 +89,8 @@ DIM = 16
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    unit: np.ndarray = (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    return unit
 
 
 def _orthogonal_to(rng: np.random.Generator, context: np.ndarray) -> np.ndarray:
