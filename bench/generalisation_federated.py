@@ -20,6 +20,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import statistics
 import sys
@@ -44,17 +45,24 @@ from bench.reporting import positive_int, run_and_report, table
 from bench.rerank_data import load_bench_data
 from bench.rerank_personachat import cosine
 from models.data.msc import MscSession
-from models.encoded import encode
+from models.encoded import EmbedFn, encode
 from models.ranking_metrics import hits_at_1
 from models.ranking_task import RankingExample
 from models.reranking_head import RerankingHead
-from models.robust_head import NULL_HEAD, REPLY_HEAD, train_reply_heads, train_robust_head
+from models.robust_head import (
+    NULL_HEAD,
+    REPLY_HEAD,
+    fit_reply_term,
+    train_reply_heads,
+    train_robust_head,
+)
 from models.training import TrainConfig, new_head, score
 from server.run_settings import RunSettings
 from simulation.populations import ClientData, PopulationData, _pair, _statements
 
 EPSILON = 8.0
 HELD_OUT_PAIRS = 0.2
+POOLED_VALIDATION = 0.2  # of the devices, for the pooled bound's stopping and term weight
 QUICK_PAIRS = 100
 DEFAULT_OUT = Path("bench/results/generalisation_federated.json")
 Say = Callable[[str], None]
@@ -82,25 +90,49 @@ def split_pairs(pairs: Sequence[str], seed: int) -> tuple[set[str], set[str]]:
     return {ordered[i] for i in order[held:]}, {ordered[i] for i in order[:held]}
 
 
-def device_population(sessions: Sequence[MscSession], pairs: set[str], seed: int) -> PopulationData:
-    """One device per speaker of ``pairs``; persona = the facts of its latest exchange."""
+def device_examples(
+    sessions: Sequence[MscSession], pairs: set[str], seed: int
+) -> dict[str, list[RankingExample]]:
+    """Each speaker of ``pairs``' exchanges in order, every one with the persona its device
+    holds: the facts of its latest exchange."""
     examples = msc_examples(msc_utterances(sessions, pairs=pairs), seed=seed)
     by_speaker: dict[str, list[RankingExample]] = defaultdict(list)
     for example in examples:
         by_speaker[example.user_id].append(example)
-    clients = []
+    held = {}
     for speaker in sorted(by_speaker):
         own = sorted(by_speaker[speaker], key=lambda e: e.position)
         facts = max((e.persona for e in own), key=len)
-        clients.append(
-            ClientData(
-                speaker,
-                _statements(facts),
-                tuple(_pair(e, None) for e in own),
-                (),
-            )
-        )
+        held[speaker] = [replace(e, persona=facts) for e in own]
+    return held
+
+
+def device_population(sessions: Sequence[MscSession], pairs: set[str], seed: int) -> PopulationData:
+    """One device per speaker of ``pairs``, holding its ``device_examples``."""
+    clients = [
+        ClientData(speaker, _statements(own[0].persona), tuple(_pair(e, None) for e in own), ())
+        for speaker, own in device_examples(sessions, pairs, seed).items()
+    ]
     return PopulationData("msc", tuple(clients), ())
+
+
+def pooled_reply_term(
+    sessions: Sequence[MscSession],
+    pairs: set[str],
+    start: RerankingHead,
+    embed: EmbedFn,
+    seed: int,
+) -> RerankingHead:
+    """The bound a federation of these devices could reach with the term: their exchanges
+    pooled centrally, no noise, the term trained as ``train_reply_heads`` trains it from
+    ``start`` (stopped and weighted on a fifth of the devices; the held-out pairs unseen)."""
+    held = device_examples(sessions, pairs, seed)
+    examples = [e for own in held.values() for e in own]
+    model = copy.deepcopy(start)
+    data = encode(examples, embed, dimension=384)
+    config = TrainConfig(seed=seed, validation_fraction=POOLED_VALIDATION)
+    fit_reply_term(model, data, [e.user_id for e in examples], config)
+    return model
 
 
 def federated_msc_head(
@@ -143,11 +175,14 @@ def evaluate_seed(
     say: Say,
     users: int | None = None,
     reply: bool = False,
+    pooled: bool = False,
 ) -> dict[tuple[str, str], float]:
     """hits@1 by (method, split) for one seed: cosine, the untrained null head, the central
     ConvAI2 head, and the federated heads (from the untrained and from the central head).
     With ``reply`` the federations start from the heads with the context-to-reply term
-    (models.reply_match): untrained (it scores as ``persona_null``) and ``head_reply``."""
+    (models.reply_match): untrained (it scores as ``persona_null``) and ``head_reply``; with
+    ``pooled`` too, the same starts' term trained centrally on the devices' pooled exchanges
+    (``pooled_reply_term``), the bound for those federations."""
     data = load_bench_data(root, users=users, seed=seed, with_spc=False, say=say)
     sessions = msc_sessions(root)
     chosen = sorted({s.pair_id for s in sessions})[:pairs]
@@ -169,6 +204,11 @@ def evaluate_seed(
     for name, start in starts:
         heads[name], facts = federated_msc_head(population, start, plan, seed)
         say(f"{name}: {facts}")
+        if reply and pooled:
+            pooled_name = name.replace("federated", "pooled")
+            heads[pooled_name] = pooled_reply_term(
+                sessions, device_pairs, start, data.embed, seed + 20
+            )
     hits = {("cosine", "held_out_pairs"): hits_at_1(cosine(test), test.labels)}
     for name, model in heads.items():
         hits[(name, "held_out_pairs")] = hits_at_1(score(model, test), test.labels)
@@ -196,6 +236,7 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
             say=say,
             users=args.users,
             reply=args.reply_match,
+            pooled=args.pooled,
         )
         for s in seeds
     ]
@@ -215,6 +256,7 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
             "seeds": seeds,
             "msc_pairs": pairs,
             "reply_match": args.reply_match,
+            "pooled": args.pooled,
             **plan.__dict__,
         },
     }
@@ -240,6 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reply-match",
         action="store_true",
         help="federate from the heads with the context-to-reply term (models.reply_match)",
+    )
+    parser.add_argument(
+        "--pooled",
+        action="store_true",
+        help="with --reply-match: also the term trained on the devices' pooled exchanges",
     )
     parser.add_argument("--seeds", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=0)

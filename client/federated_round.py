@@ -27,8 +27,9 @@ from client.profile import Profile
 from client.training_pairs import TrainingPair
 from models.encoded import EmbedFn
 from models.ranking_metrics import expected_hits_and_reciprocal_ranks
+from models.reply_training import train_head_or_reply_term
 from models.reranking_head import RerankingHead
-from models.training import TrainConfig, score, train_head
+from models.training import TrainConfig, score
 from models.weights import flatten, get_weights, set_weights
 from privacy.device_release import release
 from privacy.noise import GaussianNoise
@@ -82,7 +83,7 @@ def run_round(
         )
     loss = float("nan")
     if train:
-        result = train_head(
+        result = train_head_or_reply_term(
             model,
             encode_pairs(
                 train,

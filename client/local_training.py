@@ -14,9 +14,10 @@ from client.profile import Profile
 from client.training_pairs import Signal, TrainingPair
 from models.encoded import EmbedFn, EncodedExamples, encode
 from models.ranking_task import RankingExample
+from models.reply_training import train_head_or_reply_term
 from models.reranking_head import RerankingHead
 from models.stance_persona import encode_with_stance
-from models.training import TrainConfig, TrainResult, train_head
+from models.training import TrainConfig, TrainResult
 
 LOCAL_TRAINING = TrainConfig(
     epochs=10, batch_size=16, validation_fraction=0.2, min_validation_examples=20, patience=2
@@ -56,7 +57,8 @@ def encode_pairs(
 def local_training_step(
     profile: Profile, model: RerankingHead, embed: EmbedFn, config: TrainConfig = LOCAL_TRAINING
 ) -> TrainResult:
-    """Train ``model`` in place on every training pair in ``profile``."""
+    """Train ``model`` in place on every training pair in ``profile`` (a head with the
+    context-to-reply term trains the term alone: models.reply_training)."""
     pairs = profile.training.all()
     facts = [persona_fact(a) for a in profile.persona.attributes()]
     data = encode_pairs(
@@ -66,4 +68,4 @@ def local_training_step(
         dimension=model.config.embedding_dim,
         stance_input=model.config.stance_input,
     )
-    return train_head(model, data, config)
+    return train_head_or_reply_term(model, data, config)

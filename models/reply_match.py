@@ -16,11 +16,23 @@ Corpus", s. 5.1: sigma(c^T M r), here with M low-rank). V starts at zero, so an 
 head with the term scores exactly as one without it (and gets a gradient on V at once,
 since U is random); U is the last module built, so the head's other initial weights
 do not change with it.
+
+The term scores (U c) . (V r) / ``REPLY_WEIGHT_SCALE``: its weights are stored at 20 times
+the scale they score at, the scale at which it trains (models.reply_training: the loss at
+softmax temperature 1/20). Why stored so: DP-FedAvg adds the same Gaussian noise to every
+coordinate, and at the scale it scores at the term's reply side is tiny (std 0.0016 for the
+central head of docs/benchmarks.md, against about 0.009 of noise a round on the --quick MSC
+federation at epsilon 8): noise 20 times larger than it moved the federated term's scores
+enough to undo it (73.5 -> 70.4, against 73.8 without noise). Stored at x 20, the same noise
+moves the scores 20 times less, and a device's optimiser steps are the central training's.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
+
+# Weights are stored at this multiple of the scale they score at (see the module docstring).
+REPLY_WEIGHT_SCALE = 20.0
 
 
 class ReplyMatch(nn.Module):
@@ -37,5 +49,5 @@ class ReplyMatch(nn.Module):
     def forward(self, context: Tensor, candidates: Tensor) -> Tensor:
         asked = self.context_side(context).unsqueeze(1)  # (B, 1, R)
         answered = self.reply_side(candidates)  # (B, K, R)
-        match: Tensor = (asked * answered).sum(-1)
+        match: Tensor = (asked * answered).sum(-1) / REPLY_WEIGHT_SCALE
         return match

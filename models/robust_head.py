@@ -17,11 +17,8 @@ Three pieces, each measured on bench/generalisation.py (docs/benchmarks.md,
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-
-import torch
 
 from models.correction_shrinkage import (
     FINE_SCALES,
@@ -30,6 +27,7 @@ from models.correction_shrinkage import (
     shrink_to_untrained,
 )
 from models.encoded import EncodedExamples
+from models.reply_training import REPLY_PREFIX, train_reply_term
 from models.reranking_head import HeadConfig, RerankingHead
 from models.training import (
     TrainConfig,
@@ -45,13 +43,6 @@ NULL_HEAD = HeadConfig(persona_null=True, persona_mean_prior=-0.75)
 # before any measurement, not tuned (2 x 384 x 32 = 24,576 more parameters).
 REPLY_RANK = 32
 REPLY_HEAD = HeadConfig(**{**NULL_HEAD.to_json(), "reply_match_rank": REPLY_RANK})
-REPLY_PREFIX = "reply_match."
-# The term trains against the prior multiplied by this (a softmax temperature of 1/20 on
-# the prior's cosine-sized scores); the two are divided back afterwards, an exact weight
-# edit. At temperature 1 the listwise loss rewards a larger score scale, and the term grew
-# to supply it instead of ranking: on held-out ConvAI2 users (seed 0) hits@1 fell from
-# 59.1 to 48 in 8 epochs at x 1 and x 5, and rose to 60.4 at x 20 (docs/benchmarks.md).
-REPLY_PRIOR_SHARPENING = 20.0
 # The reply heads (train_reply_heads): "reply" is the untrained null prior plus the trained
 # term; "reply_then_correction" then trains the rest with the term fixed, as head_null.
 REPLY_STAGES = ("reply", "reply_then_correction")
@@ -119,7 +110,7 @@ def train_reply_heads(
     correction stays zero), its weight then picked on the held-out users ("reply"); from
     there every other parameter trains with the term fixed and the MLP's correction is
     shrunk on the same users, as for head_null ("reply_then_correction"). The term trains
-    against a sharpened prior (``REPLY_PRIOR_SHARPENING``) and stops on held-out hits@1.
+    on sharpened scores (models.reply_training) and stops on held-out hits@1.
 
     Why the term first and alone: it is what carries to a new kind of conversation, while
     the full head's learned persona correction pulls Multi-Session Chat down (see the
@@ -130,10 +121,8 @@ def train_reply_heads(
         raise ValueError(f"{len(users)} user ids for {len(data)} rows")
     model = new_head(head, seed=config.seed)
     train, validation = hold_out(data, config, users)
-    with training_only_under(model, REPLY_PREFIX), _sharpened_prior(model):
-        first = train_head(model, train, replace(config, stop_on="hits"), validation=validation)
-    reply_scale = shrink_reply_match(model, validation) if validation is not None else 1.0
-    heads = {"reply": (copy.deepcopy(model), RobustResult(first, reply_scale))}
+    first = _fit_reply_term(model, train, validation, config)
+    heads = {"reply": (copy.deepcopy(model), first)}
     with training_only_under(model, REPLY_PREFIX, inside=False):
         second = train_head(model, train, config, validation=validation)
     scale = shrink_correction(model, validation) if validation is not None else 1.0
@@ -141,15 +130,24 @@ def train_reply_heads(
     return heads
 
 
-@contextmanager
-def _sharpened_prior(model: RerankingHead) -> Iterator[None]:
-    """Within the block the prior scores x ``REPLY_PRIOR_SHARPENING``; afterwards the prior
-    and the term are divided by it, so the head ranks by prior + term / sharpening."""
-    with torch.no_grad():
-        model.prior.weight.mul_(REPLY_PRIOR_SHARPENING)
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            model.prior.weight.div_(REPLY_PRIOR_SHARPENING)
-            model.reply_match.reply_side.weight.div_(REPLY_PRIOR_SHARPENING)
+def fit_reply_term(
+    model: RerankingHead, data: EncodedExamples, users: Sequence[str], config: TrainConfig
+) -> RobustResult:
+    """``train_reply_heads``' first stage from any head with the term (a trained one too):
+    the term alone, stopped and its weight picked on a ``config.validation_fraction`` of
+    ``users``, in place."""
+    if len(users) != len(data):
+        raise ValueError(f"{len(users)} user ids for {len(data)} rows")
+    train, validation = hold_out(data, config, users)
+    return _fit_reply_term(model, train, validation, config)
+
+
+def _fit_reply_term(
+    model: RerankingHead,
+    train: EncodedExamples,
+    validation: EncodedExamples | None,
+    config: TrainConfig,
+) -> RobustResult:
+    result = train_reply_term(model, train, replace(config, stop_on="hits"), validation=validation)
+    scale = shrink_reply_match(model, validation) if validation is not None else 1.0
+    return RobustResult(result, scale)

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from models.adamw import AdamW, AdamWSettings
 from models.encoded import EncodedExamples
+from models.reply_match import REPLY_WEIGHT_SCALE
 from models.reranking_head import HeadConfig, RerankingHead
 
 STOP_ON = ("loss", "hits")
@@ -41,6 +42,12 @@ class TrainConfig:
     # "hits" (hits@1, what the benchmarks report). The loss can keep falling while hits@1
     # on other users does not (issue 13: the quick benchmark's heads ended below their start).
     stop_on: str = "loss"
+    # A head with the context-to-reply term trains the term alone, its loss on the score
+    # multiplied by this (softmax temperature 1 / reply_sharpening; models.reply_training).
+    # At x 1 the term learned score scale instead of ranking; x 20 was the one setting that
+    # helped on held-out ConvAI2 users (seed 0; docs/benchmarks.md, "A context-to-reply
+    # term"). Equal to the term's weight scale, so its stored weights are those it trains.
+    reply_sharpening: float = REPLY_WEIGHT_SCALE
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -51,6 +58,8 @@ class TrainConfig:
             raise ValueError(
                 f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
             )
+        if self.reply_sharpening <= 0:
+            raise ValueError(f"reply_sharpening must be positive, got {self.reply_sharpening}")
         if self.stop_on not in STOP_ON:
             raise ValueError(f"stop_on must be one of {STOP_ON}, got {self.stop_on!r}")
 
@@ -104,22 +113,27 @@ class Batch:
     def rows(self, index: Tensor) -> Batch:
         return Batch(*(getattr(self, f.name)[index] for f in fields(self)))
 
-    def loss(self, model: RerankingHead) -> Tensor:
+    def loss(self, model: RerankingHead, sharpening: float = 1.0) -> Tensor:
+        """The listwise loss at softmax temperature 1 / ``sharpening``."""
         scores = model(self.context, self.candidates, self.persona, self.persona_mask)
-        return listwise_loss(scores, self.candidate_mask, self.labels, self.signs, self.weights)
+        return listwise_loss(
+            sharpening * scores, self.candidate_mask, self.labels, self.signs, self.weights
+        )
 
 
-def evaluate_loss(model: RerankingHead, data: EncodedExamples) -> float:
+def evaluate_loss(model: RerankingHead, data: EncodedExamples, sharpening: float = 1.0) -> float:
     model.eval()
     with torch.no_grad():
-        return float(Batch.of(data).loss(model))
+        return float(Batch.of(data).loss(model, sharpening))
 
 
-def validation_error(model: RerankingHead, data: EncodedExamples, stop_on: str) -> float:
+def validation_error(
+    model: RerankingHead, data: EncodedExamples, stop_on: str, sharpening: float = 1.0
+) -> float:
     """Lower is better: the listwise loss, or 1 - hits@1 (rows whose label is the candidate
     to push down count as hits when it is not ranked first)."""
     if stop_on == "loss":
-        return evaluate_loss(model, data)
+        return evaluate_loss(model, data, sharpening)
     top = score(model, data).argmax(axis=1)
     correct = (top == data.labels) == (data.signs > 0)
     return 1.0 - float(np.average(correct, weights=data.weights))
@@ -145,11 +159,13 @@ def train_head(
     *,
     validation: EncodedExamples | None = None,
     groups: Sequence[str] | None = None,
+    sharpening: float = 1.0,
 ) -> TrainResult:
-    """Train in place. Early stopping watches ``validation`` (default: a seeded slice of
-    ``data`` when it is large enough, whole ``groups`` (users) when given, so the head is
-    chosen on people it did not train on; otherwise every epoch runs and the last one is
-    kept). With ``consider_untrained`` the untrained head is the first candidate (epoch 0)."""
+    """Train in place, the loss at softmax temperature 1 / ``sharpening``. Early stopping
+    watches ``validation`` (default: a seeded slice of ``data`` when it is large enough,
+    whole ``groups`` (users) when given, so the head is chosen on people it did not train
+    on; otherwise every epoch runs and the last one is kept). With ``consider_untrained``
+    the untrained head is the first candidate (epoch 0)."""
     if len(data) == 0:
         return TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     generator = torch.Generator().manual_seed(config.seed)
@@ -162,15 +178,15 @@ def train_head(
     result = TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())
     if validation is not None and config.consider_untrained:
-        best_loss = validation_error(model, validation, config.stop_on)
+        best_loss = validation_error(model, validation, config.stop_on, sharpening)
     batch = Batch.of(data)
     for epoch in range(1, config.epochs + 1):
-        result.train_loss.append(_epoch(model, batch, optimiser, config, generator))
+        result.train_loss.append(_epoch(model, batch, optimiser, config, generator, sharpening))
         result.epochs_run = epoch
         if validation is None:
             result.best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
             continue
-        loss = validation_error(model, validation, config.stop_on)
+        loss = validation_error(model, validation, config.stop_on, sharpening)
         result.validation_loss.append(loss)
         if loss < best_loss:
             best_loss, result.best_epoch = loss, epoch
@@ -225,6 +241,7 @@ def _epoch(
     optimiser: AdamW,
     config: TrainConfig,
     generator: torch.Generator,
+    sharpening: float,
 ) -> float:
     model.train()
     count = data.context.shape[0]
@@ -233,7 +250,7 @@ def _epoch(
     for start in range(0, count, config.batch_size):
         rows = order[start : start + config.batch_size]
         optimiser.zero_grad()
-        loss = data.rows(rows).loss(model)
+        loss = data.rows(rows).loss(model, sharpening)
         loss.backward()  # type: ignore[no-untyped-call]
         optimiser.step()
         total += float(loss.detach()) * len(rows)

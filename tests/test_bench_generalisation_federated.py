@@ -6,7 +6,12 @@ import json
 
 from bench import generalisation_federated
 from bench.generalisation_data import msc_sessions
-from bench.generalisation_federated import device_population, held_out_rows, split_pairs
+from bench.generalisation_federated import (
+    device_examples,
+    device_population,
+    held_out_rows,
+    split_pairs,
+)
 
 
 def test_no_held_out_speaker_is_a_device():
@@ -45,3 +50,30 @@ def test_federated_msc_bench_writes_every_method(tmp_path, encoder_cache, monkey
         "federated_msc_from_central",
     }
     assert all(0.0 <= r["hits@1"] <= 100.0 for r in rows)
+
+
+def test_each_device_example_carries_the_persona_its_device_holds():
+    sessions = msc_sessions(None)
+    devices, _ = split_pairs(sorted({s.pair_id for s in sessions})[:20], seed=0)
+
+    held = device_examples(sessions, devices, seed=0)
+    population = device_population(sessions, devices, seed=0)
+
+    assert list(held) == [c.user_id for c in population.clients]
+    for client in population.clients:
+        own = held[client.user_id]
+        assert {e.persona for e in own} == {tuple(row[2] for row in client.persona)}
+        assert [e.context for e in own] == [p.context for p in client.train]
+
+
+def test_with_the_term_the_bench_writes_the_pooled_bounds(tmp_path, encoder_cache, monkeypatch):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    out = tmp_path / "generalisation_federated.json"
+
+    small = ["--users", "30", "--msc-pairs", "10", "--rounds", "1"]
+
+    code = generalisation_federated.main([*small, "--reply-match", "--pooled", "--out", str(out)])
+
+    assert code == 0
+    methods = {r["method"] for r in json.loads(out.read_text())["rows"]}
+    assert {"pooled_msc_reply", "pooled_msc_from_head_reply", "head_reply"} <= methods
