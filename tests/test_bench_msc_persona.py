@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bench import msc_persona
 from tests.client.llm_fake_server import fake_server
@@ -11,7 +12,7 @@ from tests.client.llm_memory_routes import CHAT, answer_route
 STATED = f"{msc_persona.STATED:.1f}"
 
 
-def _rows(tmp_path, *extra: str) -> tuple[dict, dict]:
+def _rows(tmp_path, *extra: str) -> tuple[dict[str, Any], dict[str, Any]]:
     out = tmp_path / "msc_persona.json"
     assert msc_persona.main(["--quick", "--episodes", "2", "--out", str(out), *extra]) == 0
     report = json.loads(out.read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bench import session_summary
 from client.memory_engine.tokens import WordPieceCounter
@@ -10,7 +11,7 @@ from tests.client.llm_fake_server import fake_server
 from tests.client.llm_memory_routes import CHAT, answer_route
 
 
-def _rows(tmp_path, *extra: str) -> tuple[dict, dict]:
+def _rows(tmp_path, *extra: str) -> tuple[dict[str, Any], dict[str, Any]]:
     out = tmp_path / "session_summary.json"
     assert session_summary.main(["--quick", "--sessions", "2", "--out", str(out), *extra]) == 0
     report = json.loads(out.read_text())
