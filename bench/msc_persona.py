@@ -37,7 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from bench.reporting import data_benchmark_main, reason_kind, table
+from bench.reporting import (
+    add_llm_server_arguments,
+    data_benchmark_main,
+    llm_server_config,
+    reason_kind,
+    table,
+)
 from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
 from client.llm.server_config import ServerConfig
@@ -190,7 +196,7 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
             "speaker_sessions": len(speakers),
             "stated_threshold": STATED,
             "thresholds": list(THRESHOLDS),
-            "llm": {"url": args.llm_url, "model": args.llm_model} if args.llm_url else None,
+            "llm": llm_server_config(args),
         },
         "rows": rows,
     }
@@ -268,10 +274,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--episodes", type=int, default=None, help="episodes per session (default: all; --quick 60)"
     )
-    parser.add_argument(
-        "--llm-url", default=None, help="an OpenAI-compatible server's API root, e.g. .../v1"
-    )
-    parser.add_argument("--llm-model", default="local", help="the model name the server knows")
+    add_llm_server_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,3 +85,16 @@ def reason_kind(reason: str) -> str:
     """A fallback reason without the excerpt of the answer it quotes (the text after the
     first colon), so that reasons of one kind count together."""
     return reason.split(":", 1)[0]
+
+
+def add_llm_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--llm-url`` and ``--llm-model``: a model server for the engine's LLM parts."""
+    parser.add_argument(
+        "--llm-url", default=None, help="an OpenAI-compatible server's API root, e.g. .../v1"
+    )
+    parser.add_argument("--llm-model", default="local", help="the model name the server knows")
+
+
+def llm_server_config(args: argparse.Namespace) -> dict[str, str] | None:
+    """What the JSON's config records of ``add_llm_server_arguments``' options."""
+    return {"url": args.llm_url, "model": args.llm_model} if args.llm_url else None

@@ -32,7 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from bench.reporting import data_benchmark_main, reason_kind, table
+from bench.reporting import (
+    add_llm_server_arguments,
+    data_benchmark_main,
+    llm_server_config,
+    reason_kind,
+    table,
+)
 from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
 from client.llm.server_config import ServerConfig
@@ -179,7 +185,7 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
             "sessions": len(sessions),
             "summary_budget_tokens": budget,
             "thresholds": list(THRESHOLDS),
-            "llm": {"url": args.llm_url, "model": args.llm_model} if args.llm_url else None,
+            "llm": llm_server_config(args),
         },
         "rows": rows,
     }
@@ -234,10 +240,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sessions per conversation (default: all; --quick 4)",
     )
-    parser.add_argument(
-        "--llm-url", default=None, help="an OpenAI-compatible server's API root, e.g. .../v1"
-    )
-    parser.add_argument("--llm-model", default="local", help="the model name the server knows")
+    add_llm_server_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
