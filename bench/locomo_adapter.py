@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.locomo_adapter --out bench/results/locomo_adapter.json
-    .venv/bin/python -m bench.locomo_adapter --quick   # two conversations, 6 sessions, 60 MSC dialogues
+    .venv/bin/python -m bench.locomo_adapter --quick   # 2 conversations, 60 MSC dialogues
 
 The dense score of every row gains ``weight`` x (U q) . (V m) (``models.memory_adapter``:
 a low-rank bilinear term on the frozen MiniLM vectors, zero before training), on both of
@@ -167,10 +167,11 @@ def msc_direction(
         seconds = time.perf_counter() - started
         terms = [adapter_terms(p, adapter) for p in prepared]
         for weight in WEIGHTS:
-            inside = [recall_rows(p, t, weight, engine) for p, t in zip(prepared, terms, strict=True)]
+            inside = [
+                recall_rows(p, t, weight, engine) for p, t in zip(prepared, terms, strict=True)
+            ]
             fold = [
-                recall_rows(p, t, weight, f)
-                for p, t, f in zip(prepared, terms, folds, strict=True)
+                recall_rows(p, t, weight, f) for p, t, f in zip(prepared, terms, folds, strict=True)
             ]
             scores[rank, weight] = fold
             rows.append(_row(f"msc rank {rank}", weight, inside, fold, seconds))
@@ -259,7 +260,9 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
             "weights": WEIGHTS,
             "msc_settings": asdict(MSC_SETTINGS),
             "locomo_settings": asdict(LOCOMO_SETTINGS),
-            "fold_shares_from": "bench/results/locomo_tuning.json" if folds[0] != engine else "engine",
+            "fold_shares_from": "bench/results/locomo_tuning.json"
+            if folds[0] != engine
+            else "engine",
         },
     }
     if args.direction in ("msc", "both"):
@@ -275,12 +278,16 @@ def show(result: dict[str, Any]) -> None:
         lines.append([row["adapter"], f"{row['weight']:.2f}", *map(str, row["in_sample"]),
                       *map(str, row["fold_shares"])])  # fmt: skip
     if "msc" in result:
-        lines.append(["msc, held out", "", "", "", "", *map(str, result["msc"]["held_out"]["recall"])])
+        lines.append(
+            ["msc, held out", "", "", "", "", *map(str, result["msc"]["held_out"]["recall"])]
+        )
     for row in result.get("locomo", {}).get("by_weight", []):
         lines.append(["locomo-trained (per fold)", f"{row['weight']:.2f}", "", "", "",
                       *map(str, row["recall"])])  # fmt: skip
     if "locomo" in result:
-        lines.append(["locomo, held out", "", "", "", "", *map(str, result["locomo"]["held_out"]["recall"])])
+        lines.append(
+            ["locomo, held out", "", "", "", "", *map(str, result["locomo"]["held_out"]["recall"])]
+        )
     header = ["adapter", "weight", "R@5", "R@10", "R@25", "fold R@5", "fold R@10", "fold R@25"]
     print("\n".join(table(header, lines)))
 

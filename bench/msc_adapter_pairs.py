@@ -49,7 +49,10 @@ def dialogues(root: Path, sessions: tuple[int, ...], limit: int | None) -> Itera
 def episode_texts(episode: dict[str, Any], number: int) -> tuple[list[str], list[tuple[str, int]]]:
     """(each utterance's window view, (statement, utterance position) per persona sentence)."""
     turns = episode["dialog"]
-    names = {"bot_0": NAMES[(2 * number) % len(NAMES)], "bot_1": NAMES[(2 * number + 1) % len(NAMES)]}
+    names = {
+        "bot_0": NAMES[(2 * number) % len(NAMES)],
+        "bot_1": NAMES[(2 * number + 1) % len(NAMES)],
+    }
     said = [f"{names.get(str(t['id']), 'Sam')}: {t['text']}" for t in turns]
     windows = ["\n".join(said[max(0, i - 1) : i + 2]) for i in range(len(said))]
     statements = [

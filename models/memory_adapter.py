@@ -136,6 +136,4 @@ def _batch_loss(adapter: MemoryAdapter, batch: list[PairGroup], temperature: flo
 def adapted_queries(queries: Array, query_side: Array, memory_side: Array, weight: float) -> Array:
     """``q + weight V^T U q`` per row of ``queries`` (N, D): scoring memories with it gives
     cos(q, m) + weight (U q) . (V m). Pure numpy, so the device applies it without torch."""
-    return np.asarray(
-        queries + weight * ((queries @ query_side.T) @ memory_side), dtype=np.float32
-    )
+    return np.asarray(queries + weight * ((queries @ query_side.T) @ memory_side), dtype=np.float32)

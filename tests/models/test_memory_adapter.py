@@ -37,7 +37,9 @@ def hidden_relation_groups(seed: int, groups: int, size: int = 8) -> list[PairGr
 def top1(groups: list[PairGroup], adapter: tuple[np.ndarray, np.ndarray] | None) -> float:
     hits = []
     for group in groups:
-        queries = group.queries if adapter is None else adapted_queries(group.queries, *adapter, 1.0)
+        queries = (
+            group.queries if adapter is None else adapted_queries(group.queries, *adapter, 1.0)
+        )
         hits.extend((queries @ group.memories.T).argmax(axis=1) == np.arange(len(queries)))
     return float(np.mean(hits))
 
