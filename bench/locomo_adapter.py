@@ -55,7 +55,8 @@ from models.memory_adapter import AdapterSettings, PairGroup, adapted_queries, t
 
 DEFAULT_OUT = Path("bench/results/locomo_adapter.json")
 RANKS = (16, 64)
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+MSC_SOURCES = ("statements", "followups")
 MSC_SETTINGS = AdapterSettings(epochs=10)
 LOCOMO_SETTINGS = AdapterSettings(rank=16, epochs=150, groups_per_batch=4)
 DEPTH = 100  # rows ranked: enough for 25 distinct turns
@@ -155,10 +156,14 @@ def _at25(parts: Sequence[npt.NDArray[np.float64]]) -> float:
 
 
 def msc_direction(
-    prepared: list[Prepared], folds: list[Shares], engine: Shares, groups: list[PairGroup]
+    prepared: list[Prepared],
+    folds: list[Shares],
+    engine: Shares,
+    groups: list[PairGroup],
+    source: str,
 ) -> dict[str, Any]:
-    """Adapters trained on MSC per rank; every (rank, weight) in-sample and with fold shares,
-    then (rank, weight) chosen leave-one-conversation-out at recall@25."""
+    """Adapters trained on MSC pairs of ``source`` per rank; every (rank, weight) in-sample
+    and with fold shares, then (rank, weight) chosen leave-one-conversation-out at R@25."""
     scores: dict[tuple[int, float], list[npt.NDArray[np.float64]]] = {}
     rows = []
     for rank in RANKS:
@@ -174,7 +179,7 @@ def msc_direction(
                 recall_rows(p, t, weight, f) for p, t, f in zip(prepared, terms, folds, strict=True)
             ]
             scores[rank, weight] = fold
-            rows.append(_row(f"msc rank {rank}", weight, inside, fold, seconds))
+            rows.append(_row(f"msc {source} rank {rank}", weight, inside, fold, seconds))
     ids = [p.built.conversation.sample_id for p in prepared]
     picks, parts = [], []
     for out in range(len(prepared)):
@@ -244,8 +249,10 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
     for conversation in conversations:
         prepared.append(prepare(conversation, embedder))
         log(f"{conversation.sample_id}: {len(prepared[-1].rows)} rows")
-    groups = pair_groups(root, embedder.embed, limit=60 if args.quick else None)
-    log(f"MSC: {len(groups)} dialogues, {sum(len(g.queries) for g in groups)} statements")
+    limit = 60 if args.quick else None
+    groups = {s: pair_groups(root, embedder.embed, limit, source=s) for s in MSC_SOURCES}
+    for source, made in groups.items():
+        log(f"MSC {source}: {len(made)} dialogues, {sum(len(g.queries) for g in made)} queries")
     engine = {name: float(getattr(EngineConfig(), name)) for name in ALL_SHARES}
     folds = fold_shares([p.built.conversation.sample_id for p in prepared])
     result: dict[str, Any] = {
@@ -254,8 +261,8 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
             "quick": args.quick,
             "conversations": [p.built.conversation.sample_id for p in prepared],
             "questions": sum(len(p.built.questions) for p in prepared),
-            "msc_dialogues": len(groups),
-            "msc_statements": sum(len(g.queries) for g in groups),
+            "msc_dialogues": {s: len(g) for s, g in groups.items()},
+            "msc_queries": {s: sum(len(q.queries) for q in g) for s, g in groups.items()},
             "ranks": RANKS,
             "weights": WEIGHTS,
             "msc_settings": asdict(MSC_SETTINGS),
@@ -266,7 +273,9 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         },
     }
     if args.direction in ("msc", "both"):
-        result["msc"] = msc_direction(prepared, folds, engine, groups)
+        result["msc"] = {
+            s: msc_direction(prepared, folds, engine, groups[s], s) for s in MSC_SOURCES
+        }
     if args.direction in ("locomo", "both"):
         result["locomo"] = locomo_direction(prepared, folds)
     return result
@@ -274,22 +283,28 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
 
 def show(result: dict[str, Any]) -> None:
     lines = []
-    for row in result.get("msc", {}).get("rows", []):
-        lines.append([row["adapter"], f"{row['weight']:.2f}", *map(str, row["in_sample"]),
-                      *map(str, row["fold_shares"])])  # fmt: skip
-    if "msc" in result:
-        lines.append(
-            ["msc, held out", "", "", "", "", *map(str, result["msc"]["held_out"]["recall"])]
-        )
+    for source, found in result.get("msc", {}).items():
+        for row in found["rows"]:
+            lines.append(
+                [
+                    row["adapter"],
+                    f"{row['weight']:.2f}",
+                    *map(str, row["in_sample"]),
+                    *map(str, row["fold_shares"]),
+                ]
+            )
+        lines.append([f"msc {source}, held out", "", "", "", "", *_held(found)])
     for row in result.get("locomo", {}).get("by_weight", []):
-        lines.append(["locomo-trained (per fold)", f"{row['weight']:.2f}", "", "", "",
-                      *map(str, row["recall"])])  # fmt: skip
+        lines.append(["locomo-trained, per fold", f"{row['weight']:.2f}", "", "", "", *_held(row)])
     if "locomo" in result:
-        lines.append(
-            ["locomo, held out", "", "", "", "", *map(str, result["locomo"]["held_out"]["recall"])]
-        )
+        lines.append(["locomo-trained, held out", "", "", "", "", *_held(result["locomo"])])
     header = ["adapter", "weight", "R@5", "R@10", "R@25", "fold R@5", "fold R@10", "fold R@25"]
     print("\n".join(table(header, lines)))
+
+
+def _held(found: dict[str, Any]) -> list[str]:
+    recall = found["held_out"]["recall"] if "held_out" in found else found["recall"]
+    return [str(v) for v in recall]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from models.data.locations import require
 from models.memory_adapter import PairGroup
 
 SESSIONS = (1, 2, 3)
+FOLLOWUP_MATCH = 0.3  # cosine of a followup with its nearest persona sentence; set a priori
 NAMES = (
     "Alex", "Maria", "James", "Priya", "Tom", "Sofia", "David", "Aisha", "Ben", "Elena",
     "Chris", "Nora", "Sam", "Lucy", "Omar", "Grace", "Leo", "Hannah", "Ravi", "Julia",
@@ -63,20 +64,41 @@ def episode_texts(episode: dict[str, Any], number: int) -> tuple[list[str], list
     return windows, statements
 
 
-def pair_groups(root: Path, embed: Embed, limit: int | None = None) -> list[PairGroup]:
-    """One group per dialogue with at least one annotated statement."""
-    texts: list[tuple[list[str], list[tuple[str, int]]]] = [
-        episode_texts(e, n) for n, e in enumerate(dialogues(root, SESSIONS, limit))
-    ]
-    texts = [(w, s) for w, s in texts if s and len(w) > 1]
-    everything = [t for w, s in texts for t in (*w, *(q for q, _ in s))]
-    vectors = embed(everything)
-    groups, at = [], 0
-    for windows, statements in texts:
+def pair_groups(
+    root: Path, embed: Embed, limit: int | None = None, source: str = "statements"
+) -> list[PairGroup]:
+    """One group per dialogue with at least one annotated statement.
+
+    ``source="statements"``: each persona sentence -> the utterance it was annotated on.
+    ``source="followups"``: the record's ``followup`` (a question the next session opens
+    with about this one, "So, have you read any more books since our last chat?") -> the
+    utterance whose persona sentence is nearest to it by cosine (at least
+    ``FOLLOWUP_MATCH``; the annotation is the clean summary, the utterance the noisy turn):
+    question-shaped queries like LoCoMo's, with weak labels.
+    """
+    episodes = list(dialogues(root, SESSIONS, limit))
+    texts = [episode_texts(e, n) for n, e in enumerate(episodes)]
+    followups = [str(e.get("followup") or "") for e in episodes]
+    kept = [i for i, (w, s) in enumerate(texts) if s and len(w) > 1]
+    everything = [t for i in kept for t in (*texts[i][0], *(q for q, _ in texts[i][1]))]
+    asked = [followups[i] for i in kept] if source == "followups" else []
+    vectors = embed(everything + [a for a in asked if a])
+    groups, at, asked_at = [], 0, len(everything)
+    for i in kept:
+        windows, statements = texts[i]
         memories = vectors[at : at + len(windows)]
         queries = vectors[at + len(windows) : at + len(windows) + len(statements)]
         at += len(windows) + len(statements)
-        positive = np.zeros((len(statements), len(windows)), dtype=np.bool_)
-        positive[np.arange(len(statements)), [p for _, p in statements]] = True
+        positions = [p for _, p in statements]
+        if source == "followups":
+            if not followups[i]:
+                continue
+            question, asked_at = vectors[asked_at : asked_at + 1], asked_at + 1
+            nearest = int(np.argmax(queries @ question[0]))
+            if float(queries[nearest] @ question[0]) < FOLLOWUP_MATCH:
+                continue
+            queries, positions = question, [positions[nearest]]
+        positive = np.zeros((len(queries), len(windows)), dtype=np.bool_)
+        positive[np.arange(len(queries)), positions] = True
         groups.append(PairGroup(queries, memories, positive))
     return groups
