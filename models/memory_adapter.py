@@ -84,8 +84,11 @@ class MemoryAdapter(nn.Module):
         self.memory_side = nn.Parameter(torch.zeros(rank, dimension))  # neutral start
 
     def score(self, queries: Tensor, memories: Tensor) -> Tensor:
-        term = (queries @ self.query_side.T) @ (memories @ self.memory_side.T).T  # (Q, M)
-        return queries @ memories.T + term
+        return queries @ memories.T + self.term(queries, memories)
+
+    def term(self, queries: Tensor, memories: Tensor) -> Tensor:
+        """(U q) . (V m) for every pair, (Q, M)."""
+        return (queries @ self.query_side.T) @ (memories @ self.memory_side.T).T
 
     def arrays(self) -> tuple[Array, Array]:
         """(U, V), each (R, D), as numpy."""
@@ -107,27 +110,48 @@ def train_adapter(groups: Sequence[PairGroup], settings: AdapterSettings) -> tup
     )
     order = np.random.default_rng(settings.seed)
     usable = [g for g in groups if g.queries.shape[0]]
+    last: tuple[tuple[int, ...], _Batch] | None = None
     for _ in range(settings.epochs):
         shuffled = order.permutation(len(usable))
         for start in range(0, len(usable), settings.groups_per_batch):
-            batch = [usable[i] for i in shuffled[start : start + settings.groups_per_batch]]
+            chosen = tuple(
+                sorted(int(i) for i in shuffled[start : start + settings.groups_per_batch])
+            )
+            if last is None or last[0] != chosen:  # one batch of all groups: built once
+                last = chosen, _Batch.of([usable[i] for i in chosen])
             optimiser.zero_grad()
-            _batch_loss(adapter, batch, settings.temperature).backward()
+            _batch_loss(adapter, last[1], settings.temperature).backward()
             optimiser.step()
     return adapter.arrays()
 
 
-def _batch_loss(adapter: MemoryAdapter, batch: list[PairGroup], temperature: float) -> Tensor:
+@dataclass(frozen=True)
+class _Batch:
+    """Groups stacked: their queries, memories, the positives (block-diagonal) and the
+    cosines, which do not learn and so are computed once per batch."""
+
+    queries: Tensor
+    memories: Tensor
+    positive: Tensor
+    cosine: Tensor
+
+    @staticmethod
+    def of(groups: list[PairGroup]) -> _Batch:
+        queries = torch.from_numpy(np.concatenate([g.queries for g in groups]))
+        memories = torch.from_numpy(np.concatenate([g.memories for g in groups]))
+        positive = torch.zeros(queries.shape[0], memories.shape[0], dtype=torch.bool)
+        row = column = 0
+        for group in groups:
+            q, m = group.positive.shape
+            positive[row : row + q, column : column + m] = torch.from_numpy(group.positive)
+            row, column = row + q, column + m
+        return _Batch(queries, memories, positive, queries @ memories.T)
+
+
+def _batch_loss(adapter: MemoryAdapter, batch: _Batch, temperature: float) -> Tensor:
     """Mean over queries of -log(sum of softmax mass on the query's positives)."""
-    queries = torch.from_numpy(np.concatenate([g.queries for g in batch]))
-    memories = torch.from_numpy(np.concatenate([g.memories for g in batch]))
-    positive = torch.zeros(queries.shape[0], memories.shape[0], dtype=torch.bool)
-    row = column = 0
-    for group in batch:
-        q, m = group.positive.shape
-        positive[row : row + q, column : column + m] = torch.from_numpy(group.positive)
-        row, column = row + q, column + m
-    logits = adapter.score(queries, memories) / temperature
+    positive = batch.positive
+    logits = (batch.cosine + adapter.term(batch.queries, batch.memories)) / temperature
     on_positives = torch.logsumexp(logits.masked_fill(~positive, float("-inf")), dim=1)
     loss: Tensor = (torch.logsumexp(logits, dim=1) - on_positives).mean()
     return loss
