@@ -13,10 +13,11 @@ on the index ``bench.locomo_tuning`` builds).
 
 Two sources of training pairs:
 
-- ``msc``: statement -> the utterance that revealed it, from Multi-Session Chat sessions
-  1-3 (``bench.msc_adapter_pairs``); no LoCoMo text, so nothing is tuned on the
-  conversations it is scored on except the (rank, weight) pair, which is chosen
-  leave-one-conversation-out: for each conversation, the pair best at recall@25 on the
+- ``msc``: from Multi-Session Chat sessions 1-3 (``bench.msc_adapter_pairs``), two
+  sources: each persona statement -> the utterance that revealed it, and each session's
+  follow-up question -> the utterance of its nearest statement; no LoCoMo text, so
+  nothing is tuned on the conversations it is scored on except the (rank, weight) pair,
+  chosen leave-one-conversation-out: for each conversation, the pair best at recall@25 on the
   other four (each with the retrieval shares ``bench.locomo_tuning`` chose for it,
   ``bench/results/locomo_tuning.json``) is scored on it.
 - ``locomo``: for each conversation, an adapter trained on the other four conversations'

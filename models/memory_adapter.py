@@ -120,7 +120,7 @@ def train_adapter(groups: Sequence[PairGroup], settings: AdapterSettings) -> tup
             if last is None or last[0] != chosen:  # one batch of all groups: built once
                 last = chosen, _Batch.of([usable[i] for i in chosen])
             optimiser.zero_grad()
-            _batch_loss(adapter, last[1], settings.temperature).backward()
+            _batch_loss(adapter, last[1], settings.temperature).backward()  # type: ignore[no-untyped-call]
             optimiser.step()
     return adapter.arrays()
 

@@ -19,7 +19,7 @@ DIMENSION = 16
 
 def unit_rows(rng: np.random.Generator, count: int) -> np.ndarray:
     rows = rng.standard_normal((count, DIMENSION)).astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.asarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), dtype=np.float32)
 
 
 def hidden_relation_groups(seed: int, groups: int, size: int = 8) -> list[PairGroup]:
