@@ -31,7 +31,6 @@ MAX_CONFIDENCE = 0.8
 MAX_VALUE_CHARS = 200
 _LABEL = re.compile(r"^[a-z][a-z0-9 _'-]{0,63}$")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_FENCE = re.compile(r"^```[a-z]*\s*|\s*```$")
 _FENCED_BLOCK = re.compile(r"```[a-z]*\s*(.*?)\s*```", re.DOTALL)
 # Words a value may carry that its source need not (articles, links, the copula).
 _FUNCTION_WORDS = frozenset(
@@ -63,9 +62,8 @@ class Rejected:
 def fact_items(answer: str) -> list[Any]:
     """The ``facts`` list of the model's answer (a Markdown code fence around it is fine,
     and so is a sentence before or after the JSON)."""
-    text = _FENCE.sub("", answer.strip())
     try:
-        body = completion_json.parse_object(text)
+        body = completion_json.parse_object(answer.strip())
     except MalformedReplyError as error:
         embedded = _embedded_object(answer)
         if embedded is None:
@@ -78,9 +76,10 @@ def fact_items(answer: str) -> list[Any]:
 
 
 def _embedded_object(answer: str) -> dict[str, Any] | None:
-    """The first JSON object inside a longer answer: a fenced block, else the first ``{``
-    that opens one. Small local models often introduce the JSON with a sentence
-    ("Here's a JSON representation ...", seen with SmolLM2 on llama.cpp's server)."""
+    """The first JSON object inside a longer answer: a fenced block (the whole answer
+    fenced, or one after a sentence), else the first ``{`` that opens one. Small local
+    models often introduce the JSON with a sentence ("Here's a JSON representation ...",
+    seen with SmolLM2 on llama.cpp's server)."""
     for block in _FENCED_BLOCK.findall(answer):
         try:
             return completion_json.parse_object(block)
