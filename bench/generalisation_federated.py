@@ -129,7 +129,7 @@ def pooled_reply_term(
     held = device_examples(sessions, pairs, seed)
     examples = [e for own in held.values() for e in own]
     model = copy.deepcopy(start)
-    data = encode(examples, embed, dimension=384)
+    data = encode(examples, embed, dimension=start.config.embedding_dim)
     config = TrainConfig(seed=seed, validation_fraction=POOLED_VALIDATION)
     fit_reply_term(model, data, [e.user_id for e in examples], config)
     return model
