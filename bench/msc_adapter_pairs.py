@@ -14,17 +14,15 @@ Not LoCoMo: nothing here comes from the conversations the adapter is scored on.
 
 from __future__ import annotations
 
-import json
-import lzma
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from bench.msc_persona import msc_episodes
 from client.memory_engine.disclosure import split_sentences
-from models.data.locations import require
 from models.memory_adapter import PairGroup
 
 SESSIONS = (1, 2, 3)
@@ -34,17 +32,6 @@ NAMES = (
     "Chris", "Nora", "Sam", "Lucy", "Omar", "Grace", "Leo", "Hannah", "Ravi", "Julia",
 )  # fmt: skip
 Embed = Callable[[list[str]], npt.NDArray[np.float32]]
-
-
-def dialogues(root: Path, sessions: tuple[int, ...], limit: int | None) -> Iterator[Any]:
-    """The episodes of each session's valid file, at most ``limit`` per session."""
-    for session in sessions:
-        path = require(root, Path(f"msc/msc_personasummary/session_{session}/valid.txt.xz"))
-        with lzma.open(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines):
-                if limit is not None and number >= limit:
-                    break
-                yield json.loads(line)
 
 
 def episode_texts(episode: dict[str, Any], number: int) -> tuple[list[str], list[tuple[str, int]]]:
@@ -76,7 +63,7 @@ def pair_groups(
     ``FOLLOWUP_MATCH``; the annotation is the clean summary, the utterance the noisy turn):
     question-shaped queries like LoCoMo's, with weak labels.
     """
-    episodes = list(dialogues(root, SESSIONS, limit))
+    episodes = list(msc_episodes(root, SESSIONS, limit))
     texts = [episode_texts(e, n) for n, e in enumerate(episodes)]
     followups = [str(e.get("followup") or "") for e in episodes]
     kept = [i for i, (w, s) in enumerate(texts) if s and len(w) > 1]

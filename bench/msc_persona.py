@@ -31,7 +31,7 @@ import lzma
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,19 +63,27 @@ QUICK_EPISODES = 60
 Facts = list[str]
 
 
-def load_speakers(
-    root: Path, sessions: tuple[int, ...], episodes: int | None
-) -> list[tuple[Facts, Facts]]:
-    """(utterances, gold fact sentences) for each speaker of each episode and session."""
-    speakers: list[tuple[Facts, Facts]] = []
+def msc_episodes(root: Path, sessions: tuple[int, ...], limit: int | None) -> Iterator[Any]:
+    """The episodes (JSON) of each session's persona-summary valid file, at most ``limit``
+    per session."""
     for session in sessions:
         path = require(root, Path(f"msc/msc_personasummary/session_{session}/valid.txt.xz"))
         with lzma.open(path, "rt", encoding="utf-8") as lines:
             for number, line in enumerate(lines):
-                if episodes is not None and number >= episodes:
+                if limit is not None and number >= limit:
                     break
-                speakers.extend(_episode_speakers(json.loads(line)))
-    return speakers
+                yield json.loads(line)
+
+
+def load_speakers(
+    root: Path, sessions: tuple[int, ...], episodes: int | None
+) -> list[tuple[Facts, Facts]]:
+    """(utterances, gold fact sentences) for each speaker of each episode and session."""
+    return [
+        speaker
+        for episode in msc_episodes(root, sessions, episodes)
+        for speaker in _episode_speakers(episode)
+    ]
 
 
 def _episode_speakers(episode: dict[str, Any]) -> list[tuple[Facts, Facts]]:
