@@ -50,21 +50,30 @@ class Conversation:
 
 
 def load_conversations(root: Path, relative: Path = DEV_FILE) -> list[Conversation]:
+    return [_conversation(c) for c in raw_conversations(root, relative)]
+
+
+def raw_conversations(root: Path, relative: Path = DEV_FILE) -> list[dict[str, Any]]:
+    """The file's conversations as LoCoMo writes them (JSON objects)."""
     path = require(root, relative)
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, list):
         raise DataFormatError(f"{path}: expected a list of conversations")
-    return [_conversation(c) for c in data]
+    return data
 
 
-def _conversation(raw: dict[str, Any]) -> Conversation:
-    conv = raw["conversation"]
-    numbers = sorted(
+def session_numbers(conv: dict[str, Any]) -> list[int]:
+    """The numbers of a raw conversation's sessions (its ``session_N`` turn lists), in order."""
+    return sorted(
         int(key.split("_")[1])
         for key, value in conv.items()
         if key.startswith("session_") and key.count("_") == 1 and isinstance(value, list)
     )
-    sessions = tuple(_session(conv, n) for n in numbers)
+
+
+def _conversation(raw: dict[str, Any]) -> Conversation:
+    conv = raw["conversation"]
+    sessions = tuple(_session(conv, n) for n in session_numbers(conv))
     questions = tuple(
         LocomoQuestion(str(q["question"]), evidence_ids(q.get("evidence", [])), int(q["category"]))
         for q in raw["qa"]

@@ -30,7 +30,6 @@ import json
 import lzma
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,10 @@ from typing import Any
 import numpy as np
 
 from bench.reporting import (
+    FallbackTally,
     add_llm_server_arguments,
     data_benchmark_main,
     llm_server_config,
-    reason_kind,
     table,
 )
 from client.embedding import default_embedder, encoder_dir
@@ -219,8 +218,7 @@ def llm_extracted(
     """Each speaker's facts read by the engine's LLM extractor, and how often the model's
     answer was used (the rest fell back to the rules, counted by reason)."""
     parts = llm_memory_parts(server, embedder)
-    sources: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
+    tally = FallbackTally()
     dropped = 0
     started = time.perf_counter()
     extracted: list[Facts] = []
@@ -231,22 +229,20 @@ def llm_extracted(
                 facts.extend(d.sentence for d in parts.extractor.extract(text))
                 outcome = parts.extractor.last
                 assert outcome is not None  # set by every extract()
-                sources[outcome.source] += 1
+                tally.add(outcome.source, outcome.reason)
                 dropped += len(outcome.dropped)
-                if outcome.reason:
-                    reasons[reason_kind(outcome.reason)] += 1
             extracted.append(facts)
             if number % 20 == 0:
                 log(f"llm extractor: {number} of {len(speakers)} speaker-sessions")
     finally:
         parts.close()
-    utterances_read = sum(sources.values())
+    utterances_read = sum(tally.sources.values())
     seconds = time.perf_counter() - started
     return extracted, {
         "utterances": utterances_read,
-        "answer_used": sources["llm"],
-        "fell_back_to_rules": sources["rules"],
-        "fallback_reasons": dict(reasons.most_common()),
+        "answer_used": tally.sources["llm"],
+        "fell_back_to_rules": tally.sources["rules"],
+        "fallback_reasons": tally.fallback_reasons(),
         "facts_dropped_by_checks": dropped,
         "seconds_per_utterance": round(seconds / max(1, utterances_read), 3),
     }

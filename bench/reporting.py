@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,23 @@ def reason_kind(reason: str) -> str:
     """A fallback reason without the excerpt of the answer it quotes (the text after the
     first colon), so that reasons of one kind count together."""
     return reason.split(":", 1)[0]
+
+
+class FallbackTally:
+    """Who wrote each answer of an LLM memory part (the model or its offline fallback), and
+    why the model's answer was not used, counted by ``reason_kind``."""
+
+    def __init__(self) -> None:
+        self.sources: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+
+    def add(self, source: str, reason: str) -> None:
+        self.sources[source] += 1
+        if reason:
+            self.reasons[reason_kind(reason)] += 1
+
+    def fallback_reasons(self) -> dict[str, int]:
+        return dict(self.reasons.most_common())
 
 
 def add_llm_server_arguments(parser: argparse.ArgumentParser) -> None:

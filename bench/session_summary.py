@@ -21,10 +21,8 @@ extractive one behind it; the JSON says how many sessions the model's answer was
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,15 +30,16 @@ from typing import Any
 
 import numpy as np
 
+from bench.locomo_data import DEV_FILE, raw_conversations, session_numbers
 from bench.reporting import (
+    FallbackTally,
     add_llm_server_arguments,
     data_benchmark_main,
     llm_server_config,
-    reason_kind,
     table,
 )
 from client.embedding import default_embedder, encoder_dir
-from client.embedding.protocol import Embedder
+from client.embedding.protocol import Embedder, Vectors
 from client.llm.server_config import ServerConfig
 from client.memory_engine.config import EngineConfig
 from client.memory_engine.disclosure import split_sentences
@@ -48,10 +47,9 @@ from client.memory_engine.llm_parts import llm_memory_parts
 from client.memory_engine.llm_summary import LlmSummariser
 from client.memory_engine.summary import ExtractiveSummariser, Summariser
 from client.memory_engine.tokens import TokenCounter, WordPieceCounter
-from models.data.locations import DataFormatError, data_dir, require
+from models.data.locations import DataFormatError, data_dir
 
 DEFAULT_OUT = Path("bench/results/session_summary.json")
-DEV_FILE = Path("locomo/locomo10-dev.json")
 THRESHOLDS = (0.5, 0.6, 0.7)
 QUICK_CONVERSATIONS, QUICK_SESSIONS = 2, 4
 
@@ -67,20 +65,11 @@ class Session:
 
 def load_sessions(root: Path, conversations: int | None, sessions: int | None) -> list[Session]:
     """Every session with lines and a gold summary, in file order, capped as asked."""
-    path = require(root, DEV_FILE)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, list):
-        raise DataFormatError(f"{path}: expected a list of conversations")
     found: list[Session] = []
-    for raw in data[:conversations]:
+    for raw in raw_conversations(root)[:conversations]:
         conv, summaries = raw["conversation"], raw.get("session_summary") or {}
-        numbers = sorted(
-            int(key.split("_")[1])
-            for key, value in conv.items()
-            if key.startswith("session_") and key.count("_") == 1 and isinstance(value, list)
-        )
         kept = 0
-        for number in numbers:
+        for number in session_numbers(conv):
             gold = split_sentences(str(summaries.get(f"session_{number}_summary") or ""))
             lines = [str(turn["text"]) for turn in conv[f"session_{number}"]]
             if gold and lines and (sessions is None or kept < sessions):
@@ -107,15 +96,15 @@ class LeadSummariser:
         return " ".join(kept)
 
 
-def score(embedder: Embedder, sessions: list[Session], summaries: list[str]) -> dict[str, Any]:
-    """Coverage of the gold sentences by the summaries' sentences, pooled over sessions."""
+def score(embedder: Embedder, gold: list[Vectors], summaries: list[str]) -> dict[str, Any]:
+    """Coverage of the gold sentences (``gold``: each session's, embedded once for every
+    method) by the summaries' sentences, pooled over sessions."""
     best: list[float] = []
-    for session, summary in zip(sessions, summaries, strict=True):
+    for gold_vectors, summary in zip(gold, summaries, strict=True):
         produced = split_sentences(summary)
         if not produced:
-            best.extend(0.0 for _ in session.gold)
+            best.extend(0.0 for _ in gold_vectors)
             continue
-        gold_vectors = embedder.embed(session.gold)
         produced_vectors = embedder.embed(produced)
         best.extend(float(v) for v in (gold_vectors @ produced_vectors.T).max(axis=1))
     values = np.asarray(best, dtype=np.float64)
@@ -152,6 +141,7 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
     budget = EngineConfig().summary_budget
     embedder = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
     counter = WordPieceCounter()
+    gold = [embedder.embed(s.gold) for s in sessions]
     methods: dict[str, Summariser] = {
         "lead": LeadSummariser(counter),
         "extractive": ExtractiveSummariser(embedder, counter),
@@ -159,7 +149,7 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
     rows = []
     for method, summariser in methods.items():
         summaries, cost = summarise_all(summariser, sessions, budget, counter)
-        rows.append({"method": method, **cost, **score(embedder, sessions, summaries)})
+        rows.append({"method": method, **cost, **score(embedder, gold, summaries)})
         log(f"{method} done")
     if args.llm_url:
         parts = llm_memory_parts(
@@ -171,13 +161,11 @@ def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         finally:
             parts.close()
         use = {
-            "answer_used": counted.sources["llm"],
-            "fell_back_to_extractive": counted.sources["extractive"],
-            "fallback_reasons": dict(counted.reasons.most_common()),
+            "answer_used": counted.tally.sources["llm"],
+            "fell_back_to_extractive": counted.tally.sources["extractive"],
+            "fallback_reasons": counted.tally.fallback_reasons(),
         }
-        rows.append(
-            {"method": "llm", **cost, **score(embedder, sessions, summaries), "model_use": use}
-        )
+        rows.append({"method": "llm", **cost, **score(embedder, gold, summaries), "model_use": use})
     return {
         "benchmark": "session_summary",
         "config": {
@@ -196,16 +184,13 @@ class CountedOutcomes:
 
     def __init__(self, summariser: LlmSummariser) -> None:
         self._summariser = summariser
-        self.sources: Counter[str] = Counter()
-        self.reasons: Counter[str] = Counter()
+        self.tally = FallbackTally()
 
     def summarise(self, lines: Sequence[str], budget: int) -> str:
         text = self._summariser.summarise(lines, budget)
         outcome = self._summariser.last
         assert outcome is not None  # set by every summarise()
-        self.sources[outcome.source] += 1
-        if outcome.reason:
-            self.reasons[reason_kind(outcome.reason)] += 1
+        self.tally.add(outcome.source, outcome.reason)
         return text
 
 
