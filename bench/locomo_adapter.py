@@ -156,6 +156,10 @@ def _at25(parts: Sequence[npt.NDArray[np.float64]]) -> float:
     return float(np.concatenate(list(parts))[:, KS.index(25)].mean())
 
 
+def _r25_by_conversation(parts: Sequence[npt.NDArray[np.float64]]) -> list[float]:
+    return [round(100 * _at25([p]), 1) for p in parts]
+
+
 def msc_direction(
     prepared: list[Prepared],
     folds: list[Shares],
@@ -189,7 +193,7 @@ def msc_direction(
         picks.append({"held_out": ids[out], "rank": best[0], "weight": best[1]})
         parts.append(scores[best][out])
     return {"rows": rows, "held_out": {"picks": picks, "recall": _mean(parts),
-            "r25_by_conversation": [round(100 * _at25([p]), 1) for p in parts]}}  # fmt: skip
+            "r25_by_conversation": _r25_by_conversation(parts)}}  # fmt: skip
 
 
 def locomo_direction(prepared: list[Prepared], folds: list[Shares]) -> dict[str, Any]:
@@ -221,7 +225,7 @@ def locomo_direction(prepared: list[Prepared], folds: list[Shares]) -> dict[str,
         "rank": LOCOMO_SETTINGS.rank,
         "by_weight": [{"weight": w, "recall": _mean(by_weight[w])} for w in WEIGHTS],
         "held_out": {"picks": picks, "recall": _mean(parts),
-                     "r25_by_conversation": [round(100 * _at25([p]), 1) for p in parts]},
+                     "r25_by_conversation": _r25_by_conversation(parts)},
     }  # fmt: skip
 
 
@@ -233,7 +237,7 @@ def _row(
         "weight": weight,
         "in_sample": _mean(inside),
         "fold_shares": _mean(fold),
-        "fold_r25_by_conversation": [round(100 * _at25([p]), 1) for p in fold],
+        "fold_r25_by_conversation": _r25_by_conversation(fold),
         "training_seconds": round(seconds, 1),
     }
 
