@@ -48,7 +48,7 @@ from models.data.msc import MscSession
 from models.encoded import EmbedFn, encode
 from models.ranking_metrics import hits_at_1
 from models.ranking_task import RankingExample
-from models.reranking_head import RerankingHead
+from models.reranking_head import EMBEDDING_DIM, RerankingHead
 from models.robust_head import (
     NULL_HEAD,
     REPLY_HEAD,
@@ -188,8 +188,8 @@ def evaluate_seed(
     chosen = sorted({s.pair_id for s in sessions})[:pairs]
     device_pairs, held = split_pairs(chosen, seed)
     population = device_population(sessions, device_pairs, seed=seed + 20)
-    test = encode(held_out_rows(sessions, chosen, held, seed), data.embed, dimension=384)
-    train = encode(data.train_examples, data.embed, dimension=384)
+    test = encode(held_out_rows(sessions, chosen, held, seed), data.embed, dimension=EMBEDDING_DIM)
+    train = encode(data.train_examples, data.embed, dimension=EMBEDDING_DIM)
     users_of = [e.user_id for e in data.train_examples]
     central, _ = train_robust_head(train, users_of, TrainConfig(seed=seed))
     heads = {"persona_null": new_head(NULL_HEAD, seed=seed), "head_null": central}

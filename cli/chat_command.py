@@ -225,8 +225,8 @@ def _train_if_due(session: ChatSession, training: LocalTraining) -> None:
         return
     session.use_head(outcome.head)
     kept = (
-        " (held-back signals preferred the untrained ranking: kept)"
-        if outcome.kept_untrained
+        " (held-back signals preferred the public head's ranking: kept)"
+        if outcome.kept_start
         else ""
     )
     print(f"Done: trained on {outcome.signals} signal(s), stored sealed{kept}.")

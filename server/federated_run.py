@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from models.public_head import load_public_head
 from models.reranking_head import HeadConfig, RerankingHead
 from models.training import new_head
 from models.weights import (
@@ -319,7 +320,14 @@ def _load_or_new_head(
         saved = read_checkpoint(folder.checkpoint_path)
         norm = float(saved.extra.get("clipping_norm", settings.clipping_norm))
         return saved.model, norm, saved.state
-    return new_head(HeadConfig(), seed=settings.seed), settings.clipping_norm, None
+    return initial_head(settings), settings.clipping_norm, None
+
+
+def initial_head(settings: RunSettings) -> RerankingHead:
+    """The head round 1 starts from (``RunSettings.initial_head``)."""
+    if settings.initial_head == "public":
+        return load_public_head()
+    return new_head(HeadConfig(), seed=settings.seed)
 
 
 def _train(

@@ -19,6 +19,9 @@ ACCOUNTING = ("amplified", "unamplified")
 # for real and keeps the field's default, amplified.
 DEPLOYED_DEFAULTS: dict[str, Any] = {"accounting": "unamplified"}
 POPULATIONS = ("personachat", "msc", "synthetic", "synthetic-learned")
+# What round 1 starts from: the shipped public head (models.public_head: trained centrally
+# on public data, the head of issue 13's targets) or a fresh untrained head.
+START_HEADS = ("public", "untrained")
 # The default delta is 1 / (DEFAULT_DELTA_FACTOR * N): the chance that the epsilon
 # guarantee fails for a person is then at most a tenth of one person's share.
 DEFAULT_DELTA_FACTOR = 10
@@ -41,6 +44,13 @@ class RunSettings:
     # The defaults are `make run`'s: on the synthetic population 1,000 devices with 50 a round
     # learn visibly within epsilon 8 (held-out hits@1 18.3 -> 21.0, 95% interval +-1.5);
     # 100 devices do not, at any setting tried, not even trained centrally (docs/benchmarks.md).
+    start_head: str | None = setting(
+        None,
+        "the head round 1 starts from: 'public', trained centrally on public data "
+        "(models.public_head; costs no privacy), or 'untrained' (default: public, except "
+        "with --population personachat, whose users it was trained on)",
+        choices=START_HEADS,
+    )
     clients: int = setting(1000, "simulated devices, one user each (N)")
     rounds: int = setting(20, "rounds to run (fewer if the privacy budget ends first)")
     clients_per_round: int = setting(
@@ -118,6 +128,13 @@ class RunSettings:
             )
         if self.rounds < 1:
             raise ValueError(f"rounds must be positive, got {self.rounds}")
+        if self.start_head is not None and self.start_head not in START_HEADS:
+            raise ValueError(f"start_head must be one of {START_HEADS}, got {self.start_head!r}")
+        if self.start_head == "public" and self.population == "personachat":
+            raise ValueError(
+                "start_head 'public' was trained on ConvAI2, the personachat population's "
+                "users: use start_head 'untrained' with it"
+            )
         if self.sampling not in SAMPLING:
             raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
         if self.accounting not in ACCOUNTING:
@@ -184,6 +201,14 @@ class RunSettings:
         return max(1, math.ceil(self.rounds * self.clients_per_round / self.clients))
 
     @property
+    def initial_head(self) -> str:
+        """The head round 1 starts from (``START_HEADS``): ``start_head``, or by default the
+        public head unless the devices are ConvAI2's users (the public head learned from them)."""
+        if self.start_head is not None:
+            return self.start_head
+        return "untrained" if self.population == "personachat" else "public"
+
+    @property
     def sampling_rate(self) -> float:
         return self.clients_per_round / self.clients
 
@@ -205,8 +230,9 @@ class RunSettings:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown run settings: {sorted(unknown)}")
-        # A run saved before the setting existed was accounted with amplification.
-        values = {"accounting": "amplified", **data}
+        # A run saved before these settings existed was accounted with amplification and
+        # started from the untrained head.
+        values = {"accounting": "amplified", "start_head": "untrained", **data}
         if "epsilon" in values and values["epsilon"] is None:
             values["epsilon"] = math.inf
         return cls(**values)

@@ -25,7 +25,7 @@ DEFAULT_TRAIN_AFTER = 8
 class TrainingOutcome:
     head: PersonalHead
     signals: int
-    kept_untrained: bool  # no epoch beat the untrained head on held-back signals
+    kept_start: bool  # no epoch beat the start (the public head) on held-back signals
 
 
 @dataclass
@@ -36,7 +36,7 @@ class LocalTraining:
         profile: The unlocked profile whose signals train the head and which stores it.
         embed: The device encoder (the same vectors the memory engine searches with).
         train_after: New signals that trigger a step; 0 never trains.
-        seed: Seeds the head's initialisation and the training order (reproducible steps).
+        seed: Seeds the training order (reproducible steps).
     """
 
     profile: Profile
@@ -63,12 +63,13 @@ class LocalTraining:
         # torch is imported only when a step runs: chatting alone never loads it.
         from client.local_training import LOCAL_TRAINING, local_training_step
         from models.onnx_export import head_onnx_bytes
-        from models.reranking_head import HeadConfig
-        from models.training import new_head
+        from models.public_head import load_public_head
         from models.weights import get_weights
 
         signals = self.profile.training.count()
-        model = new_head(HeadConfig(), seed=self.seed)
+        # From the shipped public head (models.public_head), as a federation starts: the
+        # person's signals then train its context-to-reply term (models.reply_training).
+        model = load_public_head()
         result = local_training_step(
             self.profile, model, self.embed, replace(LOCAL_TRAINING, seed=self.seed)
         )
@@ -77,4 +78,4 @@ class LocalTraining:
         )
         self.profile.heads.save(head)
         self._trained_on = signals
-        return TrainingOutcome(head, signals, kept_untrained=result.best_epoch == 0)
+        return TrainingOutcome(head, signals, kept_start=result.best_epoch == 0)

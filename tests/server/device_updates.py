@@ -12,6 +12,7 @@ from client.profile import Profile
 from models.weights import flatten
 from privacy.noise import SeededGaussian
 from protocol.round_instructions import RoundInstructions
+from server.federated_run import initial_head
 from server.run_settings import RunSettings
 from simulation.run_workspace import Workspace
 
@@ -31,6 +32,7 @@ def summed_updates(
         clipping_norm=settings.clipping_norm,
         local_epochs=settings.local_epochs,
         learning_rate=settings.learning_rate,
+        head=initial_head(settings).config,
     )
     embed = workspace.devices.embed_function()
     total = np.zeros(flatten(weights).size)

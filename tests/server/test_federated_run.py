@@ -8,11 +8,15 @@ import random
 
 import numpy as np
 import pytest
+import torch
 
-from models.reranking_head import EMBEDDING_DIM
+from models.public_head import load_public_head
+from models.reply_training import REPLY_PREFIX
+from models.reranking_head import EMBEDDING_DIM, HeadConfig
+from models.weights import load_checkpoint
 from privacy.noise import SeededGaussian
 from protocol.round_instructions import RoundInstructions
-from server.federated_run import run_federation
+from server.federated_run import initial_head, run_federation
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
@@ -274,3 +278,37 @@ def test_held_out_users_measure_the_head_before_and_after_every_round(
     assert all(0.0 <= r["heldout_hits_at_1"] <= 1.0 for r in rows)
     assert outcome.heldout_after.examples == len(load_examples(workspace.unseen_path)) > 0
     assert any("held-out hits@1" in line for line in lines)
+
+
+def test_a_run_starts_from_the_public_head_and_its_devices_train_only_the_term(
+    tmp_path, settings, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    public = load_public_head()
+
+    workspace, outcome = run_in_process(
+        settings.with_values(epsilon=math.inf, rounds=1), tmp_path / "run"
+    )
+
+    assert outcome.state == "completed"
+    head = load_checkpoint(workspace.checkpoint_path)[0]
+    assert head.config == public.config
+    before, after = public.state_dict(), head.state_dict()
+    moved = {n for n in after if not torch.equal(after[n], before[n])}
+    # No noise: what moved is what the devices trained, their context-to-reply term.
+    assert moved
+    assert all(n.startswith(REPLY_PREFIX) for n in moved)
+
+
+def test_an_untrained_start_and_a_personachat_public_start_are_what_they_say():
+    assert RunSettings().initial_head == "public"
+    assert RunSettings(population="personachat").initial_head == "untrained"
+    assert RunSettings(start_head="untrained").initial_head == "untrained"
+    assert initial_head(RunSettings(start_head="untrained")).config == HeadConfig()
+    with pytest.raises(ValueError, match="trained on ConvAI2"):
+        RunSettings(population="personachat", start_head="public")
+    with pytest.raises(ValueError, match="start_head must be one of"):
+        RunSettings(start_head="pretrained")
+    # A run folder saved before the setting existed started untrained.
+    saved = {k: v for k, v in RunSettings().to_json().items() if k != "start_head"}
+    assert RunSettings.from_json(saved).initial_head == "untrained"

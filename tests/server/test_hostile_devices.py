@@ -20,10 +20,9 @@ import numpy as np
 import pytest
 from flwr.simulation import run_simulation
 
-from models.reranking_head import HeadConfig
-from models.training import new_head
 from models.weights import flatten, get_weights, load_checkpoint, unflatten
 from privacy.secure_aggregation import PAYLOAD_RANGE, quantization_range
+from server.federated_run import initial_head
 from server.metrics_store import MetricsStore
 from server.run_settings import RunSettings
 from simulation.populations import synthetic_population
@@ -49,6 +48,7 @@ def _settings(clients: int, rounds: int, secure: bool) -> RunSettings:
         clipping_norm=0.5,
         local_epochs=1,
         learning_rate=0.05,
+        start_head="untrained",  # every parameter trains: a step large enough to check
         secure_aggregation=secure,
         dropout_tolerance=0.2,
         secure_noise=False,
@@ -112,7 +112,7 @@ def test_plain_rounds_turn_hostile_devices_away_and_apply_only_honest_releases(
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     settings = _settings(clients=7, rounds=2, secure=False)
-    initial = get_weights(new_head(HeadConfig(), seed=settings.seed))
+    initial = get_weights(initial_head(settings))
 
     workspace = _run_hostile(tmp_path, monkeypatch, settings, PLAIN_PLAN)
 
@@ -154,7 +154,7 @@ def test_secagg_rounds_refuse_a_sum_spoiled_by_one_device_and_go_on_without_a_ma
 ):
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     settings = _settings(clients=5, rounds=4, secure=True)
-    initial = get_weights(new_head(HeadConfig(), seed=settings.seed))
+    initial = get_weights(initial_head(settings))
 
     workspace = _run_hostile(tmp_path, monkeypatch, settings, SECURE_PLAN)
 

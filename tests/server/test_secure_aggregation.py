@@ -20,10 +20,10 @@ from flwr.server.workflow import SecAggPlusWorkflow
 from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
 from flwr.simulation import run_simulation
 
-from models.reranking_head import HeadConfig
-from models.training import new_head
+from models.public_head import load_public_head
 from models.weights import flatten, get_weights, load_checkpoint
 from privacy.secure_aggregation import PAYLOAD_RANGE, quantization_range
+from server.federated_run import initial_head
 from server.metrics_store import MetricsStore
 from server.privacy_budget import open_ledger
 from server.run_settings import RunSettings
@@ -54,6 +54,10 @@ def _settings(**changes: Any) -> RunSettings:
         clipping_norm=0.5,
         local_epochs=1,
         learning_rate=0.05,  # a step large enough to see beside the quantisation error
+        # The untrained head, all of whose parameters train: a step that big everywhere.
+        # (Secure aggregation sums whatever vector the devices send; the public head's
+        # term-only updates are checked by test_wire_capture and test_federated_run.)
+        start_head="untrained",
         secure_aggregation=True,
         dropout_tolerance=0.2,  # 4 of 5 devices must contribute
         secure_noise=False,
@@ -95,7 +99,7 @@ def _run(capture_replies: bool = True) -> None:
 
 def _device_updates(workspace: Workspace, settings: RunSettings, devices: list[int]) -> np.ndarray:
     """The updates the devices compute from the initial head in round 1, summed."""
-    initial = get_weights(new_head(HeadConfig(), seed=settings.seed))
+    initial = get_weights(initial_head(settings))
     return summed_updates(workspace, settings, devices, initial)
 
 
@@ -108,7 +112,7 @@ def test_the_server_applies_the_unmasked_sum_of_the_surviving_devices_updates(
     workspace, _ = _prepare(tmp_path, settings, monkeypatch)
     expected_sum = _device_updates(workspace, settings, [0, 1, 2, 4])
     _drop(workspace, [3])
-    initial = flatten(get_weights(new_head(HeadConfig(), seed=settings.seed)))
+    initial = flatten(get_weights(initial_head(settings)))
 
     _run()
 
@@ -148,7 +152,7 @@ def test_nothing_a_device_sends_under_secure_aggregation_is_readable_alone(
         assert legacy in ({}, FIT_RESULT_ENVELOPE)
         serialised = json.dumps(entry)
         assert not any(s in serialised for s in secrets if len(s) > 6)
-    size = flatten(get_weights(new_head(HeadConfig(), seed=0))).size
+    size = flatten(get_weights(load_public_head())).size
     for entry in masked:  # the weight factor, then one masked integer per coordinate
         _factor, vector = entry["configs"]["secaggplus_configs"]["masked_params"]
         assert len(bytes.fromhex(vector)) > 4 * size
@@ -165,7 +169,7 @@ def test_a_round_with_fewer_contributors_than_the_noise_was_sized_for_is_never_u
     settings = _settings(epsilon=10.0, delta=1e-3)
     workspace, _ = _prepare(tmp_path, settings, monkeypatch)
     _drop(workspace, [1, 3])
-    initial = flatten(get_weights(new_head(HeadConfig(), seed=settings.seed)))
+    initial = flatten(get_weights(initial_head(settings)))
 
     _run(capture_replies=False)
 

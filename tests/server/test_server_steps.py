@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.public_head import load_public_head
 from models.reranking_head import HeadConfig
 from models.training import new_head
 from models.weights import flatten, get_weights, load_checkpoint, read_checkpoint, save_checkpoint
@@ -95,7 +96,7 @@ def test_momentum_adds_the_previous_step_and_a_restart_continues_it(
     _run(_settings(rounds=1, server_momentum=beta), tmp_path / "one")
     _run(_settings(rounds=2), tmp_path / "plain")
     _run(_settings(rounds=2, server_momentum=beta), tmp_path / "momentum")
-    start = flatten(get_weights(new_head(HeadConfig(), seed=0)))
+    start = flatten(get_weights(load_public_head()))
     after_one = _head(tmp_path / "one")
 
     # Round 1 is the same in all three runs; round 2's devices train from the same head, so

@@ -1,0 +1,116 @@
+"""Build the public start head (models.public_head) and say how it ranks.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.public_head --out bench/results/public_head.json
+
+It trains ``REPLY_HEAD``'s context-to-reply term alone (models.robust_head.fit_reply_term,
+the recipe of bench/generalisation.py's ``head_reply``) on the ConvAI2 training split of
+seed 0, writes the checkpoint the federation and the devices start from
+(``models/checkpoints/public_reply_head.json``; ``--quick`` writes beside the report instead,
+``--checkpoint`` anywhere), and prints its hits@1 on that split's unseen users and later
+turns against plain cosine and the untrained head. Deterministic: the same data and seed
+give the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.reporting import data_benchmark_main, table
+from bench.rerank_data import load_bench_data
+from bench.rerank_personachat import cosine
+from models.encoded import encode
+from models.public_head import PUBLIC_HEAD_PATH, write_public_head
+from models.ranking_metrics import hits_at_1
+from models.reranking_head import EMBEDDING_DIM
+from models.robust_head import REPLY_HEAD, fit_reply_term
+from models.training import TrainConfig, new_head, score
+
+DEFAULT_OUT = Path("bench/results/public_head.json")
+SEED = 0  # the generalisation benchmark's seed 0: its split's test users stay unseen
+QUICK_USERS = 40  # correctness only (tests): a few seconds
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help=f"where the head goes (default {PUBLIC_HEAD_PATH}; with --quick, beside --out)",
+    )
+
+
+def produce(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
+    users = QUICK_USERS if args.quick else None
+    data = load_bench_data(args.data_dir, users=users, seed=SEED, with_spc=False, say=say)
+    train = encode(data.train_examples, data.embed, dimension=EMBEDDING_DIM)
+    model = new_head(REPLY_HEAD, seed=SEED)
+    untrained = new_head(REPLY_HEAD, seed=SEED)
+    fitted = fit_reply_term(
+        model, train, [e.user_id for e in data.train_examples], TrainConfig(seed=SEED)
+    )
+    say(f"term: best epoch {fitted.training.best_epoch}, weight {fitted.scale}")
+    rows = []
+    for split, examples in (
+        ("unseen_users", data.unseen_examples),
+        ("later_turns", data.later_examples),
+    ):
+        test = encode(examples, data.embed, dimension=EMBEDDING_DIM)
+        for method, scores in (
+            ("cosine", cosine(test)),
+            ("untrained", score(untrained, test)),
+            ("public_head", score(model, test)),
+        ):
+            hits = 100 * hits_at_1(scores, test.labels)
+            rows.append({"method": method, "split": split, "hits@1": hits})
+    checkpoint = args.checkpoint or (
+        args.out.with_name(f"{args.out.stem}_head.json") if args.quick else PUBLIC_HEAD_PATH
+    )
+    provenance = {
+        "data": "ConvAI2 valid (ParlAI), the training split of bench.rerank_data at seed 0",
+        "training_examples": len(train),
+        "recipe": "models.robust_head.fit_reply_term on REPLY_HEAD, TrainConfig(seed=0)",
+        "best_epoch": fitted.training.best_epoch,
+        "term_weight": fitted.scale,
+        "built_by": "python -m bench.public_head",
+    }
+    write_public_head(checkpoint, model, provenance)
+    say(f"wrote {checkpoint}")
+    return {
+        "rows": rows,
+        "config": {**provenance, "checkpoint": _shown(checkpoint), "quick": args.quick},
+    }
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (the JSON is committed)."""
+    resolved = path.resolve()
+    return (
+        str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else str(path)
+    )
+
+
+def show(result: dict[str, Any]) -> None:
+    header = ["method", "split", "hits@1"]
+    lines = [[r["method"], r["split"], f"{r['hits@1']:.1f}"] for r in result["rows"]]
+    print("\n".join(table(header, lines)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return data_benchmark_main(
+        description=__doc__.splitlines()[0],
+        default_out=DEFAULT_OUT,
+        produce=produce,
+        show=show,
+        argv=argv,
+        extra_arguments=add_arguments,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
