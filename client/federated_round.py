@@ -27,7 +27,7 @@ from client.profile import Profile
 from client.training_pairs import TrainingPair
 from models.encoded import EmbedFn
 from models.ranking_metrics import expected_hits_and_reciprocal_ranks
-from models.reply_training import train_head_or_reply_term
+from models.reply_training import released_mask, train_head_or_reply_term
 from models.reranking_head import RerankingHead
 from models.training import TrainConfig, score
 from models.weights import flatten, get_weights, set_weights
@@ -101,7 +101,8 @@ def run_round(
             ),
         )
         loss = result.train_loss[-1] if result.train_loss else float("nan")
-    change = flatten(get_weights(model)) - flatten(global_weights)
+    # Only what the device trained crosses (models.reply_training.released_mask).
+    change = (flatten(get_weights(model)) - flatten(global_weights))[released_mask(config)]
     released = release(
         change,
         instructions.clipping_norm,

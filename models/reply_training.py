@@ -12,16 +12,43 @@ came from: the prior x 20 and the term's raw weights trained against it.
 
 The same function trains a head centrally (models.robust_head) and on a device
 (client.federated_round, client.local_training): a head without the term trains there
-exactly as models.training.train_head trains it.
+exactly as models.training.train_head trains it. What a device's round releases is what
+it trains (``released_mask``): a head with the term sends the term's update alone.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
 from models.encoded import EncodedExamples
-from models.reranking_head import RerankingHead
+from models.reranking_head import HeadConfig, RerankingHead
 from models.training import TrainConfig, TrainResult, train_head, training_only_under
 
 REPLY_PREFIX = "reply_match."
+
+
+@cache
+def released_mask(config: HeadConfig) -> npt.NDArray[np.bool_]:
+    """Over a head's flattened weights (models.weights order): the coordinates a device's
+    round trains, and so releases: the term's alone for a head with one, every one
+    otherwise. The rest never moves on a device; releasing its zeros would only have the
+    noise of each round added to parameters that nothing then corrects, and double the
+    vector every device masks and sends. Read-only (shared between calls)."""
+    state = RerankingHead(config).state_dict()
+    every = not config.reply_match_rank
+    mask = np.concatenate(
+        [np.full(t.numel(), every or name.startswith(REPLY_PREFIX)) for name, t in state.items()]
+    )
+    mask.setflags(write=False)
+    return mask
+
+
+def released_size(config: HeadConfig) -> int:
+    """How many update coordinates a device's round releases (before its statistics)."""
+    return int(released_mask(config).sum())
 
 
 def train_head_or_reply_term(

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.public_head import load_public_head
+from models.reply_training import released_mask, released_size
 from models.reranking_head import HeadConfig, RerankingHead
 from models.training import new_head
 from models.weights import (
@@ -245,14 +246,21 @@ class _Run:
         self.participation.record(sampled)
         replies = _train(transport, self.settings, sampled, weights, instructions)
         current = flatten(weights)
-        result = self.dp.aggregate(current, replies, instructions, self.noise)
+        # The devices release only what they train (models.reply_training.released_mask):
+        # the round aggregates, and noises, those coordinates; the rest stays as it is.
+        trained = released_mask(self.model.config)
+        result = self.dp.aggregate(current[trained], replies, instructions, self.noise)
         if isinstance(replies, SecureSum) and replies.halted:
             self.say(f"round {round_number}: secure aggregation halted: {replies.halted}")
         if not result.released:
             self._withdraw_charge(round_number, replies)
         if result.rejected:
             self.say(f"round {round_number}: rejected {'; '.join(result.rejected)}")
-        training = self.steps.step(current, result.weights) if result.released else current
+        training = current
+        if result.released:
+            aggregated = current.copy()
+            aggregated[trained] = result.weights
+            training = self.steps.step(current, aggregated)
         set_weights(self.model, unflatten(training, weights))
         published = self._published(training)
         save_checkpoint(
@@ -340,7 +348,7 @@ def _train(
     """The round's replies; a secure round of too few devices is halted before any trains
     (with two, the sum would tell each device the other's update)."""
     if settings.secure_aggregation and len(sampled) < MIN_SECURE_ROUND:
-        size = payload_size(flatten(weights).size)
+        size = payload_size(released_size(instructions.head))
         return halted_round(size, len(sampled), too_few_sampled(len(sampled)))
     return transport.train(sampled, weights, instructions)
 

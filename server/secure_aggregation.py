@@ -49,7 +49,7 @@ from flwr.server.workflow.constant import Key as WorkflowKey
 from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
 from flwr.serverapp import Grid
 
-from models.weights import flatten
+from models.reply_training import released_size
 from privacy.device_release import payload_size
 from privacy.secure_aggregation import (
     MIN_SECURE_ROUND,
@@ -89,7 +89,7 @@ class SecureAggregationTransport:
         weights: list[npt.NDArray[np.float32]],
         instructions: RoundInstructions,
     ) -> SecureSum:
-        size = payload_size(flatten(weights).size)
+        size = payload_size(released_size(instructions.head))
         instructions = dataclasses.replace(instructions, run_id=str(self._context.run_id))
         strategy = OneRoundStrategy(
             self._grid, self._context.run_id, nodes, instructions.to_config()

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 import server.federated_run as loop
-from models.weights import flatten
+from models.reply_training import released_size
 from privacy.device_release import payload_size
 from privacy.noise import SeededGaussian
 from privacy.secure_aggregation import SecureSum
@@ -65,7 +65,7 @@ class _Transport:
         r = instructions.round
         if self._point == "before-release" and r == self._kill:
             _die()
-        size = payload_size(flatten(weights).size)
+        size = payload_size(released_size(instructions.head))
         payloads = np.random.default_rng(r).normal(0, 0.01, (len(nodes), size))
         with open(self._root / "released.log", "a", encoding="utf-8") as log:
             log.write(f"{r}\n")

@@ -1,5 +1,5 @@
-"""A device given a head with the context-to-reply term trains the term alone: every other
-coordinate of the update it releases is zero (models.reply_training)."""
+"""A device given a head with the context-to-reply term trains the term alone and releases
+its update alone (models.reply_training.released_mask)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import numpy as np
 from client.federated_round import run_round
 from client.feedback import picked_reply
 from client.profile import Profile
+from models.reply_training import REPLY_PREFIX, released_size
 from models.robust_head import NULL_HEAD
 from models.training import new_head
 from models.weights import get_weights
+from privacy.device_release import payload_size
 from privacy.noise import SeededGaussian
 from protocol.round_instructions import RoundInstructions
 
@@ -28,7 +30,7 @@ def _embed(texts: list[str]) -> np.ndarray:
     return np.asarray(rows, np.float32)
 
 
-def test_a_device_releases_an_update_of_the_term_only(profile: Profile):
+def test_a_device_releases_the_update_of_the_term_alone(profile: Profile):
     profile.persona.observe("interests", "music", "jazz", confidence=0.8)
     replies = ("I teach music.", "What is your job?", "The match starts at eight.")
     for index in range(12):
@@ -42,8 +44,11 @@ def test_a_device_releases_an_update_of_the_term_only(profile: Profile):
         profile, weights, instructions, _embed, SeededGaussian(np.random.default_rng(0))
     )
 
-    offset = 0
-    for name, array in zip(model.state_dict(), weights, strict=True):
-        part = outcome.payload[offset : offset + array.size]
-        offset += array.size
-        assert np.any(part != 0.0) == name.startswith("reply_match."), name
+    term = sum(
+        a.size
+        for n, a in zip(model.state_dict(), weights, strict=True)
+        if n.startswith(REPLY_PREFIX)
+    )
+    assert released_size(head) == term
+    assert outcome.payload.size == payload_size(term)  # the term's update, then statistics
+    assert np.any(outcome.payload[:term] != 0.0)  # the term trained

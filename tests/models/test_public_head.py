@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from models.public_head import load_public_head, read_public_head, write_public_head
-from models.reply_training import REPLY_PREFIX
+from models.reply_training import REPLY_PREFIX, released_mask, released_size
 from models.reranking_head import HeadConfig
-from models.robust_head import REPLY_HEAD
+from models.robust_head import REPLY_HEAD, REPLY_RANK
 from models.training import new_head
 
 
@@ -66,3 +66,16 @@ def test_a_damaged_public_head_file_is_an_error_naming_it(tmp_path: Path, damage
 
     with pytest.raises(ValueError, match="not a readable public head"):
         load_public_head(path)
+
+
+def test_a_round_releases_only_what_the_device_trains() -> None:
+    reply = released_mask(REPLY_HEAD)
+    names = list(new_head(REPLY_HEAD, seed=0).state_dict())
+    sizes = [t.numel() for t in new_head(REPLY_HEAD, seed=0).state_dict().values()]
+    term = sum(s for n, s in zip(names, sizes, strict=True) if n.startswith(REPLY_PREFIX))
+
+    assert released_size(REPLY_HEAD) == term == 2 * REPLY_HEAD.embedding_dim * REPLY_RANK
+    assert reply.size == sum(sizes)
+    assert released_mask(HeadConfig()).all()  # without the term every parameter trains
+    with pytest.raises(ValueError, match="read-only"):
+        reply[0] = True

@@ -12,7 +12,7 @@ import torch
 
 from models.public_head import load_public_head
 from models.reply_training import REPLY_PREFIX
-from models.reranking_head import EMBEDDING_DIM, HeadConfig
+from models.reranking_head import EMBEDDING_DIM, HeadConfig, RerankingHead
 from models.weights import load_checkpoint
 from privacy.noise import SeededGaussian
 from protocol.round_instructions import RoundInstructions
@@ -286,18 +286,19 @@ def test_a_run_starts_from_the_public_head_and_its_devices_train_only_the_term(
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     public = load_public_head()
 
-    workspace, outcome = run_in_process(
-        settings.with_values(epsilon=math.inf, rounds=1), tmp_path / "run"
-    )
+    workspace, outcome = run_in_process(settings.with_values(rounds=2), tmp_path / "run")
 
     assert outcome.state == "completed"
+    assert outcome.noise_multiplier > 0
     head = load_checkpoint(workspace.checkpoint_path)[0]
     assert head.config == public.config
     before, after = public.state_dict(), head.state_dict()
     moved = {n for n in after if not torch.equal(after[n], before[n])}
-    # No noise: what moved is what the devices trained, their context-to-reply term.
+    # What moved is what the devices trained and released, their context-to-reply term;
+    # the rest was never released, so no round's noise reached it.
     assert moved
     assert all(n.startswith(REPLY_PREFIX) for n in moved)
+    assert RerankingHead(public.config).state_dict().keys() - moved  # a frozen part exists
 
 
 def test_an_untrained_start_and_a_personachat_public_start_are_what_they_say():

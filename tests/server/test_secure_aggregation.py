@@ -20,7 +20,7 @@ from flwr.server.workflow import SecAggPlusWorkflow
 from flwr.server.workflow.secure_aggregation.secaggplus_workflow import WorkflowState
 from flwr.simulation import run_simulation
 
-from models.public_head import load_public_head
+from models.reply_training import released_size
 from models.weights import flatten, get_weights, load_checkpoint
 from privacy.secure_aggregation import PAYLOAD_RANGE, quantization_range
 from server.federated_run import initial_head
@@ -152,7 +152,7 @@ def test_nothing_a_device_sends_under_secure_aggregation_is_readable_alone(
         assert legacy in ({}, FIT_RESULT_ENVELOPE)
         serialised = json.dumps(entry)
         assert not any(s in serialised for s in secrets if len(s) > 6)
-    size = flatten(get_weights(load_public_head())).size
+    size = released_size(initial_head(settings).config)
     for entry in masked:  # the weight factor, then one masked integer per coordinate
         _factor, vector = entry["configs"]["secaggplus_configs"]["masked_params"]
         assert len(bytes.fromhex(vector)) > 4 * size

@@ -11,7 +11,7 @@ from flwr.clientapp import ClientApp
 from flwr.simulation import run_simulation
 
 from models.public_head import load_public_head
-from models.reranking_head import parameter_count
+from models.reply_training import released_size
 from privacy.clipping import l2_norm
 from privacy.device_release import payload_size
 from server.run_settings import RunSettings
@@ -60,7 +60,7 @@ def test_devices_send_only_one_release_vector_clipped_to_c(tmp_path, encoder_cac
 
     entries = [json.loads(p.read_text()) for p in sorted(capture.iterdir())]
     assert len(entries) == 6  # 3 devices x 2 rounds, fixed-size sampling
-    size = parameter_count(load_public_head())
+    size = released_size(load_public_head().config)  # the term: all a device trains
     secrets = {str(value) for c in population.clients for _, _, value, _ in c.persona}
     for entry in entries:
         assert entry["records"] == ["binding", "release"]

@@ -33,7 +33,7 @@ from client.memory import MemoryItem, Turn
 from client.persona import persona_fact
 from client.profile import Profile
 from models.public_head import load_public_head
-from models.weights import flatten, get_weights
+from models.reply_training import released_size
 from privacy.device_release import STATISTICS, payload_size
 from server.metrics_store import MetricsStore
 from server.run_settings import RunSettings
@@ -139,7 +139,7 @@ def test_nothing_a_device_holds_crosses_the_wire(
     (row,) = MetricsStore(workspace.metrics_path).rounds()
     assert row["clients_completed"] == DEVICES  # every device took part, through the proxy
     # The proxy carried the devices' releases: at least 4 bytes per value per device.
-    size = payload_size(flatten(get_weights(load_public_head())).size)
+    size = payload_size(released_size(load_public_head().config))
     assert proxy.connections >= DEVICES
     assert len(sent) > DEVICES * 4 * size
     if secure_aggregation:
