@@ -42,8 +42,10 @@ class RunSettings:
         choices=POPULATIONS,
     )
     # The defaults are `make run`'s: on the synthetic population 1,000 devices with 50 a round
-    # learn visibly within epsilon 8 (held-out hits@1 18.3 -> 21.0, 95% interval +-1.5);
-    # 100 devices do not, at any setting tried, not even trained centrally (docs/benchmarks.md).
+    # learn visibly within epsilon 8 from the untrained head (held-out hits@1 18.3 -> 21.0,
+    # 95% interval +-1.5; from the public head 18.4 -> 19.0, its gain being on real
+    # conversations); 100 devices do not, at any setting tried, not even trained centrally
+    # (docs/benchmarks.md).
     start_head: str | None = setting(
         None,
         "the head round 1 starts from: 'public', trained centrally on public data "
