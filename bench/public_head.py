@@ -73,6 +73,8 @@ def produce(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, A
     )
     provenance = {
         "data": "ConvAI2 valid (ParlAI), the training split of bench.rerank_data at seed 0",
+        "data_licence": "none stated for the data; released through ParlAI (MIT-licensed "
+        "repository); Zhang et al. 2018, Dinan et al. 2019",
         "training_examples": len(train),
         "recipe": "models.robust_head.fit_reply_term on REPLY_HEAD, TrainConfig(seed=0)",
         "best_epoch": fitted.training.best_epoch,

@@ -9,9 +9,11 @@ On bench/generalisation.py that head, with the stance stage, is the one that mee
 issue's central targets (docs/benchmarks.md, "A context-to-reply term").
 
 Starting from it costs no privacy: it saw none of the federation's users, only a public
-data set of people who are not them. It ships inside the package and inside the Flower
-app bundle, so nothing is downloaded at run time. The file is JSON (its arrays as base64
-float32), because a Flower app bundle carries text files only.
+data set of people who are not them (ConvAI2: Zhang et al. 2018, Dinan et al. 2019,
+released through ParlAI with no licence of its own; none of the non-commercial sets).
+It ships inside the package and inside the Flower app bundle, so nothing is downloaded at
+run time. The file is JSON (its arrays as base64 float32), because a Flower app bundle
+carries text files only.
 """
 
 from __future__ import annotations
