@@ -41,11 +41,6 @@ class RunSettings:
         "who the simulated devices are: generated users (no data set needed) or real data",
         choices=POPULATIONS,
     )
-    # The defaults are `make run`'s: on the synthetic population 1,000 devices with 50 a round
-    # learn visibly within epsilon 8 from the untrained head (held-out hits@1 18.3 -> 21.0,
-    # 95% interval +-1.5; from the public head 18.4 -> 19.0, its gain being on real
-    # conversations); 100 devices do not, at any setting tried, not even trained centrally
-    # (docs/benchmarks.md).
     start_head: str | None = setting(
         None,
         "the head round 1 starts from: 'public', trained centrally on public data "
@@ -53,6 +48,11 @@ class RunSettings:
         "with --population personachat, whose users it was trained on)",
         choices=START_HEADS,
     )
+    # The defaults are `make run`'s: on the synthetic population 1,000 devices with 50 a round
+    # learn visibly within epsilon 8 from the untrained head (held-out hits@1 18.3 -> 21.0,
+    # 95% interval +-1.5; from the public head 18.4 -> 19.0, its gain being on real
+    # conversations); 100 devices do not, at any setting tried, not even trained centrally
+    # (docs/benchmarks.md).
     clients: int = setting(1000, "simulated devices, one user each (N)")
     rounds: int = setting(20, "rounds to run (fewer if the privacy budget ends first)")
     clients_per_round: int = setting(
