@@ -23,10 +23,9 @@ from typing import Any
 
 from bench.reporting import data_benchmark_main, table
 from bench.rerank_data import load_bench_data
-from bench.rerank_personachat import cosine
-from models.encoded import encode
+from bench.rerank_personachat import Scores, cosine, rows_for
+from models.encoded import EncodedExamples, encode
 from models.public_head import PUBLIC_HEAD_PATH, write_public_head
-from models.ranking_metrics import hits_at_1
 from models.reranking_head import EMBEDDING_DIM
 from models.robust_head import REPLY_HEAD, fit_reply_term
 from models.training import TrainConfig, new_head, score
@@ -55,19 +54,21 @@ def produce(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, A
         model, train, [e.user_id for e in data.train_examples], TrainConfig(seed=SEED)
     )
     say(f"term: best epoch {fitted.training.best_epoch}, weight {fitted.scale}")
-    rows = []
-    for split, examples in (
-        ("unseen_users", data.unseen_examples),
-        ("later_turns", data.later_examples),
-    ):
-        test = encode(examples, data.embed, dimension=EMBEDDING_DIM)
-        for method, scores in (
-            ("cosine", cosine(test)),
-            ("untrained", score(untrained, test)),
-            ("public_head", score(model, test)),
-        ):
-            hits = 100 * hits_at_1(scores, test.labels)
-            rows.append({"method": method, "split": split, "hits@1": hits})
+    tests = {
+        "unseen_users": encode(data.unseen_examples, data.embed, dimension=EMBEDDING_DIM),
+        "later_turns": encode(data.later_examples, data.embed, dimension=EMBEDDING_DIM),
+    }
+    scorers: dict[str, Callable[[EncodedExamples], Scores]] = {
+        "cosine": cosine,
+        "untrained": lambda test: score(untrained, test),
+        "public_head": lambda test: score(model, test),
+    }
+    # The reranking benchmark's rows (ConvAI2's reconstructed candidates put the gold first).
+    rows = [
+        row.to_json()
+        for method, scorer in scorers.items()
+        for row in rows_for(method, {split: scorer(test) for split, test in tests.items()})
+    ]
     checkpoint = args.checkpoint or (
         args.out.with_name(f"{args.out.stem}_head.json") if args.quick else PUBLIC_HEAD_PATH
     )
@@ -98,7 +99,7 @@ def _shown(path: Path) -> str:
 
 
 def show(result: dict[str, Any]) -> None:
-    header = ["method", "split", "hits@1"]
+    header = ["method", "split", "hits@1"]  # the rows' mrr and n are in the JSON
     lines = [[r["method"], r["split"], f"{r['hits@1']:.1f}"] for r in result["rows"]]
     print("\n".join(table(header, lines)))
 

@@ -17,14 +17,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.generalisation_eval import load_sets
+from bench.generalisation import mean_rows
+from bench.generalisation_eval import SeedResult, load_sets, record
 from bench.reporting import data_benchmark_main, table
 from bench.rerank_personachat import cosine
 from models.public_head import load_public_head
-from models.ranking_metrics import hits_at_1
 from models.reranking_head import HeadConfig, RerankingHead
 from models.robust_head import REPLY_HEAD
 from models.training import new_head, score
@@ -78,14 +79,15 @@ def produce(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, A
         msc_pairs=QUICK_MSC_PAIRS if args.quick else None,
         say=say,
     )
-    rows = []
-    for (dataset, split), data in sets.tests.items():
-        scorers = {"cosine": cosine(data)} | {n: score(m, data) for n, m in heads.items()}
-        for method, scores in scorers.items():
-            hits = 100 * hits_at_1(scores, data.labels)
-            rows.append({"method": method, "dataset": dataset, "split": split, "hits@1": hits})
+    result = SeedResult()  # the generalisation benchmark's record, one seed
+    record(result, "cosine", sets, cosine)
+    for name, model in heads.items():
+        record(result, name, sets, partial(score, model))
     saved = {name: str(path) for name, path in args.head}
-    return {"rows": rows, "config": {"seed": args.seed, "quick": args.quick, "heads": saved}}
+    return {
+        "rows": mean_rows([result]),
+        "config": {"seed": args.seed, "quick": args.quick, "heads": saved},
+    }
 
 
 def show(result: dict[str, Any]) -> None:

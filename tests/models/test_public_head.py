@@ -70,12 +70,11 @@ def test_a_damaged_public_head_file_is_an_error_naming_it(tmp_path: Path, damage
 
 def test_a_round_releases_only_what_the_device_trains() -> None:
     reply = released_mask(REPLY_HEAD)
-    names = list(new_head(REPLY_HEAD, seed=0).state_dict())
-    sizes = [t.numel() for t in new_head(REPLY_HEAD, seed=0).state_dict().values()]
-    term = sum(s for n, s in zip(names, sizes, strict=True) if n.startswith(REPLY_PREFIX))
+    sizes = {name: t.numel() for name, t in new_head(REPLY_HEAD, seed=0).state_dict().items()}
+    term = sum(size for name, size in sizes.items() if name.startswith(REPLY_PREFIX))
 
     assert released_size(REPLY_HEAD) == term == 2 * REPLY_HEAD.embedding_dim * REPLY_RANK
-    assert reply.size == sum(sizes)
+    assert reply.size == sum(sizes.values())
     assert released_mask(HeadConfig()).all()  # without the term every parameter trains
     with pytest.raises(ValueError, match="read-only"):
         reply[0] = True
