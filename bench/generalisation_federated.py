@@ -51,10 +51,12 @@ from models.ranking_task import RankingExample
 from models.reranking_head import EMBEDDING_DIM, RerankingHead
 from models.robust_head import (
     NULL_HEAD,
+    OVERLAP_HEAD,
     REPLY_HEAD,
     fit_reply_term,
     train_reply_heads,
     train_robust_head,
+    with_shared_words,
 )
 from models.training import TrainConfig, new_head, score
 from server.run_settings import RunSettings
@@ -176,13 +178,17 @@ def evaluate_seed(
     users: int | None = None,
     reply: bool = False,
     pooled: bool = False,
+    overlap: bool = False,
 ) -> dict[tuple[str, str], float]:
     """hits@1 by (method, split) for one seed: cosine, the untrained null head, the central
     ConvAI2 head, and the federated heads (from the untrained and from the central head).
     With ``reply`` the federations start from the heads with the context-to-reply term
     (models.reply_match): untrained (it scores as ``persona_null``) and ``head_reply``; with
     ``pooled`` too, the same starts' term trained centrally on the devices' pooled exchanges
-    (``pooled_reply_term``), the bound for those federations."""
+    (``pooled_reply_term``), the bound for those federations. With ``overlap`` too, both
+    starts' terms also weigh the words a candidate shares with the context
+    (models.lexical_overlap), that weight at zero: they score as without it, and the
+    federation learns the weight."""
     data = load_bench_data(root, users=users, seed=seed, with_spc=False, say=say)
     sessions = msc_sessions(root)
     chosen = sorted({s.pair_id for s in sessions})[:pairs]
@@ -196,8 +202,10 @@ def evaluate_seed(
     starts = (("federated_msc", heads["persona_null"]), ("federated_msc_from_central", central))
     if reply:
         heads["head_reply"] = train_reply_heads(train, users_of, TrainConfig(seed=seed))["reply"][0]
+        if overlap:  # the same heads, scoring the same, with the shared-words weight at 0
+            heads["head_reply"] = with_shared_words(heads["head_reply"])
         starts = (
-            ("federated_msc_reply", new_head(REPLY_HEAD, seed=seed)),
+            ("federated_msc_reply", new_head(OVERLAP_HEAD if overlap else REPLY_HEAD, seed=seed)),
             ("federated_msc_from_head_reply", heads["head_reply"]),
         )
     say(f"{len(population.clients)} devices, {len(test)} held-out exchanges")
@@ -237,6 +245,7 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
             users=args.users,
             reply=args.reply_match,
             pooled=args.pooled,
+            overlap=args.overlap,
         )
         for s in seeds
     ]
@@ -257,6 +266,7 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
             "msc_pairs": pairs,
             "reply_match": args.reply_match,
             "pooled": args.pooled,
+            "overlap": args.overlap,
             **plan.__dict__,
         },
     }
@@ -287,6 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pooled",
         action="store_true",
         help="with --reply-match: also the term trained on the devices' pooled exchanges",
+    )
+    parser.add_argument(
+        "--overlap",
+        action="store_true",
+        help="with --reply-match: the term also weighs shared words (OVERLAP_HEAD)",
     )
     parser.add_argument("--seeds", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=0)

@@ -39,8 +39,21 @@ class AdamW:
     """``zero_grad`` / ``step`` over a fixed list of parameters, like ``torch.optim.AdamW``
     with its defaults (no amsgrad, no maximize)."""
 
-    def __init__(self, parameters: Iterable[torch.nn.Parameter], settings: AdamWSettings):
-        self.parameters = [p for p in parameters if p.requires_grad]
+    def __init__(
+        self,
+        parameters: Iterable[torch.nn.Parameter],
+        settings: AdamWSettings,
+        learning_rate_scales: Iterable[float] | None = None,
+    ):
+        """``learning_rate_scales``: one multiplier of the learning rate per parameter (in
+        ``parameters``' order, trainable or not; default all 1)."""
+        listed = list(parameters)
+        scales = [1.0] * len(listed) if learning_rate_scales is None else list(learning_rate_scales)
+        if len(scales) != len(listed):
+            raise ValueError(f"{len(scales)} learning-rate scales for {len(listed)} parameters")
+        kept = [i for i, p in enumerate(listed) if p.requires_grad]
+        self.parameters = [listed[i] for i in kept]
+        self.learning_rates = [settings.learning_rate * scales[i] for i in kept]
         self.settings = settings
         # Per parameter, as torch counts them: one that had no gradient yet has taken no step.
         self.steps = [0] * len(self.parameters)
@@ -54,16 +67,16 @@ class AdamW:
     @torch.no_grad()
     def step(self) -> None:
         s = self.settings
-        for index, (parameter, first, second) in enumerate(
-            zip(self.parameters, self.first, self.second, strict=True)
+        for index, (parameter, first, second, learning_rate) in enumerate(
+            zip(self.parameters, self.first, self.second, self.learning_rates, strict=True)
         ):
             if parameter.grad is None:
                 continue
             self.steps[index] += 1
-            step_size = s.learning_rate / (1 - s.beta1 ** self.steps[index])
+            step_size = learning_rate / (1 - s.beta1 ** self.steps[index])
             root_correction = math.sqrt(1 - s.beta2 ** self.steps[index])
             grad = parameter.grad
-            parameter.mul_(1 - s.learning_rate * s.weight_decay)
+            parameter.mul_(1 - learning_rate * s.weight_decay)
             first.lerp_(grad, 1 - s.beta1)
             second.mul_(s.beta2).addcmul_(grad, grad, value=1 - s.beta2)
             denominator = (second.sqrt() / root_correction).add_(s.eps)

@@ -52,13 +52,16 @@ def scale_correction(model: RerankingHead, scale: float) -> None:
 
 def scale_reply_match(model: RerankingHead, scale: float) -> None:
     """Multiply the context-to-reply term (models.reply_match) by ``scale`` in place: its
-    reply side is linear in the score, so scaling that weight scales the term."""
+    reply side and its shared-words weight are linear in the score, so scaling those two
+    scales the term."""
     if scale < 0.0:
         raise ValueError(f"scale must be non-negative, got {scale}")
     if not model.config.reply_match_rank:
         raise ValueError("the head has no context-to-reply term (reply_match_rank 0)")
     with torch.no_grad():
         model.reply_match.reply_side.weight.mul_(scale)
+        if model.reply_match.overlap_weight is not None:
+            model.reply_match.overlap_weight.mul_(scale)
 
 
 def shrink_reply_match(

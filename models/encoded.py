@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
 
+from models.lexical_overlap import shared_word_counts
 from models.ranking_task import GOLD, RankingExample
 
 Array = npt.NDArray[np.float32]
@@ -21,7 +22,9 @@ class EncodedExamples:
     """context (N, D); candidates (N, K, D) with candidate_mask (N, K), since rows with
     fewer candidates are padded; persona (N, P, D) with persona_mask (N, P); labels (N,)
     the index of the candidate the signal is about; signs (N,) +1 for "this one", -1 for
-    "not this one" (a thumbs down); weights (N,) per-example loss weights."""
+    "not this one" (a thumbs down); weights (N,) per-example loss weights; shared_words
+    (N, K) each candidate's content words in common with the context
+    (models.lexical_overlap; zeros when not given, as for rows built from vectors alone)."""
 
     context: Array
     candidates: Array
@@ -31,6 +34,12 @@ class EncodedExamples:
     labels: npt.NDArray[np.int64]
     signs: Array
     weights: Array
+    shared_words: Array = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+
+    def __post_init__(self) -> None:
+        if self.shared_words.size == 0 and self.candidate_mask.size:  # not given
+            none_shared = np.zeros(self.candidate_mask.shape, np.float32)
+            object.__setattr__(self, "shared_words", none_shared)
 
     def __len__(self) -> int:
         return int(self.context.shape[0])
@@ -71,6 +80,7 @@ def encode(
     context = np.zeros((count, dimension), np.float32)
     candidates = np.zeros((count, k, dimension), np.float32)
     candidate_mask = np.zeros((count, k), np.float32)
+    shared_words = np.zeros((count, k), np.float32)
     persona = np.zeros((count, p, dimension), np.float32)
     persona_mask = np.zeros((count, p), np.float32)
     for row, example in enumerate(examples):
@@ -78,6 +88,9 @@ def encode(
         for slot, text in enumerate(example.candidates):
             candidates[row, slot] = table[text]
             candidate_mask[row, slot] = 1.0
+        shared_words[row, : len(example.candidates)] = shared_word_counts(
+            example.context, example.candidates
+        )
         for slot, (text, sign) in enumerate(personas[tuple(example.persona)]):
             persona[row, slot] = sign * table[text]
             persona_mask[row, slot] = 1.0
@@ -90,6 +103,7 @@ def encode(
         np.asarray(labels if labels is not None else [GOLD] * count, np.int64),
         np.asarray(signs if signs is not None else [1.0] * count, np.float32),
         np.asarray(weights if weights is not None else [1.0] * count, np.float32),
+        shared_words,
     )
 
 
@@ -125,4 +139,5 @@ def concatenate(parts: Sequence[EncodedExamples]) -> EncodedExamples:
         np.concatenate([p.labels for p in parts]),
         np.concatenate([p.signs for p in parts]),
         np.concatenate([p.weights for p in parts]),
+        np.concatenate([pad(p.shared_words, k) for p in parts]),
     )

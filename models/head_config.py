@@ -48,6 +48,10 @@ class HeadConfig:
     # to the score; 0: none. Its reply side starts at zero, so the untrained head ranks as
     # without it.
     reply_match_rank: int = 0
+    # (issue 13) The term also weighs how many content words a candidate shares with the
+    # context (models.lexical_overlap), with one learned weight that starts at zero. Needs
+    # the term; the head then takes the counts as a fifth input.
+    reply_overlap: bool = False
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "hidden_dim", "mlp_dim"):
@@ -55,6 +59,8 @@ class HeadConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.reply_match_rank < 0:
             raise ValueError(f"reply_match_rank must be >= 0, got {self.reply_match_rank}")
+        if self.reply_overlap and not self.reply_match_rank:
+            raise ValueError("reply_overlap needs the context-to-reply term (reply_match_rank > 0)")
         if not self.use_handcrafted:
             # Stance and gate act on the hand-made features: without those, neither exists.
             object.__setattr__(self, "use_polarity", False)

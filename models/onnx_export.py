@@ -10,6 +10,7 @@ from typing import IO
 
 import torch
 
+from models.lexical_overlap import SHARED_WORDS_INPUT
 from models.reranking_head import RerankingHead
 
 INPUT_NAMES = ("context", "candidates", "persona", "persona_mask")
@@ -36,12 +37,13 @@ def head_onnx_bytes(model: RerankingHead) -> bytes:
 
 def _export(model: RerankingHead, target: IO[bytes]) -> None:
     dim = model.config.embedding_dim
-    example = (
+    example: tuple[torch.Tensor, ...] = (
         torch.zeros(1, dim),
         torch.zeros(1, 3, dim),
         torch.zeros(1, 2, dim),
         torch.ones(1, 2),
     )
+    names = list(INPUT_NAMES)
     axes = {
         "context": {0: "batch"},
         "candidates": {0: "batch", 1: "candidates"},
@@ -49,6 +51,10 @@ def _export(model: RerankingHead, target: IO[bytes]) -> None:
         "persona_mask": {0: "batch", 1: "facts"},
         OUTPUT_NAME: {0: "batch", 1: "candidates"},
     }
+    if model.config.reply_overlap:  # the fifth input, only for a head that reads it
+        example += (torch.ones(1, 3),)
+        names.append(SHARED_WORDS_INPUT)
+        axes[SHARED_WORDS_INPUT] = {0: "batch", 1: "candidates"}
     model.eval()
     with warnings.catch_warnings():
         # The TorchScript exporter (one small file, no external data) warns it is legacy.
@@ -57,7 +63,7 @@ def _export(model: RerankingHead, target: IO[bytes]) -> None:
             model,
             example,
             target,  # type: ignore[arg-type]  # the TorchScript exporter takes file objects too
-            input_names=list(INPUT_NAMES),
+            input_names=names,
             output_names=[OUTPUT_NAME],
             dynamic_axes=axes,
             opset_version=OPSET,

@@ -11,11 +11,14 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort  # type: ignore[import-untyped]
 
+from models.lexical_overlap import SHARED_WORDS_INPUT
+
 Array = npt.NDArray[np.float32]
 
 
 class OnnxHeadScorer:
-    """``scores(context, candidates, persona, persona_mask)`` with the shapes of RerankingHead."""
+    """``scores(context, candidates, persona, persona_mask, shared_words)`` with the shapes of
+    RerankingHead; ``shared_words`` is read only by a head exported with that input."""
 
     def __init__(self, model: Path | bytes, *, threads: int = 1) -> None:
         """``model``: an exported head's file, or its bytes (kept in memory only)."""
@@ -28,9 +31,15 @@ class OnnxHeadScorer:
             options,
             providers=["CPUExecutionProvider"],
         )
+        self.reads_shared_words = SHARED_WORDS_INPUT in {i.name for i in self._session.get_inputs()}
 
     def scores(
-        self, context: Array, candidates: Array, persona: Array, persona_mask: Array
+        self,
+        context: Array,
+        candidates: Array,
+        persona: Array,
+        persona_mask: Array,
+        shared_words: Array | None = None,
     ) -> Array:
         feeds = {
             "context": np.ascontiguousarray(context, np.float32),
@@ -38,5 +47,9 @@ class OnnxHeadScorer:
             "persona": np.ascontiguousarray(persona, np.float32),
             "persona_mask": np.ascontiguousarray(persona_mask, np.float32),
         }
+        if self.reads_shared_words:
+            if shared_words is None:
+                raise ValueError("this head weighs shared words: pass the counts (shared_words)")
+            feeds[SHARED_WORDS_INPUT] = np.ascontiguousarray(shared_words, np.float32)
         result: Array = self._session.run(["scores"], feeds)[0]
         return result

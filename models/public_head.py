@@ -4,7 +4,10 @@ A federation, and a device before it has trained on its person's signals, start 
 head instead of an untrained one. It is ``REPLY_HEAD`` (models.robust_head: persona
 evidence against the row's null, plus the context-to-reply term) with only its term
 trained, by ``fit_reply_term``, on the ConvAI2 training split of the generalisation
-benchmark's seed 0 (bench.public_head rebuilds it; the file's ``extra`` says from what).
+benchmark's seed 0 (bench.public_head rebuilds it; the file's ``extra`` says from what),
+in ``OVERLAP_HEAD``'s shape: the term also weighs the words a candidate shares with the
+context, that weight at zero (the same scores), for each federation to learn on its own
+people (ConvAI2 itself ranks the same with or without it).
 On bench/generalisation.py that head, with the stance stage, is the one that meets the
 issue's central targets (docs/benchmarks.md, "A context-to-reply term").
 
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from models.reranking_head import HeadConfig, RerankingHead
-from models.robust_head import REPLY_HEAD
+from models.robust_head import OVERLAP_HEAD
 from models.weights import get_weights, set_weights
 
 PUBLIC_HEAD_PATH = Path(__file__).with_name("checkpoints") / "public_reply_head.json"
@@ -75,8 +78,8 @@ def read_public_head(path: Path = PUBLIC_HEAD_PATH) -> PublicHead:
 
 
 def load_public_head(path: Path = PUBLIC_HEAD_PATH) -> RerankingHead:
-    """The shipped public head (``REPLY_HEAD``'s shape, or an error)."""
+    """The shipped public head (``OVERLAP_HEAD``'s shape, or an error)."""
     model = read_public_head(path).model
-    if model.config != REPLY_HEAD:
+    if model.config != OVERLAP_HEAD:
         raise ValueError(f"{path} holds a head of another shape: {model.config}")
     return model

@@ -29,6 +29,7 @@ moves the scores 20 times less, and a device's optimiser steps are the central t
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 # Weights are stored at this multiple of the scale they score at (see the module docstring).
@@ -36,18 +37,39 @@ REPLY_WEIGHT_SCALE = 20.0
 
 
 class ReplyMatch(nn.Module):
-    """``forward(context (B, D), candidates (B, K, D)) -> (B, K)``."""
+    """``forward(context (B, D), candidates (B, K, D), shared_words (B, K) | None) -> (B, K)``.
 
-    def __init__(self, embedding_dim: int, rank: int) -> None:
+    With ``overlap``, the term adds ``overlap_weight`` / ``REPLY_WEIGHT_SCALE`` x the
+    number of content words each candidate shares with the context (models.lexical_overlap).
+    The weight starts at zero (a neutral start, as V's). It is stored at 20 times the scale
+    it scores at, for the reason the term's weights are (DP noise moves it 20 times less),
+    and trains at 20 times the learning rate (``learning_rate_scale``), so that it still
+    moves as fast as a weight at its own scale: it is one number that every device pushes,
+    and at its own learning rate it moved about 0.001 an epoch where its useful range is
+    about 0.02-0.05 (docs/benchmarks.md, "Shared words").
+    """
+
+    def __init__(self, embedding_dim: int, rank: int, *, overlap: bool = False) -> None:
         super().__init__()
         if rank < 1:
             raise ValueError(f"rank must be positive, got {rank}")
         self.context_side = nn.Linear(embedding_dim, rank, bias=False)
         self.reply_side = nn.Linear(embedding_dim, rank, bias=False)
         nn.init.zeros_(self.reply_side.weight)
+        self.overlap_weight = nn.Parameter(torch.zeros(1)) if overlap else None
 
-    def forward(self, context: Tensor, candidates: Tensor) -> Tensor:
+    def forward(
+        self, context: Tensor, candidates: Tensor, shared_words: Tensor | None = None
+    ) -> Tensor:
         asked = self.context_side(context).unsqueeze(1)  # (B, 1, R)
         answered = self.reply_side(candidates)  # (B, K, R)
         match: Tensor = (asked * answered).sum(-1) / REPLY_WEIGHT_SCALE
+        if self.overlap_weight is not None:
+            if shared_words is None:
+                raise ValueError("this head weighs shared words: pass the counts (shared_words)")
+            match = match + self.overlap_weight * shared_words / REPLY_WEIGHT_SCALE
         return match
+
+    def learning_rate_scale(self, name: str) -> float:
+        """The multiple of the learning rate parameter ``name`` (of this module) trains at."""
+        return REPLY_WEIGHT_SCALE if name == "overlap_weight" else 1.0

@@ -33,7 +33,9 @@ Architecture (hidden size H = 64, about 29.7k parameters by default):
   load with it off.
 - (issue 13, opt-in) ``reply_match_rank`` R > 0: a context-to-reply bilinear term
   (models.reply_match, 2 x 384 x R parameters) added to the score; it starts at zero, so
-  an untrained head with it ranks exactly as without it.
+  an untrained head with it ranks exactly as without it. With ``reply_overlap`` the term
+  also weighs the content words each candidate shares with the context (one weight,
+  starting at zero; a fifth input, ``shared_words``).
 Why this size: the per-user data is tens of examples, so capacity goes into one
 projection shared by all inputs rather than separate towers, and the attention replaces
 a persona mean that would blur a 5-fact persona into one vector.
@@ -60,11 +62,13 @@ STANCE_INPUT_FEATURES = 1
 
 
 class RerankingHead(nn.Module):
-    """``forward(context, candidates, persona, persona_mask) -> scores``.
+    """``forward(context, candidates, persona, persona_mask[, shared_words]) -> scores``.
 
     Shapes: context (B, D); candidates (B, K, D); persona (B, P, D); persona_mask (B, P),
     1.0 for a real fact and 0.0 for padding (a user with no facts gets all zeros and the
-    persona terms become zero). Returns scores (B, K).
+    persona terms become zero); shared_words (B, K), each candidate's content words in
+    common with the context (models.lexical_overlap), read only by a head with
+    ``reply_overlap``. Returns scores (B, K).
     """
 
     def __init__(self, config: HeadConfig) -> None:
@@ -89,7 +93,16 @@ class RerankingHead(nn.Module):
                 nn.init.zeros_(last.bias)
         if config.reply_match_rank:
             # Built last: the other modules' initial weights are those of a head without it.
-            self.reply_match = ReplyMatch(config.embedding_dim, config.reply_match_rank)
+            self.reply_match = ReplyMatch(
+                config.embedding_dim, config.reply_match_rank, overlap=config.reply_overlap
+            )
+
+    def learning_rate_scale(self, name: str) -> float:
+        """The multiple of the learning rate parameter ``name`` trains at
+        (models.reply_match: the shared-words weight's)."""
+        if self.config.reply_match_rank:
+            return self.reply_match.learning_rate_scale(name.removeprefix("reply_match."))
+        return 1.0
 
     @property
     def feature_count(self) -> int:
@@ -102,11 +115,16 @@ class RerankingHead(nn.Module):
         )
 
     def forward(
-        self, context: Tensor, candidates: Tensor, persona: Tensor, persona_mask: Tensor
+        self,
+        context: Tensor,
+        candidates: Tensor,
+        persona: Tensor,
+        persona_mask: Tensor,
+        shared_words: Tensor | None = None,
     ) -> Tensor:
         scores = self._persona_scores(context, candidates, persona, persona_mask)
         if self.config.reply_match_rank:
-            scores = scores + self.reply_match(context, candidates)
+            scores = scores + self.reply_match(context, candidates, shared_words)
         return scores
 
     def _persona_scores(

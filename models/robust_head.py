@@ -43,6 +43,9 @@ NULL_HEAD = HeadConfig(persona_null=True, persona_mean_prior=-0.75)
 # before any measurement, not tuned (2 x 384 x 32 = 24,576 more parameters).
 REPLY_RANK = 32
 REPLY_HEAD = HeadConfig(**{**NULL_HEAD.to_json(), "reply_match_rank": REPLY_RANK})
+# The reply head whose term also weighs the words a candidate shares with the context
+# (models.lexical_overlap); untrained it scores exactly as REPLY_HEAD (the weight starts at 0).
+OVERLAP_HEAD = HeadConfig(**{**REPLY_HEAD.to_json(), "reply_overlap": True})
 # The reply heads (train_reply_heads): "reply" is the untrained null prior plus the trained
 # term; "reply_then_correction" then trains the rest with the term fixed, as head_null.
 REPLY_STAGES = ("reply", "reply_then_correction")
@@ -151,3 +154,16 @@ def _fit_reply_term(
     result = train_reply_term(model, train, replace(config, stop_on="hits"), validation=validation)
     scale = shrink_reply_match(model, validation) if validation is not None else 1.0
     return RobustResult(result, scale)
+
+
+def with_shared_words(model: RerankingHead) -> RerankingHead:
+    """A copy of a head with the term whose term also weighs shared words
+    (``reply_overlap``), that weight at zero: it scores exactly as ``model``. How a head
+    trained without the weight becomes a start that can learn it (models.public_head)."""
+    if not model.config.reply_match_rank:
+        raise ValueError(f"the head has no context-to-reply term: {model.config}")
+    extended = RerankingHead(replace(model.config, reply_overlap=True))
+    missing, unexpected = extended.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or missing != ["reply_match.overlap_weight"]:
+        raise ValueError(f"not a head this extends: missing {missing}, unexpected {unexpected}")
+    return extended

@@ -103,6 +103,7 @@ class Batch:
     labels: Tensor
     signs: Tensor
     weights: Tensor
+    shared_words: Tensor
 
     @classmethod
     def of(cls, data: EncodedExamples) -> Batch:
@@ -115,7 +116,9 @@ class Batch:
 
     def loss(self, model: RerankingHead, sharpening: float = 1.0) -> Tensor:
         """The listwise loss at softmax temperature 1 / ``sharpening``."""
-        scores = model(self.context, self.candidates, self.persona, self.persona_mask)
+        scores = model(
+            self.context, self.candidates, self.persona, self.persona_mask, self.shared_words
+        )
         return listwise_loss(
             sharpening * scores, self.candidate_mask, self.labels, self.signs, self.weights
         )
@@ -147,7 +150,9 @@ def score(model: RerankingHead, data: EncodedExamples, batch_size: int = 512) ->
     with torch.no_grad():
         for start in range(0, len(data), batch_size):
             part = batch.rows(torch.arange(start, min(start + batch_size, len(data))))
-            scores = model(part.context, part.candidates, part.persona, part.persona_mask)
+            scores = model(
+                part.context, part.candidates, part.persona, part.persona_mask, part.shared_words
+            )
             out.append(scores.masked_fill(part.candidate_mask <= 0, float("-inf")).numpy())
     return np.concatenate(out) if out else np.zeros((0, data.candidates.shape[1]), np.float32)
 
@@ -171,9 +176,11 @@ def train_head(
     generator = torch.Generator().manual_seed(config.seed)
     if validation is None:
         data, validation = hold_out(data, config, groups)
+    named = list(model.named_parameters())
     optimiser = AdamW(
-        model.parameters(),
+        [p for _, p in named],
         AdamWSettings(learning_rate=config.learning_rate, weight_decay=config.weight_decay),
+        [model.learning_rate_scale(name) for name, _ in named],
     )
     result = TrainResult(epochs_run=0, best_epoch=0, stopped_early=False)
     best_loss, best_state = float("inf"), copy.deepcopy(model.state_dict())

@@ -2,9 +2,10 @@
 
 The engine's feature head and search produce the candidates and their relevance scores;
 this head then puts them in the order the person's own signals taught it (scoring the
-message, each candidate memory and the persona facts, as ``models.reranking_head``
-does). The scores the validator's relevance floor reads stay the search's, so a trained
-head reorders what is relevant but cannot make an irrelevant memory pass the floor.
+message, each candidate memory, the persona facts and the words each memory shares with
+the message, as ``models.reranking_head`` does). The scores the validator's relevance
+floor reads stay the search's, so a trained head reorders what is relevant but cannot
+make an irrelevant memory pass the floor.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from client.memory_engine import MemoryEngine
 from client.memory_engine.retrieval import Candidate
 from client.persona import persona_fact
 from client.personal_head import PersonalHead
+from models.lexical_overlap import shared_word_counts
 from models.onnx_scorer import OnnxHeadScorer
 from models.stance_persona import signed_persona
 
@@ -28,13 +30,18 @@ class HeadOrder:
         self._engine = engine
         self._scorer = OnnxHeadScorer(head.onnx)  # from memory: the head has no plaintext file
 
-    def __call__(self, query: Vectors, candidates: list[Candidate]) -> list[Candidate]:
+    def __call__(
+        self, message: str, query: Vectors, candidates: list[Candidate]
+    ) -> list[Candidate]:
         if len(candidates) < 2:
             return candidates
         index = self._engine.index
         memories = np.stack([index.vector(c.id) for c in candidates])
         persona, mask = self._persona(memories.shape[1])
-        scores = self._scorer.scores(query[None], memories[None], persona[None], mask[None])[0]
+        shared = shared_word_counts(message, [c.text for c in candidates])
+        scores = self._scorer.scores(
+            query[None], memories[None], persona[None], mask[None], shared[None]
+        )[0]
         for candidate, value in zip(candidates, scores, strict=True):
             candidate.features["head"] = float(value)
         order = np.argsort(-scores, kind="stable")

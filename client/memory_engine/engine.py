@@ -173,7 +173,7 @@ class MemoryEngine:
         if rerank:
             candidates = self.head.rerank(candidates, depth=self.config.rerank_depth)
             if self.order is not None:
-                candidates = self.order(query, candidates)
+                candidates = self.order(message, query, candidates)
         # The stance acts where a ranking acts for the person (a request for a suggestion):
         # a question about what was said ("what did I say about giving up?") needs those
         # memories, and the persona section already carries the avoidance.

@@ -21,9 +21,10 @@ import numpy.typing as npt
 from client.memory_engine.retrieval import FEATURES, Candidate
 
 Weights = npt.NDArray[np.float64]
-# A second ordering after the feature head (the person's trained head in chat): the query
-# vector and the reranked candidates in, the same candidates in a new order out.
-CandidateOrder = Callable[[npt.NDArray[np.float32], list[Candidate]], list[Candidate]]
+# A second ordering after the feature head (the person's trained head in chat): the
+# message, its query vector and the reranked candidates in, the same candidates in a new
+# order out.
+CandidateOrder = Callable[[str, npt.NDArray[np.float32], list[Candidate]], list[Candidate]]
 # Before any training the head keeps the retrieval order (a safe prior for a new user
 # with no signals yet); training learns corrections from the other features.
 PRIOR = {"retrieval": 1.0}

@@ -67,3 +67,25 @@ def test_training_a_head_does_not_load_torchs_compiler():
     )
 
     assert result.stdout.strip() == "False"
+
+
+def test_a_learning_rate_scale_steps_that_parameter_as_at_the_scaled_rate():
+    ours, theirs = _model(0), _model(0)
+    scales = [1.0, 1.0, 1.0, 20.0]  # the last layer's bias at 20 times the rate
+    mine = AdamW(ours.parameters(), AdamWSettings(learning_rate=0.01), scales)
+    groups = [
+        {"params": list(theirs.parameters())[:3], "lr": 0.01},
+        {"params": [theirs[2].bias], "lr": 0.2},
+    ]
+    reference = torch.optim.AdamW(groups, weight_decay=1e-2)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(6):
+        x = torch.randn(8, 6, generator=generator)
+        for model, optimiser in ((ours, mine), (theirs, reference)):
+            optimiser.zero_grad()
+            model(x).pow(2).mean().backward()
+            optimiser.step()
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="learning-rate scales"):
+        AdamW(ours.parameters(), AdamWSettings(learning_rate=0.01), [1.0])

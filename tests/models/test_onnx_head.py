@@ -26,8 +26,12 @@ from tests.conftest import REPO_ROOT
         HeadConfig(use_handcrafted=False),
         # The null features and the context-to-reply term (models.reply_match), trained.
         HeadConfig(persona_null=True, persona_mean_prior=-0.75, reply_match_rank=8),
+        # The term weighing shared words too: the head's fifth input (models.lexical_overlap).
+        HeadConfig(
+            persona_null=True, persona_mean_prior=-0.75, reply_match_rank=8, reply_overlap=True
+        ),
     ],
-    ids=["handcrafted", "plain", "null_reply_match"],
+    ids=["handcrafted", "plain", "null_reply_match", "reply_overlap"],
 )
 def test_onnx_scores_match_torch_on_real_personachat_inputs(tmp_path, onnx_embedder, config):
     dialogues = load_personachat(require(data_dir(), PERSONACHAT_VALID), limit=12)
@@ -41,14 +45,27 @@ def test_onnx_scores_match_torch_on_real_personachat_inputs(tmp_path, onnx_embed
     train_head(model, data, TrainConfig(epochs=2, seed=0))  # non-trivial weights
 
     scorer = OnnxHeadScorer(export_head_onnx(model, tmp_path / "head.onnx"))
-    onnx_scores = scorer.scores(data.context, data.candidates, data.persona, data.persona_mask)
+    onnx_scores = scorer.scores(
+        data.context, data.candidates, data.persona, data.persona_mask, data.shared_words
+    )
     # A different number of candidates and facts than the export example used.
     wide = scorer.scores(
-        data.context[:2], data.candidates[:2, :7], data.persona[:2, :1], data.persona_mask[:2, :1]
+        data.context[:2],
+        data.candidates[:2, :7],
+        data.persona[:2, :1],
+        data.persona_mask[:2, :1],
+        data.shared_words[:2, :7],
     )
 
     np.testing.assert_allclose(onnx_scores, score(model, data), atol=1e-5, rtol=0)
     assert wide.shape == (2, 7)
+    assert scorer.reads_shared_words == config.reply_overlap
+    if config.reply_overlap:
+        assert data.shared_words.any()  # real turns do share words with their replies
+        assert model.reply_match.overlap_weight is not None
+        assert model.reply_match.overlap_weight.item() != 0.0
+        with pytest.raises(ValueError, match="shared words"):
+            scorer.scores(data.context, data.candidates, data.persona, data.persona_mask)
 
 
 def test_onnx_scorer_imports_no_torch():

@@ -11,18 +11,21 @@ import pytest
 from models.public_head import load_public_head, read_public_head, write_public_head
 from models.reply_training import REPLY_PREFIX, released_mask, released_size
 from models.reranking_head import HeadConfig
-from models.robust_head import REPLY_HEAD, REPLY_RANK
+from models.robust_head import OVERLAP_HEAD, REPLY_HEAD, REPLY_RANK
 from models.training import new_head
 
 
 def test_the_shipped_head_is_the_reply_head_with_only_its_term_trained() -> None:
     public = load_public_head()
-    start = new_head(REPLY_HEAD, seed=0)
+    start = new_head(OVERLAP_HEAD, seed=0)
 
     trained = public.state_dict()
     untrained = start.state_dict()
 
-    assert public.config == REPLY_HEAD
+    # The term weighs shared words too, that weight at zero: each federation learns it.
+    assert public.config == OVERLAP_HEAD
+    assert public.reply_match.overlap_weight is not None
+    assert public.reply_match.overlap_weight.item() == 0.0
     term = [name for name in trained if name.startswith(REPLY_PREFIX)]
     assert term, "the reply head has a context-to-reply term"
     for name, value in trained.items():

@@ -11,8 +11,15 @@ import torch
 
 from models.correction_shrinkage import ENSEMBLE_SCALES, scale_reply_match
 from models.encoded import EncodedExamples
+from models.reply_training import released_size, train_reply_term
 from models.reranking_head import HeadConfig
-from models.robust_head import NULL_HEAD, train_reply_heads
+from models.robust_head import (
+    NULL_HEAD,
+    OVERLAP_HEAD,
+    REPLY_HEAD,
+    train_reply_heads,
+    with_shared_words,
+)
 from models.training import TrainConfig, new_head, score, train_head
 from tests.models.test_head_and_training import _synthetic
 
@@ -110,3 +117,70 @@ def test_scaling_the_term_scales_its_share_of_the_scores():
     scale_reply_match(model, 0.5)
 
     np.testing.assert_allclose(score(model, data) - prior, 0.5 * (full - prior), atol=1e-5)
+
+
+def _sharing_words(n: int, seed: int) -> EncodedExamples:
+    """_synthetic's rows, but the persona says nothing (masked out) and the only signal is
+    shared words: the gold shares two with the turn, a distractor one, the rest none."""
+    data = _synthetic(n=n, k=5, seed=seed)
+    shared = np.zeros((n, 5), np.float32)
+    shared[:, 0], shared[:, 1] = 2.0, 1.0
+    order = np.random.default_rng(seed).permuted(np.tile(np.arange(5), (n, 1)), axis=1)
+    rows = np.arange(n)[:, None]
+    return replace(
+        data,
+        candidates=data.candidates[rows, order],
+        persona_mask=np.zeros_like(data.persona_mask),
+        labels=np.argsort(order, axis=1)[:, 0],
+        shared_words=shared[rows, order],
+    )
+
+
+def test_the_shared_words_weight_starts_neutral_and_learns_what_the_counts_say():
+    plain = new_head(REPLY_HEAD, seed=0)
+    model = new_head(OVERLAP_HEAD, seed=0)
+    data = _sharing_words(240, seed=3)
+    np.testing.assert_array_equal(score(model, data), score(plain, data))
+    with pytest.raises(ValueError, match="shared words"):
+        model(
+            *(torch.from_numpy(a) for a in (data.context, data.candidates, data.persona)),
+            torch.from_numpy(data.persona_mask),
+        )
+
+    train_reply_term(model, data, TrainConfig(epochs=3, validation_fraction=0.0, seed=0))
+
+    assert model.reply_match.overlap_weight is not None
+    assert model.reply_match.overlap_weight.item() > 0.0
+    test = _sharing_words(100, seed=4)
+    assert (score(model, test).argmax(1) == test.labels).mean() > (
+        score(plain, test).argmax(1) == test.labels
+    ).mean() + 0.3
+    assert released_size(OVERLAP_HEAD) == released_size(REPLY_HEAD) + 1
+
+
+def test_a_head_trained_without_the_weight_extends_to_one_that_scores_the_same():
+    trained = new_head(REPLY_HEAD, seed=0)
+    with torch.no_grad():
+        trained.reply_match.reply_side.weight.normal_()
+    data = _sharing_words(20, seed=5)
+
+    extended = with_shared_words(trained)
+
+    assert extended.config == OVERLAP_HEAD
+    assert extended.reply_match.overlap_weight is not None
+    assert extended.reply_match.overlap_weight.item() == 0.0
+    np.testing.assert_array_equal(score(extended, data), score(trained, data))
+    with pytest.raises(ValueError, match="no context-to-reply term"):
+        with_shared_words(new_head(NULL_HEAD, seed=0))
+
+
+def test_scaling_the_term_scales_its_shared_words_weight_too():
+    model = new_head(OVERLAP_HEAD, seed=0)
+    weight = model.reply_match.overlap_weight
+    assert weight is not None
+    with torch.no_grad():
+        weight.fill_(2.0)
+
+    scale_reply_match(model, 0.25)
+
+    assert weight.item() == pytest.approx(0.5)
