@@ -47,6 +47,13 @@ class ReplyMatch(nn.Module):
     moves as fast as a weight at its own scale: it is one number that every device pushes,
     and at its own learning rate it moved about 0.001 an epoch where its useful range is
     about 0.02-0.05 (docs/benchmarks.md, "Shared words").
+
+    The weight scores floored at zero: a reply's sharing the turn's words counts only for
+    it. The synthetic population's wrong replies are, by design, replies to the same request
+    (simulation.population.ranking), and its federation learned a negative weight that then
+    ranked Multi-Session Chat below plain cosine (65.6 against 69.3): what penalising
+    echoes learns on one population is an artefact on the next. Below zero the weight gets
+    no gradient and scores as zero, so the head ranks as without it.
     """
 
     def __init__(self, embedding_dim: int, rank: int, *, overlap: bool = False) -> None:
@@ -67,7 +74,9 @@ class ReplyMatch(nn.Module):
         if self.overlap_weight is not None:
             if shared_words is None:
                 raise ValueError("this head weighs shared words: pass the counts (shared_words)")
-            match = match + self.overlap_weight * shared_words / REPLY_WEIGHT_SCALE
+            # Floored at zero: sharing the turn's words counts only for a reply (see above).
+            weight = self.overlap_weight.clamp(min=0.0)
+            match = match + weight * shared_words / REPLY_WEIGHT_SCALE
         return match
 
     def learning_rate_scale(self, name: str) -> float:

@@ -184,3 +184,20 @@ def test_scaling_the_term_scales_its_shared_words_weight_too():
     scale_reply_match(model, 0.25)
 
     assert weight.item() == pytest.approx(0.5)
+
+
+def test_shared_words_never_count_against_a_reply():
+    plain = new_head(REPLY_HEAD, seed=0)
+    model = new_head(OVERLAP_HEAD, seed=0)
+    data = _sharing_words(200, seed=6)
+    # Here the words a candidate shares with the turn mark a wrong one.
+    wrong = replace(data, labels=(data.labels + 2) % 5)
+
+    train_reply_term(model, wrong, TrainConfig(epochs=3, validation_fraction=0.0, seed=0))
+    weight = model.reply_match.overlap_weight
+    assert weight is not None
+    assert weight.item() < 0.0  # the data pushed it below zero...
+    term = replace(data, shared_words=np.zeros_like(data.shared_words))
+    # ...where it scores as zero: the counts no longer change any score.
+    np.testing.assert_array_equal(score(model, data), score(model, term))
+    assert not np.array_equal(score(model, data), score(plain, data))  # the term trained
