@@ -81,6 +81,7 @@ def encode(
     candidates = np.zeros((count, k, dimension), np.float32)
     candidate_mask = np.zeros((count, k), np.float32)
     shared_words = np.zeros((count, k), np.float32)
+    known: dict[str, frozenset[str]] = {}  # each text's content words, found once
     persona = np.zeros((count, p, dimension), np.float32)
     persona_mask = np.zeros((count, p), np.float32)
     for row, example in enumerate(examples):
@@ -89,7 +90,7 @@ def encode(
             candidates[row, slot] = table[text]
             candidate_mask[row, slot] = 1.0
         shared_words[row, : len(example.candidates)] = shared_word_counts(
-            example.context, example.candidates
+            example.context, example.candidates, known
         )
         for slot, (text, sign) in enumerate(personas[tuple(example.persona)]):
             persona[row, slot] = sign * table[text]

@@ -4,10 +4,11 @@ A frozen sentence embedding keeps what a text is about and loses which rare word
 uses: "my beagle Max chewed the sofa" and "my dog ruined the couch" are neighbours, but
 the reply that says "Max" again is the one that answers. Counting the content words a
 candidate shares with the turn is the oldest signal in response selection (the TF-IDF
-baseline of Lowe et al. 2015, "The Ubuntu Dialogue Corpus", s. 5.2), and it is
+baseline of Lowe et al. 2015, "The Ubuntu Dialogue Corpus"), and it is
 independent of the embedding, so a head can add it to its score with one weight
 (models.reply_match). On Multi-Session Chat, where the persona adds about 2 points over
-plain cosine, this count adds about 2 more (docs/benchmarks.md).
+plain cosine, a fixed weight on this count adds 0.8-2.0 more (docs/benchmarks.md,
+"Shared words").
 
 A plain count, not TF-IDF: an inverse document frequency needs a corpus, and a device has
 only its own conversations; the stop-word list below does most of what the IDF did on
@@ -17,8 +18,7 @@ the benchmark sets (scratch comparison in docs/benchmarks.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import MutableMapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +43,6 @@ SHARED_WORDS_INPUT = "shared_words"
 _WORD = re.compile(r"[a-z][a-z']*")
 
 
-@lru_cache(maxsize=65536)
 def content_words(text: str) -> frozenset[str]:
     """The distinct lower-cased words of ``text`` that carry content: at least
     ``MIN_LENGTH`` letters and not in ``STOP_WORDS``."""
@@ -54,7 +53,21 @@ def content_words(text: str) -> frozenset[str]:
     )
 
 
-def shared_word_counts(context: str, candidates: Sequence[str]) -> npt.NDArray[np.float32]:
-    """For each candidate, how many distinct content words it shares with ``context``."""
-    asked = content_words(context)
-    return np.array([len(asked & content_words(c)) for c in candidates], np.float32)
+def shared_word_counts(
+    context: str,
+    candidates: Sequence[str],
+    known: MutableMapping[str, frozenset[str]] | None = None,
+) -> npt.NDArray[np.float32]:
+    """For each candidate, how many distinct content words it shares with ``context``.
+
+    ``known``: texts' content words from earlier calls, added to (a caller's own memo for
+    many rows; there is no module-level cache, which would keep a forgotten memory's text)."""
+    memo = {} if known is None else known
+
+    def words(text: str) -> frozenset[str]:
+        if text not in memo:
+            memo[text] = content_words(text)
+        return memo[text]
+
+    asked = words(context)
+    return np.array([len(asked & words(c)) for c in candidates], np.float32)

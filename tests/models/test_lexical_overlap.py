@@ -49,3 +49,14 @@ def test_encoded_rows_carry_the_counts_and_padding_stays_zero():
     np.testing.assert_array_equal(short.shared_words, [[1, 0]])
     np.testing.assert_array_equal(both.shared_words, [[1, 0, 0], [2, 1, 0]])
     np.testing.assert_array_equal(both.subset([1]).shared_words, [[2, 1, 0]])
+
+
+def test_a_callers_memo_gives_the_same_counts_and_learns_each_text_once():
+    known: dict[str, frozenset[str]] = {}
+
+    first = shared_word_counts("garden roses", ["roses", "garden roses"], known)
+    again = shared_word_counts("garden roses", ["roses"], known)
+
+    np.testing.assert_array_equal(first, [1, 2])
+    np.testing.assert_array_equal(again, [1])
+    assert set(known) == {"garden roses", "roses"}
