@@ -332,8 +332,8 @@ def _load_or_new_head(
 
 
 def initial_head(settings: RunSettings) -> RerankingHead:
-    """The head round 1 starts from (``RunSettings.initial_head``)."""
-    if settings.initial_head == "public":
+    """The head round 1 starts from (``RunSettings.start_head_kind``)."""
+    if settings.start_head_kind == "public":
         return load_public_head()
     return new_head(HeadConfig(), seed=settings.seed)
 

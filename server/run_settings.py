@@ -203,7 +203,7 @@ class RunSettings:
         return max(1, math.ceil(self.rounds * self.clients_per_round / self.clients))
 
     @property
-    def initial_head(self) -> str:
+    def start_head_kind(self) -> str:
         """The head round 1 starts from (``START_HEADS``): ``start_head``, or by default the
         public head unless the devices are ConvAI2's users (the public head learned from them)."""
         if self.start_head is not None:

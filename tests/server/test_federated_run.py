@@ -302,9 +302,9 @@ def test_a_run_starts_from_the_public_head_and_its_devices_train_only_the_term(
 
 
 def test_an_untrained_start_and_a_personachat_public_start_are_what_they_say():
-    assert RunSettings().initial_head == "public"
-    assert RunSettings(population="personachat").initial_head == "untrained"
-    assert RunSettings(start_head="untrained").initial_head == "untrained"
+    assert RunSettings().start_head_kind == "public"
+    assert RunSettings(population="personachat").start_head_kind == "untrained"
+    assert RunSettings(start_head="untrained").start_head_kind == "untrained"
     assert initial_head(RunSettings(start_head="untrained")).config == HeadConfig()
     with pytest.raises(ValueError, match="trained on ConvAI2"):
         RunSettings(population="personachat", start_head="public")
@@ -312,4 +312,4 @@ def test_an_untrained_start_and_a_personachat_public_start_are_what_they_say():
         RunSettings(start_head="pretrained")
     # A run folder saved before the setting existed started untrained.
     saved = {k: v for k, v in RunSettings().to_json().items() if k != "start_head"}
-    assert RunSettings.from_json(saved).initial_head == "untrained"
+    assert RunSettings.from_json(saved).start_head_kind == "untrained"
