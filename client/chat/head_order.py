@@ -38,9 +38,14 @@ class HeadOrder:
         index = self._engine.index
         memories = np.stack([index.vector(c.id) for c in candidates])
         persona, mask = self._persona(memories.shape[1])
-        shared = shared_word_counts(message, [c.text for c in candidates])
+        # Only a head exported with the input reads the counts (older stored heads do not).
+        shared = (
+            shared_word_counts(message, [c.text for c in candidates])[None]
+            if self._scorer.reads_shared_words
+            else None
+        )
         scores = self._scorer.scores(
-            query[None], memories[None], persona[None], mask[None], shared[None]
+            query[None], memories[None], persona[None], mask[None], shared
         )[0]
         for candidate, value in zip(candidates, scores, strict=True):
             candidate.features["head"] = float(value)
