@@ -52,8 +52,10 @@ class ReplyMatch(nn.Module):
     it. The synthetic population's wrong replies are, by design, replies to the same request
     (simulation.population.ranking), and its federation learned a negative weight that then
     ranked Multi-Session Chat below plain cosine (65.6 against 69.3): what penalising
-    echoes learns on one population is an artefact on the next. Below zero the weight gets
-    no gradient and scores as zero, so the head ranks as without it.
+    echoes learns on one population is an artefact on the next. Below zero it scores as
+    zero, so the head ranks as without it, and only a gradient that raises it passes
+    (``_floored_at_zero``): a population that wants it lower cannot bury it, and one that
+    wants it back can bring it back.
     """
 
     def __init__(self, embedding_dim: int, rank: int, *, overlap: bool = False) -> None:
@@ -75,10 +77,38 @@ class ReplyMatch(nn.Module):
             if shared_words is None:
                 raise ValueError("this head weighs shared words: pass the counts (shared_words)")
             # Floored at zero: sharing the turn's words counts only for a reply (see above).
-            weight = self.overlap_weight.clamp(min=0.0)
+            weight = _floored_at_zero(self.overlap_weight)
             match = match + weight * shared_words / REPLY_WEIGHT_SCALE
         return match
 
     def learning_rate_scale(self, name: str) -> float:
         """The multiple of the learning rate parameter ``name`` (of this module) trains at."""
         return REPLY_WEIGHT_SCALE if name == "overlap_weight" else 1.0
+
+
+class _FlooredAtZero(torch.autograd.Function):
+    """max(w, 0), whose gradient below zero passes only when descent raises ``w``.
+
+    A plain clamp gives no gradient below zero, so a weight that DP noise or one
+    population's devices pushed under it would stay there for every later round.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(weight)
+        return weight.clamp(min=0.0)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        (weight,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        lowering = (weight < 0.0) & (grad > 0.0)  # descent would push it further down
+        return grad.masked_fill(lowering, 0.0)
+
+
+def _floored_at_zero(weight: Tensor) -> Tensor:
+    """max(w, 0); while training, with ``_FlooredAtZero``'s gradient (an exported head
+    has only the clamp, which ONNX has as an operator)."""
+    if torch.is_grad_enabled() and weight.requires_grad:
+        floored: Tensor = _FlooredAtZero.apply(weight)  # type: ignore[no-untyped-call]
+        return floored
+    return weight.clamp(min=0.0)

@@ -201,3 +201,23 @@ def test_shared_words_never_count_against_a_reply():
     # ...where it scores as zero: the counts no longer change any score.
     np.testing.assert_array_equal(score(model, data), score(model, term))
     assert not np.array_equal(score(model, data), score(plain, data))  # the term trained
+
+
+def test_a_weight_below_zero_is_not_buried_and_comes_back_when_the_counts_help():
+    data = _sharing_words(200, seed=6)
+    wrong = replace(data, labels=(data.labels + 2) % 5)  # shared words mark a wrong reply
+    config = TrainConfig(epochs=3, validation_fraction=0.0, seed=0)
+
+    def trained_from(start: float, examples: EncodedExamples) -> float:
+        model = new_head(OVERLAP_HEAD, seed=0)
+        weight = model.reply_match.overlap_weight
+        assert weight is not None
+        with torch.no_grad():
+            weight.fill_(start)
+        train_reply_term(model, examples, config)
+        return weight.item()
+
+    # Below zero, data that wants it lower does not push it further down...
+    assert trained_from(-0.2, wrong) >= -0.2
+    # ...and data where sharing words marks the reply brings it back above zero.
+    assert trained_from(-0.2, data) > 0.0
