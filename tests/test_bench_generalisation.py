@@ -78,3 +78,25 @@ def test_a_cell_missing_from_one_seed_is_left_out():
     ]
 
     assert [r["split"] for r in generalisation.mean_rows(seeds)] == ["a"]
+
+
+def test_the_reply_rows_run_end_to_end_with_the_stage_on_each_head(
+    tmp_path, encoder_cache, monkeypatch
+):
+    monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
+    out = tmp_path / "reply_stage.json"
+
+    arguments = ["--users", "20", "--msc-pairs", "6", "--seeds", "1", "--rows", "reply_stage"]
+
+    code = generalisation.main([*arguments, "--out", str(out)])
+
+    assert code == 0
+    report = json.loads(out.read_text())
+    methods = {r["method"] for r in report["rows"]}
+    for head in ("head_null", "head_reply", "head_null_reply"):
+        assert head in methods
+        assert f"{head}_stance_stage_liked" in methods
+    assert {"cosine", "persona_maxsim", "persona_null"} <= methods
+    # The other row sets' heads are not trained here.
+    assert not methods & {"head_central", "head_previous", "head_null_ensemble"}
+    assert "head_reply" in report["config"]

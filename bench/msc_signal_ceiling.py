@@ -1,0 +1,171 @@
+"""How far hand-weighted word counts take the public head on Multi-Session Chat (issue 13).
+
+Target (b) asks for the head after federated rounds on Multi-Session Chat devices at
+cosine + 5. Every head trained on the frozen MiniLM embeddings stops below it
+(docs/benchmarks.md, "The ceiling for target (b)"), so this benchmark asks what the cheap
+signals that embedding drops could add at best, with no training and no noise: the public
+head's scores plus w x two counts,
+
+- shared words: content words a candidate shares with the turn (``models.lexical_overlap``,
+  the head's fifth input, whose weight the federation learns);
+- shared persona words: content words a candidate shares with the speaker's earlier facts
+  (the names, pets and places they mentioned before),
+
+over a grid of weights, chosen two ways per seed: the best on the devices' own exchanges
+(what a deployment could pick) and the best on the held-out rows themselves (an oracle no
+deployment has: an upper bound, not a result). The pairs, split and draws are those of
+``bench.generalisation_federated --quick``.
+
+    OMP_NUM_THREADS=1 .venv/bin/python -m bench.msc_signal_ceiling
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.generalisation_data import msc_sessions
+from bench.generalisation_federated import QUICK_PAIRS, device_examples, held_out_rows, split_pairs
+from bench.population_realism import cached_embedder
+from bench.rerank_personachat import cosine
+from models.encoded import EncodedExamples, encode
+from models.lexical_overlap import shared_word_counts
+from models.public_head import load_public_head
+from models.ranking_metrics import hits_at_1
+from models.ranking_task import RankingExample
+from models.reranking_head import EMBEDDING_DIM
+from models.training import score
+
+DEFAULT_OUT = Path("bench/results/msc_signal_ceiling.json")
+SHARED_WEIGHTS = (0.0, 0.0125, 0.025, 0.05, 0.1)
+PERSONA_WEIGHTS = (0.0, 0.01, 0.025, 0.05)
+# The shared-words weight the first probe favoured on these pairs (docs/benchmarks.md,
+# "Shared words"), and about where hits@1 on the devices' rows peaks.
+FIXED_SHARED_WEIGHT = 0.05
+Counts = npt.NDArray[np.float32]
+
+
+def persona_word_counts(examples: Sequence[RankingExample], width: int) -> Counts:
+    """(N, ``width``): each candidate's content words in common with its row's persona facts
+    (zero for padding)."""
+    counts = np.zeros((len(examples), width), np.float32)
+    known: dict[str, frozenset[str]] = {}
+    for row, example in enumerate(examples):
+        facts = " ".join(example.persona)
+        shared = shared_word_counts(facts, example.candidates, known)
+        counts[row, : len(shared)] = shared
+    return counts
+
+
+def _grid_hits(
+    base: Counts, data: EncodedExamples, persona: Counts
+) -> dict[tuple[float, float], float]:
+    """hits@1 (percent) of ``base`` + a x shared words + b x persona words, for every (a, b)."""
+    return {
+        (a, b): 100 * hits_at_1(base + a * data.shared_words + b * persona, data.labels)
+        for a, b in itertools.product(SHARED_WEIGHTS, PERSONA_WEIGHTS)
+    }
+
+
+def evaluate_seed(root: Path | None, *, seed: int, pairs: int | None) -> dict[str, Any]:
+    """Held-out hits@1 of each row for one seed, and the weights each choice picked."""
+    embed, _ = cached_embedder()
+    sessions = msc_sessions(root)
+    chosen = sorted({s.pair_id for s in sessions})[:pairs]
+    device_pairs, held = split_pairs(chosen, seed)
+    own = device_examples(sessions, device_pairs, seed + 20)
+    rows = {
+        "devices": [e for speaker in sorted(own) for e in own[speaker]],
+        "held_out": held_out_rows(sessions, chosen, held, seed),
+    }
+    head = load_public_head()
+    grids = {}
+    held_out = encode(rows["held_out"], embed, dimension=EMBEDDING_DIM)
+    for name, examples in rows.items():
+        data = held_out if name == "held_out" else encode(examples, embed, dimension=EMBEDDING_DIM)
+        persona = persona_word_counts(examples, data.shared_words.shape[1])
+        grids[name] = _grid_hits(score(head, data), data, persona)
+    on_devices = max(grids["devices"], key=lambda w: grids["devices"][w])
+    oracle = max(grids["held_out"], key=lambda w: grids["held_out"][w])
+    test = grids["held_out"]
+    return {
+        "hits": {
+            "cosine": 100 * hits_at_1(cosine(held_out), held_out.labels),
+            "public_head": test[(0.0, 0.0)],
+            "public_head_shared_words": test[(FIXED_SHARED_WEIGHT, 0.0)],
+            "chosen_on_devices": test[on_devices],
+            "oracle_chosen_on_held_out": test[oracle],
+        },
+        "weights": {"chosen_on_devices": on_devices, "oracle_chosen_on_held_out": oracle},
+        "sizes": {name: len(examples) for name, examples in rows.items()},
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    seeds = [args.seed + i for i in range(args.seeds)]
+    per_seed = [evaluate_seed(args.data_dir, seed=s, pairs=args.msc_pairs) for s in seeds]
+    cosine_mean = statistics.mean(r["hits"]["cosine"] for r in per_seed)
+    rows = []
+    for method in per_seed[0]["hits"]:
+        values = [r["hits"][method] for r in per_seed]
+        mean = statistics.mean(values)
+        rows.append(
+            {
+                "method": method,
+                "dataset": "msc",
+                "split": "held_out_pairs",
+                "hits@1": round(mean, 2),
+                "hits@1_per_seed": [round(v, 2) for v in values],
+                "over_cosine": round(mean - cosine_mean, 2),
+            }
+        )
+    return {
+        "rows": rows,
+        "config": {
+            "seeds": seeds,
+            "msc_pairs": args.msc_pairs,
+            "shared_weights": SHARED_WEIGHTS,
+            "persona_weights": PERSONA_WEIGHTS,
+            "fixed_shared_weight": FIXED_SHARED_WEIGHT,
+            "chosen_weights_per_seed": [r["weights"] for r in per_seed],
+            "rows_per_seed": [r["sizes"] for r in per_seed],
+        },
+    }
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [f"{'held-out MSC pairs':<28} {'hits@1':>7} {'over cosine':>12}  per seed"]
+    for row in report["rows"]:
+        seeds = " / ".join(f"{v:.1f}" for v in row["hits@1_per_seed"])
+        gain = row["over_cosine"]
+        lines.append(f"{row['method']:<28} {row['hits@1']:>7.1f} {gain:>+12.1f}  {seeds}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--msc-pairs", type=int, default=QUICK_PAIRS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    report = run(args)
+    print(table(report))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
