@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.locomo_data import Conversation, load_conversations
-from bench.locomo_retrieval import KS, _first_sessions
+from bench.locomo_data import Conversation, benchmark_conversations
+from bench.locomo_retrieval import KS
 from bench.locomo_subqueries import fold_shares
 from bench.locomo_tuning import ALL_SHARES, Built, build_index, combine, signals_of_one, turn_recall
 from bench.msc_adapter_pairs import pair_groups
@@ -244,9 +244,7 @@ def _row(
 
 def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     root = data_dir(args.data_dir)
-    conversations = load_conversations(root)
-    if args.quick:
-        conversations = [_first_sessions(c, 6) for c in conversations[:2]]
+    conversations = benchmark_conversations(root, quick=args.quick)
     inner = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
     cache_root = args.cache_dir if args.cache_dir is not None else default_cache_dir()
     embedder = CachedEmbedder(inner, cache_root / "embeddings" / "locomo_adapter.npz")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,28 @@ class Conversation:
 
 def load_conversations(root: Path, relative: Path = DEV_FILE) -> list[Conversation]:
     return [_conversation(c) for c in raw_conversations(root, relative)]
+
+
+# --quick: the first sessions of the first conversations, enough to exercise every path.
+QUICK_CONVERSATIONS = 2
+QUICK_SESSIONS = 6
+
+
+def benchmark_conversations(root: Path, *, quick: bool) -> list[Conversation]:
+    """The conversations a LoCoMo benchmark reads: all of them, or with ``quick`` the first
+    ``QUICK_SESSIONS`` sessions of the first ``QUICK_CONVERSATIONS``, keeping only the
+    questions whose evidence lies in those sessions."""
+    conversations = load_conversations(root)
+    if not quick:
+        return conversations
+    return [_first_sessions(c, QUICK_SESSIONS) for c in conversations[:QUICK_CONVERSATIONS]]
+
+
+def _first_sessions(conversation: Conversation, count: int) -> Conversation:
+    sessions = conversation.sessions[:count]
+    known = {t.dia_id for s in sessions for t in s}
+    questions = tuple(q for q in conversation.questions if set(q.evidence) <= known)
+    return replace(conversation, sessions=sessions, questions=questions)
 
 
 def raw_conversations(root: Path, relative: Path = DEV_FILE) -> list[dict[str, Any]]:

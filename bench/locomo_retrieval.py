@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.locomo_data import Conversation, dia_ids_of, ingest, load_conversations
+from bench.locomo_data import Conversation, benchmark_conversations, dia_ids_of, ingest
 from bench.reporting import data_benchmark_main, table
 from client.embedding import default_embedder, encoder_dir
 from client.memory_engine import EngineConfig, FeatureHead, MemoryEngine, Stages
@@ -201,9 +201,7 @@ def train_heads(
 
 
 def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
-    conversations = load_conversations(data_dir(args.data_dir))
-    if args.quick:
-        conversations = [_first_sessions(c, 6) for c in conversations[:2]]
+    conversations = benchmark_conversations(data_dir(args.data_dir), quick=args.quick)
     embedder = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
     tallies = {method: Tally.empty() for method, _ in ROWS}
     with tempfile.TemporaryDirectory() as temporary:
@@ -289,13 +287,6 @@ def _report(
         "history_tokens_per_query": round(statistics.fmean(history_tokens)),
         "anchors": [{"method": name, "recall@5,10,25": list(values)} for name, values in ANCHORS],
     }
-
-
-def _first_sessions(conversation: Conversation, count: int) -> Conversation:
-    sessions = conversation.sessions[:count]
-    known = {t.dia_id for s in sessions for t in s}
-    questions = tuple(q for q in conversation.questions if set(q.evidence) <= known)
-    return replace(conversation, sessions=sessions, questions=questions)
 
 
 def show(result: dict[str, Any]) -> None:

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.locomo_data import load_conversations
-from bench.locomo_retrieval import KS, _first_sessions
+from bench.locomo_data import benchmark_conversations
+from bench.locomo_retrieval import KS
 from bench.locomo_tuning import (
     ALL_SHARES,
     Signals,
@@ -144,9 +144,7 @@ def fold_shares(sample_ids: list[str]) -> list[Shares]:
 
 
 def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
-    conversations = load_conversations(data_dir(args.data_dir))
-    if args.quick:
-        conversations = [_first_sessions(c, 6) for c in conversations[:2]]
+    conversations = benchmark_conversations(data_dir(args.data_dir), quick=args.quick)
     embedder = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
     costs: list[float] = []
     built = []

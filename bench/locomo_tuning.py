@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.locomo_data import Conversation, load_conversations
-from bench.locomo_retrieval import KS, _first_sessions
+from bench.locomo_data import Conversation, benchmark_conversations
+from bench.locomo_retrieval import KS
 from bench.reporting import data_benchmark_main, table
 from client.embedding import default_embedder, encoder_dir
 from client.embedding.protocol import Embedder
@@ -227,9 +227,7 @@ def check_against_search(built: Built, shares: dict[str, float], embedder: Embed
 
 
 def produce(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
-    conversations = load_conversations(data_dir(args.data_dir))
-    if args.quick:
-        conversations = [_first_sessions(c, 6) for c in conversations[:2]]
+    conversations = benchmark_conversations(data_dir(args.data_dir), quick=args.quick)
     embedder = default_embedder(encoder_dir(args.cache_dir), export_if_missing=True)
     built = []
     for conversation in conversations:

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ import numpy.typing as npt
 from bench.generalisation_data import msc_sessions
 from bench.generalisation_federated import QUICK_PAIRS, device_examples, held_out_rows, split_pairs
 from bench.population_realism import cached_embedder
+from bench.reporting import data_benchmark_main, table
 from bench.rerank_personachat import cosine
 from models.encoded import EncodedExamples, encode
 from models.lexical_overlap import shared_word_counts
@@ -46,6 +46,7 @@ from models.reranking_head import EMBEDDING_DIM
 from models.training import score
 
 DEFAULT_OUT = Path("bench/results/msc_signal_ceiling.json")
+QUICK_TEST_PAIRS = 10  # --quick: a slice for tests
 SHARED_WEIGHTS = (0.0, 0.0125, 0.025, 0.05, 0.1)
 PERSONA_WEIGHTS = (0.0, 0.01, 0.025, 0.05)
 # The shared-words weight the first probe favoured on these pairs (docs/benchmarks.md,
@@ -110,9 +111,19 @@ def evaluate_seed(root: Path | None, *, seed: int, pairs: int | None) -> dict[st
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    seeds = [args.seed + i for i in range(args.seeds)]
-    per_seed = [evaluate_seed(args.data_dir, seed=s, pairs=args.msc_pairs) for s in seeds]
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--msc-pairs", type=int, default=None, help=f"default {QUICK_PAIRS}")
+    parser.add_argument("--seeds", type=int, default=None, help="default 3 (--quick: 1)")
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+
+
+def produce(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
+    pairs = args.msc_pairs or (QUICK_TEST_PAIRS if args.quick else QUICK_PAIRS)
+    seeds = [args.seed + i for i in range(args.seeds or (1 if args.quick else 3))]
+    per_seed = []
+    for seed in seeds:
+        say(f"seed {seed}: {pairs} MSC pairs")
+        per_seed.append(evaluate_seed(args.data_dir, seed=seed, pairs=pairs))
     cosine_mean = statistics.mean(r["hits"]["cosine"] for r in per_seed)
     rows = []
     for method in per_seed[0]["hits"]:
@@ -132,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rows": rows,
         "config": {
             "seeds": seeds,
-            "msc_pairs": args.msc_pairs,
+            "msc_pairs": pairs,
             "shared_weights": SHARED_WEIGHTS,
             "persona_weights": PERSONA_WEIGHTS,
             "fixed_shared_weight": FIXED_SHARED_WEIGHT,
@@ -142,29 +153,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def table(report: dict[str, Any]) -> str:
-    lines = [f"{'held-out MSC pairs':<28} {'hits@1':>7} {'over cosine':>12}  per seed"]
-    for row in report["rows"]:
-        seeds = " / ".join(f"{v:.1f}" for v in row["hits@1_per_seed"])
-        gain = row["over_cosine"]
-        lines.append(f"{row['method']:<28} {row['hits@1']:>7.1f} {gain:>+12.1f}  {seeds}")
-    return "\n".join(lines)
+def show(result: dict[str, Any]) -> None:
+    header = ["held-out MSC pairs", "hits@1", "over cosine", "per seed"]
+    lines = [
+        [
+            r["method"],
+            f"{r['hits@1']:.1f}",
+            f"{r['over_cosine']:+.1f}",
+            " / ".join(f"{v:.1f}" for v in r["hits@1_per_seed"]),
+        ]
+        for r in result["rows"]
+    ]
+    print("\n".join(table(header, lines)))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--msc-pairs", type=int, default=QUICK_PAIRS)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0, help="the first seed")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
-    report = run(args)
-    print(table(report))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    return data_benchmark_main(
+        description=__doc__.splitlines()[0],
+        default_out=DEFAULT_OUT,
+        produce=produce,
+        show=show,
+        argv=argv,
+        extra_arguments=add_arguments,
+    )
 
 
 if __name__ == "__main__":

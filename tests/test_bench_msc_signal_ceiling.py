@@ -30,7 +30,7 @@ def test_the_ceiling_report_has_every_row_and_the_oracle_bounds_the_rest(
     monkeypatch.setenv("FEDPERSONA_CACHE_DIR", str(encoder_cache))
     out = tmp_path / "ceiling.json"
 
-    code = msc_signal_ceiling.main(["--msc-pairs", "10", "--seeds", "1", "--out", str(out)])
+    code = msc_signal_ceiling.main(["--quick", "--out", str(out)])
 
     assert code == 0
     report = json.loads(out.read_text())
