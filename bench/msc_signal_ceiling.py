@@ -37,12 +37,13 @@ from bench.generalisation_federated import QUICK_PAIRS, device_examples, held_ou
 from bench.population_realism import cached_embedder
 from bench.reporting import data_benchmark_main, table
 from bench.rerank_personachat import cosine
-from models.encoded import EncodedExamples, encode
+from models.data.msc import MscSession
+from models.encoded import EmbedFn, EncodedExamples, encode
 from models.lexical_overlap import shared_word_counts
 from models.public_head import load_public_head
 from models.ranking_metrics import hits_at_1
 from models.ranking_task import RankingExample
-from models.reranking_head import EMBEDDING_DIM
+from models.reranking_head import EMBEDDING_DIM, RerankingHead
 from models.training import score
 
 DEFAULT_OUT = Path("bench/results/msc_signal_ceiling.json")
@@ -77,10 +78,10 @@ def _grid_hits(
     }
 
 
-def evaluate_seed(root: Path | None, *, seed: int, pairs: int | None) -> dict[str, Any]:
+def evaluate_seed(
+    sessions: Sequence[MscSession], embed: EmbedFn, head: RerankingHead, *, seed: int, pairs: int
+) -> dict[str, Any]:
     """Held-out hits@1 of each row for one seed, and the weights each choice picked."""
-    embed, _ = cached_embedder()
-    sessions = msc_sessions(root)
     chosen = sorted({s.pair_id for s in sessions})[:pairs]
     device_pairs, held = split_pairs(chosen, seed)
     own = device_examples(sessions, device_pairs, seed + 20)
@@ -88,13 +89,12 @@ def evaluate_seed(root: Path | None, *, seed: int, pairs: int | None) -> dict[st
         "devices": [e for speaker in sorted(own) for e in own[speaker]],
         "held_out": held_out_rows(sessions, chosen, held, seed),
     }
-    head = load_public_head()
+    encoded = {name: encode(e, embed, dimension=EMBEDDING_DIM) for name, e in rows.items()}
     grids = {}
-    held_out = encode(rows["held_out"], embed, dimension=EMBEDDING_DIM)
-    for name, examples in rows.items():
-        data = held_out if name == "held_out" else encode(examples, embed, dimension=EMBEDDING_DIM)
-        persona = persona_word_counts(examples, data.shared_words.shape[1])
+    for name, data in encoded.items():
+        persona = persona_word_counts(rows[name], data.shared_words.shape[1])
         grids[name] = _grid_hits(score(head, data), data, persona)
+    held_out = encoded["held_out"]
     on_devices = max(grids["devices"], key=lambda w: grids["devices"][w])
     oracle = max(grids["held_out"], key=lambda w: grids["held_out"][w])
     test = grids["held_out"]
@@ -120,10 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def produce(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     pairs = args.msc_pairs or (QUICK_TEST_PAIRS if args.quick else QUICK_PAIRS)
     seeds = [args.seed + i for i in range(args.seeds or (1 if args.quick else 3))]
+    sessions = msc_sessions(args.data_dir)
+    embed, _ = cached_embedder()
+    head = load_public_head()
     per_seed = []
     for seed in seeds:
         say(f"seed {seed}: {pairs} MSC pairs")
-        per_seed.append(evaluate_seed(args.data_dir, seed=seed, pairs=pairs))
+        per_seed.append(evaluate_seed(sessions, embed, head, seed=seed, pairs=pairs))
     cosine_mean = statistics.mean(r["hits"]["cosine"] for r in per_seed)
     rows = []
     for method in per_seed[0]["hits"]:
